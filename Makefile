@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kdbus-rs top-level Makefile.
+#
+#   make            build kdbus.ko against the cached `test` kernel
+#   make demo       provision, build, boot the VM with kdbus loaded, run the demo
+#   make check      every test: host (uapi layout, cargo test), then in the VM
+#                   the module's KUnit suites and the kselftests; prints
+#                   "N passed, N failed"
+#   make vm         interactive shell in the guest with kdbus loaded
+#   make bench      benchmarks on the `bench` kernel
+#   make clippy     build the module with CLIPPY=1
+#   make clean
+#
+# Toolchain, kernel source and kernel builds live in $(KDBUS_CACHE)
+# (default ~/.cache/kdbus-rs); tools/testing/vm/setup provisions them.
+
+KDBUS_CACHE ?= $(HOME)/.cache/kdbus-rs
+export KDBUS_CACHE
+FLAVOUR     ?= test
+KDIR        ?= $(KDBUS_CACHE)/kernel-$(FLAVOUR)
+BUILD       := $(CURDIR)/build
+SETUP       := tools/testing/vm/setup
+export PATH := /usr/lib/llvm-19/bin:$(KDBUS_CACHE)/cargo/bin:$(PATH)
+
+KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(BUILD)/module-$(FLAVOUR) \
+	LLVM=1 RUSTC=/usr/bin/rustc RUSTFMT=/usr/bin/rustfmt CLIPPY_DRIVER=/usr/bin/clippy-driver \
+	BINDGEN=$(KDBUS_CACHE)/cargo/bin/bindgen HOSTRUSTC=/usr/bin/rustc
+
+.PHONY: all module setup clippy demo check vm bench clean rustfmt
+
+all: module
+
+setup:
+	@$(SETUP) $(FLAVOUR) >/dev/null
+
+module: setup
+	@mkdir -p $(BUILD)/module-$(FLAVOUR)
+	+$(KMAKE) modules
+
+clippy: setup
+	@mkdir -p $(BUILD)/module-$(FLAVOUR)
+	+$(KMAKE) CLIPPY=1 modules
+
+rustfmt:
+	/usr/bin/rustfmt --edition 2021 --check kdbus/*.rs
+
+demo:
+	@tools/testing/demo
+
+check:
+	@tools/testing/check
+
+vm: module
+	@tools/testing/vm/run -i -f $(BUILD)/module-$(FLAVOUR)/kdbus.ko \
+		-f tools/testing/vm/guest-vm-profile:/etc/profile
+
+bench:
+	@tools/testing/bench
+
+clean:
+	rm -rf $(BUILD) target
