@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! kdbus: D-Bus, in the kernel.
+//!
+//! The module registers the `kdbusfs` filesystem (conventionally mounted at
+//! `/sys/fs/kdbus`); each mount is a domain holding buses, each bus a
+//! directory with endpoints that connections open to exchange messages,
+//! copied once from the sender into the receiver's pool.
+//!
+//! One file per concept, as the specification's chapters: `fs` (the glue in
+//! `kdbusfs.c`), `limits` (the ABI's numeric limits), `kext` (safe wrappers
+//! for kernel APIs the `kernel` crate lacks). The object lifetime diagram and
+//! the lock order are in `Documentation/kdbus/lifetimes.rst`.
+
+use kernel::prelude::*;
+
+mod kext;
+mod limits;
+
+/// The ABI, shared with userspace Rust: the very file the `kdbus-uapi`
+/// crate is made of, so the module and Rust userspace cannot disagree on a
+/// layout or a number (the crate's tests check it against the spec).
+#[allow(dead_code, unreachable_pub, clippy::all)]
+#[path = "../tools/kdbus-uapi/src/abi.rs"]
+mod uapi;
+
+module! {
+    type: Kdbus,
+    name: "kdbus",
+    authors: ["kdbus-rs developers"],
+    description: "D-Bus, powerful, easy to use interprocess communication",
+    license: "GPL",
+    alias: ["fs-kdbusfs"],
+}
+
+kext::module_param_rw_u64!(
+    ATTACH_FLAGS_MASK,
+    "attach_flags_mask",
+    limits::ATTACH_FLAGS_MASK_DEFAULT,
+    "Attach flags mask for all metadata exports (default: 0x281f)"
+);
+
+/// The metadata attach mask every export is AND-ed with, read fresh each time
+/// (root may change it at runtime through sysfs).
+#[allow(dead_code)] // Used by metadata exports, which arrive with the metadata issue.
+pub(crate) fn attach_flags_mask() -> u64 {
+    ATTACH_FLAGS_MASK.get()
+}
+
+/// The C glue of `kdbusfs.c`.
+mod fs {
+    use kernel::ffi::c_int;
+
+    extern "C" {
+        /// Creates `/sys/fs/kdbus` and registers the `kdbusfs` type.
+        pub(crate) fn kdbusfs_init() -> c_int;
+        /// Unregisters the `kdbusfs` type and removes `/sys/fs/kdbus`.
+        pub(crate) fn kdbusfs_exit();
+    }
+}
+
+/// The loaded module. Its existence means the filesystem type is registered.
+struct Kdbus;
+
+impl kernel::Module for Kdbus {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        // SAFETY: Called once, from module init, before anything else of this
+        // module can run.
+        kernel::error::to_result(unsafe { fs::kdbusfs_init() })?;
+        pr_info!("initialized\n");
+        Ok(Kdbus)
+    }
+}
+
+impl Drop for Kdbus {
+    fn drop(&mut self) {
+        // SAFETY: `kdbusfs_init` succeeded (we exist), and the module is being
+        // unloaded: every superblock and every open file pins the module, so
+        // none exists any more.
+        unsafe { fs::kdbusfs_exit() };
+    }
+}

@@ -1,0 +1,1060 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kdbus-util.h"
+
+/* ------------------------------------------------------------------ builder */
+
+void kdbus_b_init(struct kdbus_builder *b, size_t fixed)
+{
+	b->err = 0;
+	b->len = KDBUS_ALIGN8(fixed);
+	if (b->len > sizeof(b->buf)) {
+		b->len = 0;
+		b->err = -ENOSPC;
+	}
+	memset(b->buf, 0, b->len);
+}
+
+int kdbus_b_raw(struct kdbus_builder *b, uint64_t type, const void *data,
+		size_t len, uint64_t size_field)
+{
+	size_t need = KDBUS_ITEM_SIZE(len);
+	uint8_t *p;
+
+	if (b->len + need > sizeof(b->buf)) {
+		b->err = -ENOSPC;
+		return -ENOSPC;
+	}
+	p = (uint8_t *)b->buf + b->len;
+	memset(p, 0, need);
+	memcpy(p, &size_field, 8);
+	memcpy(p + 8, &type, 8);
+	if (len)
+		memcpy(p + KDBUS_ITEM_HEADER_SIZE, data, len);
+	b->len += need;
+	return 0;
+}
+
+int kdbus_b_item(struct kdbus_builder *b, uint64_t type, const void *data, size_t len)
+{
+	return kdbus_b_raw(b, type, data, len, KDBUS_ITEM_HEADER_SIZE + len);
+}
+
+int kdbus_b_str(struct kdbus_builder *b, uint64_t type, const char *s)
+{
+	return kdbus_b_item(b, type, s, strlen(s) + 1);
+}
+
+int kdbus_b_u64(struct kdbus_builder *b, uint64_t type, uint64_t v)
+{
+	return kdbus_b_item(b, type, &v, sizeof(v));
+}
+
+int kdbus_b_bloom(struct kdbus_builder *b, uint64_t size, uint64_t n_hash)
+{
+	struct kdbus_bloom_parameter bp = { .size = size, .n_hash = n_hash };
+
+	return kdbus_b_item(b, KDBUS_ITEM_BLOOM_PARAMETER, &bp, sizeof(bp));
+}
+
+int kdbus_b_policy(struct kdbus_builder *b, uint64_t type, uint64_t access, uint64_t id)
+{
+	struct kdbus_policy_access pa = { .type = type, .access = access, .id = id };
+
+	return kdbus_b_item(b, KDBUS_ITEM_POLICY_ACCESS, &pa, sizeof(pa));
+}
+
+int kdbus_b_negotiate(struct kdbus_builder *b, const uint64_t *types, size_t n)
+{
+	return kdbus_b_item(b, KDBUS_ITEM_NEGOTIATE, types, n * sizeof(*types));
+}
+
+void *kdbus_b_cmd(struct kdbus_builder *b)
+{
+	b->buf[0] = b->len;
+	return b->buf;
+}
+
+int kdbus_ioctl(int fd, unsigned long request, void *arg)
+{
+	return ioctl(fd, request, arg) < 0 ? -errno : 0;
+}
+
+/* ---------------------------------------------------------- simple commands */
+
+const unsigned long kdbus_conn_cmds[12] = {
+	KDBUS_CMD_UPDATE, KDBUS_CMD_BYEBYE, KDBUS_CMD_FREE, KDBUS_CMD_CONN_INFO,
+	KDBUS_CMD_BUS_CREATOR_INFO, KDBUS_CMD_LIST, KDBUS_CMD_SEND, KDBUS_CMD_RECV,
+	KDBUS_CMD_NAME_ACQUIRE, KDBUS_CMD_NAME_RELEASE, KDBUS_CMD_MATCH_ADD,
+	KDBUS_CMD_MATCH_REMOVE,
+};
+
+const char *kdbus_cmd_name(unsigned long request)
+{
+	switch (request) {
+	case KDBUS_CMD_BUS_MAKE: return "BUS_MAKE";
+	case KDBUS_CMD_ENDPOINT_MAKE: return "ENDPOINT_MAKE";
+	case KDBUS_CMD_ENDPOINT_UPDATE: return "ENDPOINT_UPDATE";
+	case KDBUS_CMD_HELLO: return "HELLO";
+	case KDBUS_CMD_UPDATE: return "UPDATE";
+	case KDBUS_CMD_BYEBYE: return "BYEBYE";
+	case KDBUS_CMD_FREE: return "FREE";
+	case KDBUS_CMD_CONN_INFO: return "CONN_INFO";
+	case KDBUS_CMD_BUS_CREATOR_INFO: return "BUS_CREATOR_INFO";
+	case KDBUS_CMD_LIST: return "LIST";
+	case KDBUS_CMD_SEND: return "SEND";
+	case KDBUS_CMD_RECV: return "RECV";
+	case KDBUS_CMD_NAME_ACQUIRE: return "NAME_ACQUIRE";
+	case KDBUS_CMD_NAME_RELEASE: return "NAME_RELEASE";
+	case KDBUS_CMD_MATCH_ADD: return "MATCH_ADD";
+	case KDBUS_CMD_MATCH_REMOVE: return "MATCH_REMOVE";
+	default: return "?";
+	}
+}
+
+int kdbus_cmd_simple(int fd, unsigned long request)
+{
+	struct kdbus_builder b;
+	struct kdbus_msg msg;
+
+	switch (request) {
+	case KDBUS_CMD_UPDATE:
+	case KDBUS_CMD_BYEBYE:
+	case KDBUS_CMD_ENDPOINT_UPDATE:
+		kdbus_b_init(&b, sizeof(struct kdbus_cmd));
+		return kdbus_ioctl(fd, request, kdbus_b_cmd(&b));
+	case KDBUS_CMD_FREE: {
+		struct kdbus_cmd_free *cmd;
+
+		kdbus_b_init(&b, sizeof(*cmd));
+		cmd = kdbus_b_cmd(&b);
+		cmd->offset = 0;
+		return kdbus_ioctl(fd, request, cmd);
+	}
+	case KDBUS_CMD_CONN_INFO:
+	case KDBUS_CMD_BUS_CREATOR_INFO: {
+		struct kdbus_cmd_info *cmd;
+
+		kdbus_b_init(&b, sizeof(*cmd));
+		cmd = kdbus_b_cmd(&b);
+		cmd->id = 1;
+		return kdbus_ioctl(fd, request, cmd);
+	}
+	case KDBUS_CMD_LIST: {
+		struct kdbus_cmd_list *cmd;
+
+		kdbus_b_init(&b, sizeof(*cmd));
+		cmd = kdbus_b_cmd(&b);
+		cmd->flags = KDBUS_LIST_UNIQUE;
+		return kdbus_ioctl(fd, request, cmd);
+	}
+	case KDBUS_CMD_SEND: {
+		struct kdbus_cmd_send *cmd;
+
+		memset(&msg, 0, sizeof(msg));
+		msg.size = sizeof(msg);
+		msg.dst_id = 1;
+		msg.payload_type = KDBUS_PAYLOAD_DBUS;
+		msg.cookie = 1;
+		kdbus_b_init(&b, sizeof(*cmd));
+		cmd = kdbus_b_cmd(&b);
+		cmd->msg_address = (uintptr_t)&msg;
+		return kdbus_ioctl(fd, request, cmd);
+	}
+	case KDBUS_CMD_RECV:
+		kdbus_b_init(&b, sizeof(struct kdbus_cmd_recv));
+		return kdbus_ioctl(fd, request, kdbus_b_cmd(&b));
+	case KDBUS_CMD_NAME_ACQUIRE:
+	case KDBUS_CMD_NAME_RELEASE:
+		kdbus_b_init(&b, sizeof(struct kdbus_cmd));
+		kdbus_b_str(&b, KDBUS_ITEM_NAME, "org.kdbus.test");
+		return kdbus_ioctl(fd, request, kdbus_b_cmd(&b));
+	case KDBUS_CMD_MATCH_ADD:
+	case KDBUS_CMD_MATCH_REMOVE: {
+		struct kdbus_cmd_match *cmd;
+
+		kdbus_b_init(&b, sizeof(*cmd));
+		cmd = kdbus_b_cmd(&b);
+		cmd->cookie = 1;
+		return kdbus_ioctl(fd, request, cmd);
+	}
+	default:
+		return -EINVAL;
+	}
+}
+
+/* -------------------------------------------------------- names and domains */
+
+static uint64_t *name_counter;
+
+/* Shared by every process forked from the test binary, so names stay
+ * unique across the harness's per-test processes and their children. */
+static void __attribute__((constructor)) kdbus_util_init(void)
+{
+	void *p = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p != MAP_FAILED)
+		name_counter = p;
+}
+
+char *kdbus_make_name(char *buf, size_t len, uid_t uid, const char *tag)
+{
+	static uint64_t local_counter;
+	uint64_t n;
+
+	if (name_counter)
+		n = __atomic_add_fetch(name_counter, 1, __ATOMIC_SEQ_CST);
+	else
+		n = ++local_counter;
+	snprintf(buf, len, "%u-%s-%llu", (unsigned int)uid, tag, (unsigned long long)n);
+	return buf;
+}
+
+int kdbus_mount_tmp(char *dir, size_t len)
+{
+	if (snprintf(dir, len, "/tmp/kdbus-test.XXXXXX") >= (int)len)
+		return -ENAMETOOLONG;
+	if (!mkdtemp(dir))
+		return -errno;
+	if (mount("kdbusfs", dir, KDBUS_FSTYPE, MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) < 0) {
+		int err = -errno;
+
+		rmdir(dir);
+		return err;
+	}
+	return 0;
+}
+
+void kdbus_umount_tmp(const char *dir)
+{
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+}
+
+int kdbus_domain_init(struct kdbus_domain *d)
+{
+	return kdbus_mount_tmp(d->root, sizeof(d->root));
+}
+
+void kdbus_domain_fini(struct kdbus_domain *d)
+{
+	if (!d->root[0])
+		return;
+	/* A test may have stacked or bind mounts here; undo them all. */
+	while (umount2(d->root, MNT_DETACH) == 0)
+		;
+	rmdir(d->root);
+	d->root[0] = 0;
+}
+
+char *kdbus_domain_name(struct kdbus_domain *d, char *buf, size_t len, const char *tag)
+{
+	(void)d;
+	return kdbus_make_name(buf, len, geteuid(), tag);
+}
+
+char *kdbus_path(char *buf, size_t len, const char *root, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(buf, len, "%s/", root);
+
+	if (n < 0 || (size_t)n >= len)
+		return buf;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+/* ------------------------------------------------------------------ opening */
+
+int kdbus_open(const char *root, const char *rel, int flags)
+{
+	char path[512];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", root, rel) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, flags | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int kdbus_open_control(const char *root)
+{
+	return kdbus_open(root, "control", O_RDWR);
+}
+
+int kdbus_open_bus(const char *root, const char *bus)
+{
+	char rel[256];
+
+	snprintf(rel, sizeof(rel), "%s/bus", bus);
+	return kdbus_open(root, rel, O_RDWR);
+}
+
+int kdbus_open_ep(const char *root, const char *bus, const char *ep)
+{
+	char rel[256];
+
+	snprintf(rel, sizeof(rel), "%s/%s", bus, ep);
+	return kdbus_open(root, rel, O_RDWR);
+}
+
+/* ------------------------------------------------------ BUS / ENDPOINT MAKE */
+
+int kdbus_bus_make_opts(int control_fd, uint64_t flags, const char *name,
+			uint64_t bloom_size, uint64_t n_hash, ...)
+{
+	struct kdbus_builder b;
+	struct kdbus_cmd *cmd;
+	bool bloom = true;
+	uint64_t tok;
+	va_list ap;
+
+	va_start(ap, n_hash);
+	for (tok = va_arg(ap, uint64_t); tok != KDBUS_OPT_END; tok = va_arg(ap, uint64_t)) {
+		if (tok == KDBUS_OPT_NO_BLOOM)
+			bloom = false;
+		else
+			(void)va_arg(ap, uint64_t);
+	}
+	va_end(ap);
+
+	kdbus_b_init(&b, sizeof(*cmd));
+	if (name)
+		kdbus_b_str(&b, KDBUS_ITEM_MAKE_NAME, name);
+	if (bloom)
+		kdbus_b_bloom(&b, bloom_size, n_hash);
+
+	va_start(ap, n_hash);
+	for (tok = va_arg(ap, uint64_t); tok != KDBUS_OPT_END; tok = va_arg(ap, uint64_t)) {
+		uint64_t v;
+
+		if (tok == KDBUS_OPT_NO_BLOOM)
+			continue;
+		v = va_arg(ap, uint64_t);
+		if (tok == KDBUS_ITEM_NAME)
+			kdbus_b_str(&b, tok, (const char *)(uintptr_t)v);
+		else
+			kdbus_b_u64(&b, tok, v);
+	}
+	va_end(ap);
+
+	if (b.err)
+		return b.err;
+	cmd = kdbus_b_cmd(&b);
+	cmd->flags = flags;
+	return kdbus_ioctl(control_fd, KDBUS_CMD_BUS_MAKE, cmd);
+}
+
+int kdbus_create_bus(const char *root, uint64_t flags, const char *tag, char *name)
+{
+	int fd, ret;
+
+	kdbus_make_name(name, 64, geteuid(), tag);
+	fd = kdbus_open_control(root);
+	if (fd < 0)
+		return fd;
+	ret = kdbus_bus_make(fd, flags, name, 64, 1);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int kdbus_ep_make(int ep_fd, uint64_t flags, const char *name)
+{
+	struct kdbus_builder b;
+	struct kdbus_cmd *cmd;
+
+	kdbus_b_init(&b, sizeof(*cmd));
+	kdbus_b_str(&b, KDBUS_ITEM_MAKE_NAME, name);
+	if (b.err)
+		return b.err;
+	cmd = kdbus_b_cmd(&b);
+	cmd->flags = flags;
+	return kdbus_ioctl(ep_fd, KDBUS_CMD_ENDPOINT_MAKE, cmd);
+}
+
+/* -------------------------------------------------------------- connections */
+
+static int hello_common(int fd, struct kdbus_builder *b, uint64_t flags,
+			uint64_t attach_send, uint64_t attach_recv,
+			uint64_t pool_size, struct kdbus_cmd_hello *out)
+{
+	struct kdbus_cmd_hello *h;
+	int ret;
+
+	if (b->err)
+		return b->err;
+	h = kdbus_b_cmd(b);
+	h->flags = flags;
+	h->attach_flags_send = attach_send;
+	h->attach_flags_recv = attach_recv;
+	h->pool_size = pool_size;
+	ret = kdbus_ioctl(fd, KDBUS_CMD_HELLO, h);
+	if (out)
+		memcpy(out, h, sizeof(*out));
+	return ret;
+}
+
+int kdbus_hello(int fd, uint64_t flags, uint64_t attach_send, uint64_t attach_recv,
+		uint64_t pool_size, struct kdbus_cmd_hello *out)
+{
+	struct kdbus_builder b;
+
+	kdbus_b_init(&b, sizeof(struct kdbus_cmd_hello));
+	return hello_common(fd, &b, flags, attach_send, attach_recv, pool_size, out);
+}
+
+int kdbus_hello_name(int fd, uint64_t flags, const char *name, uint64_t pool_size,
+		     struct kdbus_cmd_hello *out)
+{
+	struct kdbus_builder b;
+
+	kdbus_b_init(&b, sizeof(struct kdbus_cmd_hello));
+	kdbus_b_str(&b, KDBUS_ITEM_NAME, name);
+	return hello_common(fd, &b, flags, 0, 0, pool_size, out);
+}
+
+int kdbus_pool_map(int fd, size_t size, void **pool)
+{
+	void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	*pool = p;
+	return 0;
+}
+
+int kdbus_free(int fd, uint64_t offset)
+{
+	struct kdbus_cmd_free cmd = {
+		.size = sizeof(cmd),
+		.offset = offset,
+	};
+
+	return kdbus_ioctl(fd, KDBUS_CMD_FREE, &cmd);
+}
+
+int kdbus_conn_open(struct kdbus_conn *c, const char *path, uint64_t flags,
+		    size_t pool_size)
+{
+	void *pool = NULL;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (c->fd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = kdbus_hello(c->fd, flags, _KDBUS_ATTACH_ALL, 0, pool_size, &c->hello);
+	if (ret < 0)
+		goto fail_close;
+	ret = kdbus_pool_map(c->fd, pool_size, &pool);
+	if (ret < 0)
+		goto fail_close;
+	c->pool = pool;
+	c->pool_size = pool_size;
+	c->id = c->hello.id;
+	return 0;
+
+fail_close:
+	close(c->fd);
+fail:
+	c->fd = -1;
+	return ret;
+}
+
+void kdbus_conn_close(struct kdbus_conn *c)
+{
+	if (c->pool)
+		munmap(c->pool, c->pool_size);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->pool = NULL;
+	c->fd = -1;
+}
+
+static int info_common(int fd, unsigned long request, void *pool, uint64_t id,
+		       const char *name, uint64_t attach_flags,
+		       struct kdbus_info **info, uint64_t *info_size)
+{
+	struct kdbus_builder b;
+	struct kdbus_cmd_info *cmd;
+	int ret;
+
+	kdbus_b_init(&b, sizeof(*cmd));
+	if (name)
+		kdbus_b_str(&b, KDBUS_ITEM_NAME, name);
+	if (b.err)
+		return b.err;
+	cmd = kdbus_b_cmd(&b);
+	cmd->id = id;
+	cmd->attach_flags = attach_flags;
+	ret = kdbus_ioctl(fd, request, cmd);
+	if (ret < 0)
+		return ret;
+	if (info)
+		*info = (struct kdbus_info *)((uint8_t *)pool + cmd->offset);
+	if (info_size)
+		*info_size = cmd->info_size;
+	return 0;
+}
+
+int kdbus_conn_info(int fd, void *pool, uint64_t id, const char *name,
+		    uint64_t attach_flags, struct kdbus_info **info, uint64_t *info_size)
+{
+	return info_common(fd, KDBUS_CMD_CONN_INFO, pool, id, name, attach_flags,
+			   info, info_size);
+}
+
+int kdbus_bus_creator_info(int fd, void *pool, uint64_t attach_flags,
+			   struct kdbus_info **info, uint64_t *info_size)
+{
+	return info_common(fd, KDBUS_CMD_BUS_CREATOR_INFO, pool, 0, NULL, attach_flags,
+			   info, info_size);
+}
+
+int kdbus_info_free(int fd, void *pool, struct kdbus_info *info)
+{
+	return kdbus_free(fd, (uint8_t *)info - (uint8_t *)pool);
+}
+
+struct kdbus_item *kdbus_info_item(struct kdbus_info *info, uint64_t type)
+{
+	struct kdbus_item *item;
+
+	KDBUS_ITEM_FOREACH(item, info, items)
+		if (item->type == type)
+			return item;
+	return NULL;
+}
+
+int kdbus_info_count(struct kdbus_info *info)
+{
+	struct kdbus_item *item;
+	int n = 0;
+
+	KDBUS_ITEM_FOREACH(item, info, items)
+		n++;
+	return n;
+}
+
+/* ---------------------------------------------------- files and directories */
+
+ssize_t kdbus_read_file(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		n = -errno;
+	else
+		buf[n] = 0;
+	close(fd);
+	return n;
+}
+
+int kdbus_write_file(const char *path, const char *s)
+{
+	ssize_t n;
+	int err = 0;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	if (n < 0)
+		err = -errno;
+	else if ((size_t)n != strlen(s))
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+struct linux_dirent64_hdr {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+int kdbus_read_dirfd(int dirfd, struct kdbus_dirent *ents, int max)
+{
+	char buf[4096] __attribute__((aligned(8)));
+	int n = 0;
+
+	if (lseek(dirfd, 0, SEEK_SET) < 0)
+		return -errno;
+	for (;;) {
+		long got = syscall(SYS_getdents64, dirfd, buf, sizeof(buf));
+		long pos;
+
+		if (got < 0)
+			return -errno;
+		if (got == 0)
+			return n;
+		for (pos = 0; pos < got;) {
+			struct linux_dirent64_hdr *d = (void *)(buf + pos);
+
+			if (n < max) {
+				snprintf(ents[n].name, sizeof(ents[n].name), "%s", d->d_name);
+				ents[n].type = d->d_type;
+				ents[n].ino = d->d_ino;
+			}
+			n++;
+			pos += d->d_reclen;
+		}
+	}
+}
+
+int kdbus_read_dir(const char *path, struct kdbus_dirent *ents, int max)
+{
+	int ret, fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	ret = kdbus_read_dirfd(fd, ents, max);
+	close(fd);
+	return ret;
+}
+
+int kdbus_dirent_find(const struct kdbus_dirent *ents, int n, const char *name)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(ents[i].name, name))
+			return i;
+	return -1;
+}
+
+int kdbus_poll(int fd, short events, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int ret = poll(&p, 1, timeout_ms);
+
+	if (ret < 0)
+		return -errno;
+	return ret ? p.revents : 0;
+}
+
+int kdbus_raise_nofile(rlim_t n)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur >= n && rl.rlim_max >= n)
+		return 0;
+	if (rl.rlim_max < n)
+		rl.rlim_max = n;
+	rl.rlim_cur = n;
+	return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? -errno : 0;
+}
+
+/* ---------------------------------------------------------------- processes */
+
+pid_t kdbus_spawn(int (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		_exit(fn(arg));
+	return pid;
+}
+
+int kdbus_wait(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status))
+		return -ECHILD;
+	return WEXITSTATUS(status);
+}
+
+int kdbus_run(int (*fn)(void *), void *arg)
+{
+	pid_t pid = kdbus_spawn(fn, arg);
+
+	return pid < 0 ? pid : kdbus_wait(pid);
+}
+
+/* Drop supplementary groups (only if there are any: setgroups() is
+ * refused in a user namespace whose setgroups file says "deny"), then
+ * switch gid and uid. */
+static int switch_creds(uid_t uid, gid_t gid)
+{
+	if (getgroups(0, NULL) > 0 && setgroups(0, NULL) < 0)
+		return -errno;
+	if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		return -errno;
+	return 0;
+}
+
+pid_t kdbus_spawn_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		if (switch_creds(uid, gid) < 0)
+			_exit(126);
+		_exit(fn(arg));
+	}
+	return pid;
+}
+
+int kdbus_run_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg)
+{
+	pid_t pid = kdbus_spawn_as(uid, gid, fn, arg);
+
+	return pid < 0 ? pid : kdbus_wait(pid);
+}
+
+int kdbus_send_fd(int sock, int fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	int err = fd < 0 ? -fd : 0;
+	struct iovec iov = { .iov_base = &err, .iov_len = sizeof(err) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	memset(&u, 0, sizeof(u));
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		msg.msg_control = u.buf;
+		msg.msg_controllen = sizeof(u.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+int kdbus_recv_fd(int sock)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	int err = 0, fd = -1;
+	struct iovec iov = { .iov_base = &err, .iov_len = sizeof(err) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+
+	if (n < 0)
+		return -errno;
+	if (n != sizeof(err))
+		return -EPROTO;
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		return -err;
+	}
+	return fd >= 0 ? fd : -EPROTO;
+}
+
+int kdbus_open_as(uid_t uid, gid_t gid, const char *path, int flags)
+{
+	int sv[2], fd, status;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		fd = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return fd;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		fd = switch_creds(uid, gid);
+		if (fd == 0) {
+			fd = open(path, flags | O_CLOEXEC);
+			if (fd < 0)
+				fd = -errno;
+		}
+		_exit(kdbus_send_fd(sv[1], fd) < 0 ? 1 : 0);
+	}
+	close(sv[1]);
+	fd = kdbus_recv_fd(sv[0]);
+	close(sv[0]);
+	status = kdbus_wait(pid);
+	if (fd >= 0 && status != 0) {
+		close(fd);
+		return status < 0 ? status : -EPROTO;
+	}
+	return fd;
+}
+
+/* ---------------------------------------------------------- user namespaces */
+
+static int write_proc(pid_t pid, const char *file, const char *s)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	return kdbus_write_file(path, s);
+}
+
+pid_t kdbus_spawn_userns(const struct kdbus_userns *ns, int (*fn)(void *), void *arg)
+{
+	int up[2], down[2], err;
+	pid_t pid;
+	char c;
+
+	if (pipe2(up, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(down, O_CLOEXEC) < 0) {
+		err = -errno;
+		close(up[0]);
+		close(up[1]);
+		return err;
+	}
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		goto out_close;
+	}
+	if (pid == 0) {
+		close(up[0]);
+		close(down[1]);
+		err = 0;
+		if ((ns->creator_uid != geteuid() || ns->creator_gid != getegid()) &&
+		    switch_creds(ns->creator_uid, ns->creator_gid) < 0)
+			err = errno;
+		/* Keep /proc/<pid> writable for a caller with the same uid. */
+		if (!err)
+			prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		if (!err && unshare(CLONE_NEWUSER | ns->unshare_flags) < 0)
+			err = errno;
+		if (write(up[1], &err, sizeof(err)) != sizeof(err) || err)
+			_exit(125);
+		if (read(down[0], &c, 1) != 1 || c != 'm')
+			_exit(124);
+		close(up[1]);
+		close(down[0]);
+		if (ns->gid_map && setresgid(ns->gid, ns->gid, ns->gid) < 0)
+			_exit(123);
+		if (ns->uid_map && setresuid(ns->uid, ns->uid, ns->uid) < 0)
+			_exit(123);
+		_exit(fn(arg));
+	}
+	close(up[1]);
+	up[1] = -1;
+	close(down[0]);
+	down[0] = -1;
+	if (read(up[0], &err, sizeof(err)) != sizeof(err))
+		err = ECHILD;
+	if (!err) {
+		int r = write_proc(pid, "setgroups", "deny");
+
+		if (r < 0 && r != -ENOENT)
+			err = -r;
+	}
+	if (!err && ns->uid_map)
+		err = -write_proc(pid, "uid_map", ns->uid_map);
+	if (!err && ns->gid_map)
+		err = -write_proc(pid, "gid_map", ns->gid_map);
+	if (!err && write(down[1], "m", 1) != 1)
+		err = EIO;
+	if (err) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -err;
+	}
+out_close:
+	if (up[0] >= 0)
+		close(up[0]);
+	if (up[1] >= 0)
+		close(up[1]);
+	if (down[0] >= 0)
+		close(down[0]);
+	if (down[1] >= 0)
+		close(down[1]);
+	return pid;
+}
+
+int kdbus_run_userns(const struct kdbus_userns *ns, int (*fn)(void *), void *arg)
+{
+	pid_t pid = kdbus_spawn_userns(ns, fn, arg);
+
+	return pid < 0 ? pid : kdbus_wait(pid);
+}
+
+/* ------------------------------------------------------ connection commands */
+
+int kdbus_hello_b(int fd, struct kdbus_builder *b, uint64_t flags, uint64_t attach_send,
+		  uint64_t attach_recv, uint64_t pool_size, struct kdbus_cmd_hello *out)
+{
+	return hello_common(fd, b, flags, attach_send, attach_recv, pool_size, out);
+}
+
+int kdbus_conn_open_b(struct kdbus_conn *c, const char *path, struct kdbus_builder *b,
+		      uint64_t flags, uint64_t attach_send, uint64_t attach_recv,
+		      size_t pool_size)
+{
+	struct kdbus_builder empty;
+	void *pool = NULL;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	if (!b) {
+		b = &empty;
+		kdbus_b_init(b, sizeof(struct kdbus_cmd_hello));
+	}
+	c->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (c->fd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = hello_common(c->fd, b, flags, attach_send, attach_recv, pool_size, &c->hello);
+	if (ret < 0)
+		goto fail_close;
+	ret = kdbus_pool_map(c->fd, pool_size, &pool);
+	if (ret < 0)
+		goto fail_close;
+	c->pool = pool;
+	c->pool_size = pool_size;
+	c->id = c->hello.id;
+	return 0;
+
+fail_close:
+	close(c->fd);
+fail:
+	c->fd = -1;
+	return ret;
+}
+
+int kdbus_conn_open_name(struct kdbus_conn *c, const char *path, uint64_t flags,
+			 const char *name, size_t pool_size)
+{
+	struct kdbus_builder b;
+
+	kdbus_b_init(&b, sizeof(struct kdbus_cmd_hello));
+	kdbus_b_str(&b, KDBUS_ITEM_NAME, name);
+	return kdbus_conn_open_b(c, path, &b, flags, _KDBUS_ATTACH_ALL, 0, pool_size);
+}
+
+int kdbus_byebye(int fd)
+{
+	struct kdbus_cmd cmd = { .size = sizeof(cmd) };
+
+	return kdbus_ioctl(fd, KDBUS_CMD_BYEBYE, &cmd);
+}
+
+int kdbus_list(int fd, uint64_t flags, uint64_t *offset, uint64_t *list_size)
+{
+	struct kdbus_cmd_list cmd = { .size = sizeof(cmd), .flags = flags };
+	int ret = kdbus_ioctl(fd, KDBUS_CMD_LIST, &cmd);
+
+	if (ret < 0)
+		return ret;
+	if (offset)
+		*offset = cmd.offset;
+	if (list_size)
+		*list_size = cmd.list_size;
+	return 0;
+}
+
+int kdbus_update_u64(int fd, uint64_t type, uint64_t v)
+{
+	struct kdbus_builder b;
+
+	kdbus_b_init(&b, sizeof(struct kdbus_cmd));
+	kdbus_b_u64(&b, type, v);
+	return kdbus_ioctl(fd, KDBUS_CMD_UPDATE, kdbus_b_cmd(&b));
+}
+
+int kdbus_param_set(const char *value, char *saved, size_t len)
+{
+	ssize_t n = kdbus_read_file(KDBUS_PARAM_PATH, saved, len);
+
+	if (n < 0)
+		return n;
+	saved[strcspn(saved, "\n")] = 0;
+	return kdbus_write_file(KDBUS_PARAM_PATH, value);
+}
+
+int kdbus_list_count(const void *list, uint64_t size)
+{
+	uint64_t pos = 0;
+	int n = 0;
+
+	while (pos < size) {
+		const struct kdbus_info *info = (const void *)((const uint8_t *)list + pos);
+
+		if (size - pos < sizeof(*info) || info->size < sizeof(*info) ||
+		    info->size % 8 || info->size > size - pos)
+			return -EINVAL;
+		pos += info->size;
+		n++;
+	}
+	return n;
+}
+
+struct kdbus_info *kdbus_list_find(const void *list, uint64_t size, uint64_t id)
+{
+	uint64_t pos = 0;
+
+	while (pos + sizeof(struct kdbus_info) <= size) {
+		struct kdbus_info *info = (void *)((const uint8_t *)list + pos);
+
+		if (info->size < sizeof(*info))
+			return NULL;
+		if (info->id == id)
+			return info;
+		pos += info->size;
+	}
+	return NULL;
+}

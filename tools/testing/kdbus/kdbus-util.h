@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the kdbus kselftests, so that a test is a few lines.
+ *
+ * Conventions: every helper that can fail returns 0 (or a descriptor, a
+ * count, ...) on success and -errno on failure; none of them exits or
+ * prints. Functions that run something in a child process return the
+ * child's exit status (0..255), or -errno when the child could not be run
+ * or did not exit normally (-ECHILD).
+ */
+#ifndef KDBUS_UTIL_H
+#define KDBUS_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <linux/kdbus.h>
+
+#define KDBUS_MODULE		"kdbus"
+#define KDBUS_FSTYPE		"kdbusfs"
+#define KDBUS_SYSFS_DIR		"/sys/fs/kdbus"
+#define KDBUS_PARAM_PATH	"/sys/module/kdbus/parameters/attach_flags_mask"
+#define KDBUS_SUPER_MAGIC	0x44427573
+/* Default module path inside the test VM; overridden by $KDBUS_MODULE_KO. */
+#define KDBUS_MODULE_KO		"/kdbus/kdbus.ko"
+#define KDBUS_PARAM_DEFAULT	"10271"
+
+/* Module-internal limits of the reference (abi.md §9); not in the uapi. */
+#define KDBUS_TEST_MAX_BUSES	16	/* KDBUS_USER_MAX_BUSES */
+#define KDBUS_TEST_MAX_CONN	1024	/* KDBUS_USER_MAX_CONN */
+#define KDBUS_TEST_SYSNAME_MAX	63	/* KDBUS_SYSNAME_MAX_LEN */
+#define KDBUS_TEST_CMD_MAX	32768	/* KDBUS_CMD_MAX_SIZE */
+#define KDBUS_TEST_BLOOM_MAX	4096	/* KDBUS_BUS_BLOOM_MAX_SIZE */
+#define KDBUS_TEST_POOL_SIZE	4096	/* smallest valid pool: one page */
+#define KDBUS_TEST_OVERFLOW_ID	65534	/* default overflowuid/overflowgid */
+#define KDBUS_TEST_NOBODY	65534	/* the unprivileged test user */
+
+/* ---------------------------------------------------------------------
+ * Item arithmetic (abi.md §5.14). The uapi header defines none of these.
+ */
+#define KDBUS_ALIGN8(x)		(((uint64_t)(x) + 7) & ~(uint64_t)7)
+#define KDBUS_ITEM_HEADER_SIZE	16
+#define KDBUS_ITEM_SIZE(n)	KDBUS_ALIGN8(KDBUS_ITEM_HEADER_SIZE + (n))
+#define KDBUS_ITEM_NEXT(item) \
+	((struct kdbus_item *)((uint8_t *)(item) + KDBUS_ALIGN8((item)->size)))
+
+/*
+ * Walk the items in the @len bytes starting at @first. Stops at the end,
+ * at a truncated header, at an item whose size is below 16 or which runs
+ * past the end (so a corrupt list cannot loop forever).
+ */
+#define KDBUS_ITEMS_FOREACH(item, first, len)					\
+	for ((item) = (first);							\
+	     (uint8_t *)(item) + KDBUS_ITEM_HEADER_SIZE <=			\
+			(uint8_t *)(first) + (len) &&				\
+	     (item)->size >= KDBUS_ITEM_HEADER_SIZE &&				\
+	     (uint8_t *)(item) + (item)->size <= (uint8_t *)(first) + (len);	\
+	     (item) = KDBUS_ITEM_NEXT(item))
+
+/* Walk the items of a container (kdbus_info, kdbus_cmd, ...) whose size
+ * field covers the fixed part and the member @first. */
+#define KDBUS_ITEM_FOREACH(item, head, first)					\
+	KDBUS_ITEMS_FOREACH(item, (head)->first,				\
+			    (head)->size - offsetof(__typeof__(*(head)), first))
+
+/* ---------------------------------------------------------------------
+ * Building command structures with items in an aligned buffer.
+ *
+ *	struct kdbus_builder b;
+ *	kdbus_b_init(&b, sizeof(struct kdbus_cmd));
+ *	kdbus_b_str(&b, KDBUS_ITEM_MAKE_NAME, name);
+ *	kdbus_b_bloom(&b, 64, 1);
+ *	struct kdbus_cmd *cmd = kdbus_b_cmd(&b);	// size set, 8-aligned
+ *	cmd->flags = KDBUS_MAKE_ACCESS_WORLD;
+ *	ret = kdbus_ioctl(fd, KDBUS_CMD_BUS_MAKE, cmd);
+ *
+ * Items are appended at 8-byte aligned positions with exact size fields
+ * and zero padding. The buffer is larger than KDBUS_CMD_MAX_SIZE so that
+ * oversized commands can be built. Item adders return 0 or -ENOSPC (also
+ * remembered in ->err).
+ */
+#define KDBUS_BUILDER_CAP	(40 * 1024)
+
+struct kdbus_builder {
+	size_t len;		/* bytes used, always a multiple of 8 */
+	int err;
+	uint64_t buf[KDBUS_BUILDER_CAP / 8];
+};
+
+/* Start a command whose fixed part is @fixed bytes (zeroed). */
+void kdbus_b_init(struct kdbus_builder *b, size_t fixed);
+/* Append an item: header {size_field, type}, then @len payload bytes,
+ * then zero padding up to ALIGN8(16 + len). */
+int kdbus_b_raw(struct kdbus_builder *b, uint64_t type, const void *data,
+		size_t len, uint64_t size_field);
+/* Append an item of exact size 16 + @len. */
+int kdbus_b_item(struct kdbus_builder *b, uint64_t type, const void *data, size_t len);
+/* String item: payload = @s with its NUL. */
+int kdbus_b_str(struct kdbus_builder *b, uint64_t type, const char *s);
+/* Item carrying one u64 (ATTACH_FLAGS_*, ID). */
+int kdbus_b_u64(struct kdbus_builder *b, uint64_t type, uint64_t v);
+/* KDBUS_ITEM_BLOOM_PARAMETER {size, n_hash}. */
+int kdbus_b_bloom(struct kdbus_builder *b, uint64_t size, uint64_t n_hash);
+/* KDBUS_ITEM_POLICY_ACCESS {type, access, id}. */
+int kdbus_b_policy(struct kdbus_builder *b, uint64_t type, uint64_t access, uint64_t id);
+/* KDBUS_ITEM_NEGOTIATE with @n item types. */
+int kdbus_b_negotiate(struct kdbus_builder *b, const uint64_t *types, size_t n);
+/* Finish: write the total size into the first u64 and return the buffer. */
+void *kdbus_b_cmd(struct kdbus_builder *b);
+
+/* ioctl() returning 0 or -errno. */
+int kdbus_ioctl(int fd, unsigned long request, void *arg);
+
+/*
+ * Issue one of the 13 non-make commands (UPDATE, BYEBYE, FREE, CONN_INFO,
+ * BUS_CREATOR_INFO, LIST, SEND, RECV, NAME_ACQUIRE, NAME_RELEASE,
+ * MATCH_ADD, MATCH_REMOVE, ENDPOINT_UPDATE) with a small well-formed
+ * argument. Meant for handle-state checks; returns 0 or -errno (-EINVAL
+ * for another request number, without calling ioctl()).
+ */
+int kdbus_cmd_simple(int fd, unsigned long request);
+
+/* The 12 connection commands (all but ENDPOINT_UPDATE), for loops. */
+extern const unsigned long kdbus_conn_cmds[12];
+const char *kdbus_cmd_name(unsigned long request);
+
+/* ---------------------------------------------------------------------
+ * Names and domains
+ */
+
+/* Write "<uid>-<tag>-<n>" to @buf, n from a counter shared by every
+ * process of the test binary (unique within a run). Returns @buf. */
+char *kdbus_make_name(char *buf, size_t len, uid_t uid, const char *tag);
+
+/* A kdbusfs mount (a fresh domain) on a fresh directory under /tmp. */
+struct kdbus_domain {
+	char root[64];
+};
+
+/* Mount; returns 0 or -errno. */
+int kdbus_domain_init(struct kdbus_domain *d);
+/* Lazily unmount (works with files still open) and remove the directory.
+ * Safe to call when already unmounted. */
+void kdbus_domain_fini(struct kdbus_domain *d);
+/* "<geteuid()>-<tag>-<n>" (the caller's current effective UID as seen
+ * from its own user namespace). */
+char *kdbus_domain_name(struct kdbus_domain *d, char *buf, size_t len, const char *tag);
+/* snprintf "<root>/" fmt into @buf; returns @buf. */
+char *kdbus_path(char *buf, size_t len, const char *root, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Mount a new kdbusfs (a new domain) on a fresh temporary directory, whose
+ * path is written to @dir (at least 64 bytes). Returns 0 or -errno. */
+int kdbus_mount_tmp(char *dir, size_t len);
+/* Unmount and remove a directory made by kdbus_mount_tmp(). */
+void kdbus_umount_tmp(const char *dir);
+
+/* ---------------------------------------------------------------------
+ * Opening nodes. All return a descriptor (O_CLOEXEC added) or -errno.
+ */
+int kdbus_open(const char *root, const char *rel, int flags);
+int kdbus_open_control(const char *root);			/* O_RDWR */
+int kdbus_open_bus(const char *root, const char *bus);		/* <bus>/bus, O_RDWR */
+int kdbus_open_ep(const char *root, const char *bus, const char *ep); /* O_RDWR */
+
+/* ---------------------------------------------------------------------
+ * BUS_MAKE / ENDPOINT_MAKE
+ *
+ *	kdbus_bus_make(fd, flags, name, bloom_size, n_hash [, options])
+ *
+ * issues BUS_MAKE with a MAKE_NAME item (omitted when @name is NULL) and a
+ * BLOOM_PARAMETER item, followed by the options, in order:
+ *	KDBUS_OPT_ATTACH_SEND(v), KDBUS_OPT_ATTACH_RECV(v)	item with u64 v
+ *	KDBUS_OPT_NAME(str)					KDBUS_ITEM_NAME
+ *	KDBUS_OPT_NO_BLOOM					omit BLOOM_PARAMETER
+ * Returns 0 or -errno.
+ */
+#define KDBUS_OPT_END			((uint64_t)0)
+#define KDBUS_OPT_NO_BLOOM		((uint64_t)1 << 40)
+#define KDBUS_OPT_ATTACH_SEND(v)	(uint64_t)KDBUS_ITEM_ATTACH_FLAGS_SEND, (uint64_t)(v)
+#define KDBUS_OPT_ATTACH_RECV(v)	(uint64_t)KDBUS_ITEM_ATTACH_FLAGS_RECV, (uint64_t)(v)
+#define KDBUS_OPT_NAME(s)		(uint64_t)KDBUS_ITEM_NAME, (uint64_t)(uintptr_t)(s)
+
+int kdbus_bus_make_opts(int control_fd, uint64_t flags, const char *name,
+			uint64_t bloom_size, uint64_t n_hash, ...);
+#define kdbus_bus_make(fd, flags, name, bloom_size, n_hash, ...)		\
+	kdbus_bus_make_opts(fd, flags, name, bloom_size, n_hash,		\
+			    ##__VA_ARGS__, KDBUS_OPT_END)
+
+/* Open <root>/control, BUS_MAKE "<euid>-<tag>-<n>" (bloom 64/1) with
+ * @flags; the name goes to @name (64 bytes). Returns the bus-owner
+ * descriptor or -errno. */
+int kdbus_create_bus(const char *root, uint64_t flags, const char *tag, char *name);
+
+/* ENDPOINT_MAKE with one MAKE_NAME item; 0 or -errno. */
+int kdbus_ep_make(int ep_fd, uint64_t flags, const char *name);
+
+/* ---------------------------------------------------------------------
+ * Connections and the pool
+ */
+
+/* HELLO with no items; @out (may be NULL) receives the 96-byte result. */
+int kdbus_hello(int fd, uint64_t flags, uint64_t attach_send, uint64_t attach_recv,
+		uint64_t pool_size, struct kdbus_cmd_hello *out);
+/* HELLO with one KDBUS_ITEM_NAME (activator / policy holder), masks 0. */
+int kdbus_hello_name(int fd, uint64_t flags, const char *name, uint64_t pool_size,
+		     struct kdbus_cmd_hello *out);
+
+/* Map @size bytes of a connected handle's pool read-only; 0 or -errno. */
+int kdbus_pool_map(int fd, size_t size, void **pool);
+/* KDBUS_CMD_FREE of @offset; 0 or -errno. */
+int kdbus_free(int fd, uint64_t offset);
+
+/* An open, connected, mapped connection. */
+struct kdbus_conn {
+	int fd;
+	uint64_t id;
+	uint8_t *pool;
+	size_t pool_size;
+	struct kdbus_cmd_hello hello;
+};
+
+/* open(@path) + HELLO(@flags, send mask ALL, recv mask 0, @pool_size)
+ * + mmap. On failure nothing is left open. 0 or -errno. */
+int kdbus_conn_open(struct kdbus_conn *c, const char *path, uint64_t flags,
+		    size_t pool_size);
+void kdbus_conn_close(struct kdbus_conn *c);
+
+/*
+ * CONN_INFO (by @id, or by @name when not NULL) and BUS_CREATOR_INFO.
+ * On success *@info points into @pool (which must map the whole pool) and
+ * *@info_size (may be NULL) receives the slice size; release it with
+ * kdbus_info_free(). 0 or -errno.
+ */
+int kdbus_conn_info(int fd, void *pool, uint64_t id, const char *name,
+		    uint64_t attach_flags, struct kdbus_info **info, uint64_t *info_size);
+int kdbus_bus_creator_info(int fd, void *pool, uint64_t attach_flags,
+			   struct kdbus_info **info, uint64_t *info_size);
+int kdbus_info_free(int fd, void *pool, struct kdbus_info *info);
+
+/* First item of @type in @info, or NULL. */
+struct kdbus_item *kdbus_info_item(struct kdbus_info *info, uint64_t type);
+/* Number of items in @info. */
+int kdbus_info_count(struct kdbus_info *info);
+
+/* ---------------------------------------------------------------------
+ * Files and directories
+ */
+
+/* Read a whole small file into @buf (NUL terminated); returns bytes or -errno. */
+ssize_t kdbus_read_file(const char *path, char *buf, size_t len);
+/* Write @s to @path; returns 0 or -errno. */
+int kdbus_write_file(const char *path, const char *s);
+
+struct kdbus_dirent {
+	char name[256];
+	unsigned char type;
+	uint64_t ino;
+};
+
+/* List a directory (all entries, "." and ".." included) from the start;
+ * returns the number of entries (at most @max are stored) or -errno. */
+int kdbus_read_dir(const char *path, struct kdbus_dirent *ents, int max);
+int kdbus_read_dirfd(int dirfd, struct kdbus_dirent *ents, int max);
+/* Index of @name in @ents, or -1. */
+int kdbus_dirent_find(const struct kdbus_dirent *ents, int n, const char *name);
+
+/* poll() one descriptor; returns revents (0 on timeout) or -errno. */
+int kdbus_poll(int fd, short events, int timeout_ms);
+
+/* Raise RLIMIT_NOFILE (soft and hard) to at least @n; 0 or -errno. */
+int kdbus_raise_nofile(rlim_t n);
+
+/* ---------------------------------------------------------------------
+ * Processes, credentials, namespaces
+ */
+
+/* Run @fn(arg) in a forked child and return its exit status. */
+int kdbus_run(int (*fn)(void *), void *arg);
+/* Fork a child running @fn(arg); returns its pid or -errno. */
+pid_t kdbus_spawn(int (*fn)(void *), void *arg);
+/* Wait for a child; its exit status, or -ECHILD if killed, or -errno. */
+int kdbus_wait(pid_t pid);
+
+/* Run @fn(arg) in a child process with the given uid/gid (all of real,
+ * effective and saved, no supplementary groups; capabilities are dropped
+ * by the uid change). Exit status 126 means the switch failed. */
+int kdbus_run_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg);
+pid_t kdbus_spawn_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg);
+
+/* Open @path in a child running as @uid/@gid and hand the descriptor
+ * back (SCM_RIGHTS): the returned file carries that child's credentials.
+ * Returns the descriptor or -errno (the child's open() error included). */
+int kdbus_open_as(uid_t uid, gid_t gid, const char *path, int flags);
+
+/* Pass a descriptor over a UNIX socket. kdbus_send_fd() with a negative
+ * @fd sends the error -@fd instead; kdbus_recv_fd() returns the
+ * descriptor, or -errno (sent or local). */
+int kdbus_send_fd(int sock, int fd);
+int kdbus_recv_fd(int sock);
+
+/*
+ * A child in a new user namespace.
+ *
+ * The child switches to creator_uid/gid (if different from the current
+ * ones; supplementary groups are dropped), unshares CLONE_NEWUSER |
+ * @unshare_flags and waits. The caller then writes "deny" to
+ * /proc/<pid>/setgroups and the maps to /proc/<pid>/uid_map and gid_map
+ * (a map that is NULL is not written). The child then switches to
+ * @uid/@gid inside the namespace (skipped for a NULL map) and runs @fn.
+ * A root caller can write any map; an unprivileged caller only
+ * "<inside> <its own uid> 1".
+ */
+struct kdbus_userns {
+	uid_t creator_uid;
+	gid_t creator_gid;
+	int unshare_flags;	/* e.g. CLONE_NEWNS */
+	const char *uid_map;	/* e.g. "0 1000 1" */
+	const char *gid_map;
+	uid_t uid;		/* inside the namespace, after the maps */
+	gid_t gid;
+};
+
+pid_t kdbus_spawn_userns(const struct kdbus_userns *ns, int (*fn)(void *), void *arg);
+int kdbus_run_userns(const struct kdbus_userns *ns, int (*fn)(void *), void *arg);
+
+/*
+ * For functions run in children: on failure log the condition to stderr
+ * and return 1 from the enclosing function (an int (*)(void *)).
+ */
+#define KDBUS_CHILD_CHECK(cond) do {						\
+	if (!(cond)) {								\
+		fprintf(stderr, "# %s:%d: child check failed: %s\n",		\
+			__FILE__, __LINE__, #cond);				\
+		return 1;							\
+	}									\
+} while (0)
+
+/* ---------------------------------------------------------------------
+ * Connection commands (connection-pool.md). Same conventions as above.
+ */
+
+/* HELLO with the items already in @b, which was started with
+ * kdbus_b_init(b, sizeof(struct kdbus_cmd_hello)); @out may be NULL. */
+int kdbus_hello_b(int fd, struct kdbus_builder *b, uint64_t flags, uint64_t attach_send,
+		  uint64_t attach_recv, uint64_t pool_size, struct kdbus_cmd_hello *out);
+
+/* open(@path) + HELLO(@flags, masks, @pool_size, the items of @b or none
+ * when @b is NULL) + mmap of the whole pool. On failure nothing is left
+ * open. 0 or -errno. */
+int kdbus_conn_open_b(struct kdbus_conn *c, const char *path, struct kdbus_builder *b,
+		      uint64_t flags, uint64_t attach_send, uint64_t attach_recv,
+		      size_t pool_size);
+/* As kdbus_conn_open() with one KDBUS_ITEM_NAME (activator, policy
+ * holder; send mask ALL, recv mask 0). */
+int kdbus_conn_open_name(struct kdbus_conn *c, const char *path, uint64_t flags,
+			 const char *name, size_t pool_size);
+
+/* KDBUS_CMD_BYEBYE without items; 0 or -errno. */
+int kdbus_byebye(int fd);
+/* KDBUS_CMD_LIST; *@offset and *@list_size (either may be NULL) receive
+ * the answer. 0 or -errno. */
+int kdbus_list(int fd, uint64_t flags, uint64_t *offset, uint64_t *list_size);
+/* KDBUS_CMD_UPDATE with one item carrying a u64 (ATTACH_FLAGS_*). */
+int kdbus_update_u64(int fd, uint64_t type, uint64_t v);
+
+/* Set the attach_flags_mask module parameter to @value (a string),
+ * saving the previous value (without the newline) in @saved. 0 or -errno. */
+int kdbus_param_set(const char *value, char *saved, size_t len);
+
+/* Number of kdbus_info records in a LIST answer of @size bytes at @list;
+ * -EINVAL if a record size is not a multiple of 8, below 24, or the
+ * records do not add up to @size exactly. */
+int kdbus_list_count(const void *list, uint64_t size);
+/* The record with @id in a LIST answer (the first one), or NULL. */
+struct kdbus_info *kdbus_list_find(const void *list, uint64_t size, uint64_t id);
+
+#endif
