@@ -7,15 +7,30 @@
 //! directory with endpoints that connections open to exchange messages,
 //! copied once from the sender into the receiver's pool.
 //!
-//! One file per concept, as the specification's chapters: `fs` (the glue in
-//! `kdbusfs.c`), `limits` (the ABI's numeric limits), `kext` (safe wrappers
-//! for kernel APIs the `kernel` crate lacks). The object lifetime diagram and
-//! the lock order are in `Documentation/kdbus/lifetimes.rst`.
+//! One file per concept, as the specification's chapters: `fs` (the Rust
+//! half of the filesystem glue in `kdbusfs.c`), `node`, `domain`, `bus`,
+//! `endpoint`, `handle` (open files and the file operations), `connection`,
+//! `pool`, `item` (the generic argument parser), `names`, `policy`,
+//! `metadata`, `limits` (the ABI's numeric limits) and `kext` (safe
+//! wrappers for kernel APIs the `kernel` crate lacks). The object lifetime
+//! diagram and the lock order are in `Documentation/kdbus/lifetimes.rst`.
 
 use kernel::prelude::*;
 
+mod bus;
+mod connection;
+mod domain;
+mod endpoint;
+mod fs;
+mod handle;
+mod item;
 mod kext;
 mod limits;
+mod metadata;
+mod names;
+mod node;
+mod policy;
+mod pool;
 
 /// The ABI, shared with userspace Rust: the very file the `kdbus-uapi`
 /// crate is made of, so the module and Rust userspace cannot disagree on a
@@ -42,21 +57,8 @@ kext::module_param_rw_u64!(
 
 /// The metadata attach mask every export is AND-ed with, read fresh each time
 /// (root may change it at runtime through sysfs).
-#[allow(dead_code)] // Used by metadata exports, which arrive with the metadata issue.
 pub(crate) fn attach_flags_mask() -> u64 {
     ATTACH_FLAGS_MASK.get()
-}
-
-/// The C glue of `kdbusfs.c`.
-mod fs {
-    use kernel::ffi::c_int;
-
-    extern "C" {
-        /// Creates `/sys/fs/kdbus` and registers the `kdbusfs` type.
-        pub(crate) fn kdbusfs_init() -> c_int;
-        /// Unregisters the `kdbusfs` type and removes `/sys/fs/kdbus`.
-        pub(crate) fn kdbusfs_exit();
-    }
 }
 
 /// The loaded module. Its existence means the filesystem type is registered.
@@ -64,6 +66,8 @@ struct Kdbus;
 
 impl kernel::Module for Kdbus {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        // SAFETY: Called once, from module init, before any node exists.
+        unsafe { node::init_ids() };
         // SAFETY: Called once, from module init, before anything else of this
         // module can run.
         kernel::error::to_result(unsafe { fs::kdbusfs_init() })?;
@@ -78,5 +82,6 @@ impl Drop for Kdbus {
         // unloaded: every superblock and every open file pins the module, so
         // none exists any more.
         unsafe { fs::kdbusfs_exit() };
+        node::exit_ids();
     }
 }

@@ -5,7 +5,7 @@
 //! Each wrapper states its invariants and is written so that it could be
 //! proposed for `rust/kernel/` as it is.
 
-use kernel::{bindings, sync::atomic::Atomic};
+use kernel::{bindings, prelude::*, sync::atomic::Atomic};
 
 /// A `u64` module parameter that is readable and writable through sysfs.
 ///
@@ -101,4 +101,305 @@ pub(crate) const fn modinfo<const N: usize>(s: &str) -> [u8; N] {
         i += 1;
     }
     out
+}
+
+// ----------------------------------------------------------------------
+// Credentials, user namespaces and PIDs. `helpers.c` wraps the inline
+// kernel functions used here.
+
+// Pointers to C structs only; bindgen marks some of them not FFI-safe
+// because of trailing arrays, which never cross by value.
+#[allow(improper_ctypes)]
+extern "C" {
+    fn kdbus_get_user_ns(ns: *mut bindings::user_namespace) -> *mut bindings::user_namespace;
+    fn kdbus_put_user_ns(ns: *mut bindings::user_namespace);
+    fn kdbus_get_current_cred() -> *const bindings::cred;
+    fn kdbus_current_pids(
+        pid: *mut *mut bindings::pid,
+        tgid: *mut *mut bindings::pid,
+        ppid: *mut *mut bindings::pid,
+    );
+    fn kdbus_get_pid(pid: *mut bindings::pid) -> *mut bindings::pid;
+    fn kdbus_totalram_pages() -> kernel::ffi::c_ulong;
+}
+
+/// The number of pages of RAM the kernel manages.
+pub(crate) fn totalram_pages() -> usize {
+    // SAFETY: Reads a counter; always safe.
+    unsafe { kdbus_totalram_pages() as usize }
+}
+
+/// The kernel's `GLOBAL_ROOT_UID`.
+pub(crate) const GLOBAL_ROOT_UID: bindings::kuid_t = bindings::kuid_t { val: 0 };
+/// The kernel's `GLOBAL_ROOT_GID`.
+pub(crate) const GLOBAL_ROOT_GID: bindings::kgid_t = bindings::kgid_t { val: 0 };
+
+/// A counted reference to a user namespace.
+///
+/// # Invariants
+///
+/// `ns` is valid and this object owns one count on it.
+pub(crate) struct UserNs {
+    ns: core::ptr::NonNull<bindings::user_namespace>,
+}
+
+// SAFETY: User namespaces are reference counted and immutable where we read
+// them; the count may be dropped from any task.
+unsafe impl Send for UserNs {}
+// SAFETY: See `Send`; shared access only reads.
+unsafe impl Sync for UserNs {}
+
+impl UserNs {
+    /// Takes a count on `ns`.
+    ///
+    /// # Safety
+    ///
+    /// `ns` must be a valid user namespace for the duration of the call.
+    pub(crate) unsafe fn get(ns: *mut bindings::user_namespace) -> Self {
+        // SAFETY: `ns` is valid (caller); `get_user_ns` returns it counted.
+        let ns = unsafe { kdbus_get_user_ns(ns) };
+        // INVARIANT: `get_user_ns` returns its (non-null) argument.
+        Self {
+            ns: core::ptr::NonNull::new(ns).unwrap_or(core::ptr::NonNull::dangling()),
+        }
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut bindings::user_namespace {
+        self.ns.as_ptr()
+    }
+
+    /// `kuid` as seen in this namespace, or `None` if unmapped.
+    pub(crate) fn uid_of(&self, kuid: bindings::kuid_t) -> Option<u32> {
+        // SAFETY: `ns` is valid by the type invariant.
+        let uid = unsafe { bindings::from_kuid(self.ns.as_ptr(), kuid) };
+        (uid != u32::MAX).then_some(uid)
+    }
+}
+
+impl Drop for UserNs {
+    fn drop(&mut self) {
+        // SAFETY: We own one count (type invariant).
+        unsafe { kdbus_put_user_ns(self.ns.as_ptr()) };
+    }
+}
+
+/// A counted reference to a `struct cred`.
+///
+/// # Invariants
+///
+/// `cred` is valid and this object owns one count on it.
+pub(crate) struct CredRef {
+    cred: core::ptr::NonNull<bindings::cred>,
+}
+
+// SAFETY: Credentials are immutable once published and reference counted.
+unsafe impl Send for CredRef {}
+// SAFETY: See `Send`.
+unsafe impl Sync for CredRef {}
+
+impl CredRef {
+    fn get(&self) -> &bindings::cred {
+        // SAFETY: Valid while we hold our count (type invariant).
+        unsafe { self.cred.as_ref() }
+    }
+
+    /// uid, euid, suid, fsuid, gid, egid, sgid, fsgid (kernel-global).
+    pub(crate) fn ids(&self) -> [u32; 8] {
+        let c = self.get();
+        [
+            c.uid.val,
+            c.euid.val,
+            c.suid.val,
+            c.fsuid.val,
+            c.gid.val,
+            c.egid.val,
+            c.sgid.val,
+            c.fsgid.val,
+        ]
+    }
+
+    /// The supplementary groups.
+    pub(crate) fn groups(&self) -> &[bindings::kgid_t] {
+        let gi = self.get().group_info;
+        if gi.is_null() {
+            return &[];
+        }
+        // SAFETY: `group_info` of a live cred is valid and immutable, with
+        // `ngroups` entries in its trailing array.
+        unsafe {
+            let n = usize::try_from((*gi).ngroups).unwrap_or(0);
+            core::slice::from_raw_parts((*gi).gid.as_ptr(), n)
+        }
+    }
+}
+
+impl Drop for CredRef {
+    fn drop(&mut self) {
+        // SAFETY: We own one count (type invariant).
+        unsafe { bindings::put_cred(self.cred.as_ptr()) };
+    }
+}
+
+/// The caller's credentials, counted.
+pub(crate) fn current_cred() -> CredRef {
+    // SAFETY: `get_current_cred` returns the caller's cred with a count.
+    let cred = unsafe { kdbus_get_current_cred() }.cast_mut();
+    // INVARIANT: A task always has credentials.
+    CredRef {
+        cred: core::ptr::NonNull::new(cred).unwrap_or(core::ptr::NonNull::dangling()),
+    }
+}
+
+/// A counted reference to a `struct pid`, possibly empty (a PID that did not
+/// exist, reported as 0).
+pub(crate) struct PidRef {
+    pid: *mut bindings::pid,
+}
+
+// SAFETY: `struct pid` is reference counted; numbers are immutable.
+unsafe impl Send for PidRef {}
+// SAFETY: See `Send`.
+unsafe impl Sync for PidRef {}
+
+impl PidRef {
+    /// The task with number `nr` in the caller's pid namespace (0 means
+    /// none); `EINVAL` if there is none.
+    pub(crate) fn find(nr: u64) -> Result<Self> {
+        if nr == 0 {
+            return Ok(Self {
+                pid: core::ptr::null_mut(),
+            });
+        }
+        let nr = i32::try_from(nr).map_err(|_| EINVAL)?;
+        // SAFETY: `find_get_pid` looks `nr` up in the caller's namespace
+        // and returns a counted pid or NULL.
+        let pid = unsafe { bindings::find_get_pid(nr) };
+        if pid.is_null() {
+            return Err(EINVAL);
+        }
+        Ok(Self { pid })
+    }
+
+    /// The number as seen from the caller's pid namespace (0 if invisible).
+    pub(crate) fn nr_for_current(&self) -> u32 {
+        if self.pid.is_null() {
+            return 0;
+        }
+        // SAFETY: `pid` is counted; `task_active_pid_ns(current)` is the
+        // caller's namespace, valid for this call.
+        let nr = unsafe {
+            bindings::pid_nr_ns(
+                self.pid,
+                bindings::task_active_pid_ns(bindings::get_current()),
+            )
+        };
+        u32::try_from(nr).unwrap_or(0)
+    }
+}
+
+impl Clone for PidRef {
+    fn clone(&self) -> Self {
+        // SAFETY: `pid` is NULL or counted; `get_pid` takes another count.
+        let pid = unsafe { kdbus_get_pid(self.pid) };
+        Self { pid }
+    }
+}
+
+impl Drop for PidRef {
+    fn drop(&mut self) {
+        // SAFETY: We own one count (or NULL, which `put_pid` ignores).
+        unsafe { bindings::put_pid(self.pid) };
+    }
+}
+
+/// The caller's thread, thread-group and parent pids.
+pub(crate) fn current_pids() -> [PidRef; 3] {
+    let mut pid = core::ptr::null_mut();
+    let mut tgid = core::ptr::null_mut();
+    let mut ppid = core::ptr::null_mut();
+    // SAFETY: The helper writes three counted pids.
+    unsafe { kdbus_current_pids(&mut pid, &mut tgid, &mut ppid) };
+    [PidRef { pid }, PidRef { pid: tgid }, PidRef { pid: ppid }]
+}
+
+/// The caller's thread comm and its thread group leader's comm.
+pub(crate) fn current_comm() -> ([u8; 16], [u8; 16]) {
+    let task = kernel::task::Task::current_raw();
+    // SAFETY: `current` and its group leader are live tasks for this call;
+    // `comm` is a NUL-terminated array of `TASK_COMM_LEN` bytes that only
+    // the task itself renames (a racing rename may tear the copy, as for
+    // `get_task_comm`, never overrun it).
+    unsafe {
+        let tid = (*task).comm;
+        let pid = (*(*task).group_leader).comm;
+        (tid, pid)
+    }
+}
+
+/// The caller's effective UID.
+pub(crate) fn current_euid() -> bindings::kuid_t {
+    kernel::task::Kuid::current_euid().into_raw()
+}
+
+/// The caller's real UID.
+pub(crate) fn current_uid() -> bindings::kuid_t {
+    let c = current_cred();
+    bindings::kuid_t { val: c.ids()[0] }
+}
+
+/// The caller's effective GID.
+pub(crate) fn current_egid() -> bindings::kgid_t {
+    let c = current_cred();
+    bindings::kgid_t { val: c.ids()[5] }
+}
+
+/// Maps a uid of the caller's user namespace to a kuid value (`EINVAL` if
+/// unmapped).
+pub(crate) fn map_uid(id: u32) -> kernel::error::Result<u32> {
+    // SAFETY: `current_user_ns()` is the caller's, valid for this call.
+    let kuid = unsafe { bindings::make_kuid(bindings::current_user_ns(), id) };
+    if kuid.val == u32::MAX {
+        return Err(kernel::error::code::EINVAL);
+    }
+    Ok(kuid.val)
+}
+
+/// Maps a gid of the caller's user namespace to a kgid value (`EINVAL` if
+/// unmapped).
+pub(crate) fn map_gid(id: u32) -> kernel::error::Result<u32> {
+    // SAFETY: `current_user_ns()` is the caller's, valid for this call.
+    let kgid = unsafe { bindings::make_kgid(bindings::current_user_ns(), id) };
+    if kgid.val == u32::MAX {
+        return Err(kernel::error::code::EINVAL);
+    }
+    Ok(kgid.val)
+}
+
+/// A kuid value as seen by the caller (overflow uid when unmapped).
+pub(crate) fn uid_for_current(kuid: u32) -> u32 {
+    // SAFETY: `current_user_ns()` is valid for this call.
+    unsafe {
+        bindings::from_kuid_munged(bindings::current_user_ns(), bindings::kuid_t { val: kuid })
+    }
+}
+
+/// A kgid value as seen by the caller (overflow gid when unmapped).
+pub(crate) fn gid_for_current(kgid: u32) -> u32 {
+    // SAFETY: `current_user_ns()` is valid for this call.
+    unsafe {
+        bindings::from_kgid_munged(bindings::current_user_ns(), bindings::kgid_t { val: kgid })
+    }
+}
+
+/// Fills `buf` with random bytes.
+pub(crate) fn random_bytes(buf: &mut [u8]) {
+    // SAFETY: `buf` is valid for writes of its length.
+    unsafe { bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
+}
+
+/// This module, for `file_operations.owner`.
+pub(crate) const fn this_module() -> *mut bindings::module {
+    // Taking the address of the module's `__this_module` is safe; it lives
+    // as long as the module.
+    &raw mut bindings::__this_module
 }

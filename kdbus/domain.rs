@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Domains: one per kdbusfs mount.
+//!
+//! A domain is the object behind one superblock: the root directory node,
+//! the `control` node, the mounter's user namespace, one 64-bit ID counter
+//! (bus IDs, connection IDs and message sequence numbers) and the table of
+//! domain users that limits are charged to (`fs-bus-endpoint.md` §4).
+//!
+//! A domain is owned by its root [`Node`]; every node below keeps the root
+//! alive through its parent chain. The superblock holds one reference to the
+//! root from `fill_super` to `kill_sb`.
+
+use kernel::{
+    alloc::KVec,
+    bindings, new_mutex,
+    prelude::*,
+    sync::{
+        atomic::{ordering, Atomic},
+        Arc, Mutex,
+    },
+};
+
+use crate::{
+    kext::UserNs,
+    node::{Node, NodeObject},
+};
+
+/// Module-internal handle on the superblock, for dentry invalidation.
+struct SuperBlock(*mut bindings::super_block);
+
+// SAFETY: The pointer is only passed to `kdbusfs_flush`, which the VFS allows
+// from any task; it is cleared (under the lock) before the superblock dies.
+unsafe impl Send for SuperBlock {}
+
+/// An accounting user of a domain (`fs-bus-endpoint.md` §4.3): named (by
+/// kuid) or anonymous (one per custom endpoint).
+pub(crate) struct DomainUser {
+    uid: Option<bindings::kuid_t>,
+    /// Index for receiver-side quota tables; 0 is the kernel's.
+    index: u32,
+    buses: Atomic<u32>,
+    conns: Atomic<u32>,
+}
+
+impl DomainUser {
+    /// The index receiver-side quota tables are keyed on.
+    #[allow(dead_code)] // Quotas arrive with messaging.
+    pub(crate) fn index(&self) -> u32 {
+        self.index
+    }
+}
+
+/// What a [`Charge`] counts.
+#[derive(Clone, Copy)]
+enum ChargeKind {
+    Bus,
+    Conn,
+}
+
+/// One bus or connection charged to a domain user (`fs-bus-endpoint.md`
+/// §4.4); returned when dropped.
+pub(crate) struct Charge {
+    user: UserRef,
+    kind: ChargeKind,
+}
+
+impl Charge {
+    fn counter(&self) -> &Atomic<u32> {
+        match self.kind {
+            ChargeKind::Bus => &self.user.buses,
+            ChargeKind::Conn => &self.user.conns,
+        }
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.counter().fetch_sub(1, ordering::Relaxed);
+    }
+}
+
+impl UserRef {
+    /// Charges one bus; `EMFILE` if the user already has `limit`.
+    pub(crate) fn charge_bus(self, limit: u32) -> Result<Charge> {
+        charge(&self.user.buses, limit)?;
+        Ok(Charge {
+            user: self,
+            kind: ChargeKind::Bus,
+        })
+    }
+
+    /// Charges one connection; `EMFILE` if the user already has `limit`.
+    pub(crate) fn charge_conn(self, limit: u32) -> Result<Charge> {
+        charge(&self.user.conns, limit)?;
+        Ok(Charge {
+            user: self,
+            kind: ChargeKind::Conn,
+        })
+    }
+
+    /// Another reference to the same user.
+    pub(crate) fn clone_ref(&self) -> Result<UserRef> {
+        let domain = self.root.domain().ok_or(ESHUTDOWN)?;
+        let mut users = domain.users.lock();
+        let e = users
+            .entries
+            .iter_mut()
+            .find(|e| Arc::ptr_eq(&e.user, &self.user))
+            .ok_or(ESHUTDOWN)?;
+        e.refs += 1;
+        Ok(UserRef {
+            root: self.root.clone(),
+            user: self.user.clone(),
+        })
+    }
+}
+
+fn charge(counter: &Atomic<u32>, limit: u32) -> Result {
+    let mut v = counter.load(ordering::Relaxed);
+    loop {
+        if v >= limit {
+            return Err(EMFILE);
+        }
+        match counter.cmpxchg(v, v + 1, ordering::Relaxed) {
+            Ok(_) => return Ok(()),
+            Err(cur) => v = cur,
+        }
+    }
+}
+
+struct UserEntry {
+    user: Arc<DomainUser>,
+    /// Number of [`UserRef`]s; the entry goes when it drops to zero.
+    refs: usize,
+}
+
+struct Users {
+    entries: KVec<UserEntry>,
+}
+
+/// The state of one mount.
+#[pin_data]
+pub(crate) struct Domain {
+    user_ns: UserNs,
+    last_id: Atomic<u64>,
+    #[pin]
+    users: Mutex<Users>,
+    #[pin]
+    sb: Mutex<SuperBlock>,
+}
+
+impl Domain {
+    /// Creates a domain for a new superblock: its root node (returned,
+    /// LINKED and ACTIVE) and the `control` node below it.
+    pub(crate) fn create(sb: *mut bindings::super_block, user_ns: UserNs) -> Result<Arc<Node>> {
+        let domain = Arc::pin_init(
+            try_pin_init!(Domain {
+                user_ns,
+                last_id: Atomic::new(0),
+                users <- new_mutex!(Users { entries: KVec::new() }),
+                sb <- new_mutex!(SuperBlock(sb)),
+            }),
+            GFP_KERNEL,
+        )?;
+        let root_kuid = crate::kext::GLOBAL_ROOT_UID;
+        let root_kgid = crate::kext::GLOBAL_ROOT_GID;
+        let root = Node::new(
+            b"",
+            (bindings::S_IFDIR | 0o555) as u16,
+            root_kuid,
+            root_kgid,
+            None,
+            NodeObject::Domain(domain),
+        )?;
+        root.link_root();
+        root.activate()?;
+        let control = Node::new(
+            b"control",
+            (bindings::S_IFREG | 0o666) as u16,
+            root_kuid,
+            root_kgid,
+            Some(root.clone()),
+            NodeObject::Control,
+        )?;
+        let linked = root.link_child(&control).and_then(|()| control.activate());
+        if let Err(e) = linked {
+            root.deactivate();
+            return Err(e);
+        }
+        Ok(root)
+    }
+
+    /// Tears a domain down when its superblock dies (no handle is open).
+    pub(crate) fn destroy(root: &Arc<Node>) {
+        if let Some(domain) = root.domain() {
+            domain.sb.lock().0 = core::ptr::null_mut();
+        }
+        root.deactivate();
+    }
+
+    /// The user namespace of the mounter.
+    pub(crate) fn user_ns(&self) -> &UserNs {
+        &self.user_ns
+    }
+
+    /// Draws the next value of the domain's ID counter (the first is 1).
+    pub(crate) fn next_id(&self) -> u64 {
+        self.last_id.fetch_add(1, ordering::Relaxed) + 1
+    }
+
+    /// Drops cached dentries of a torn-down node.
+    pub(crate) fn flush(&self, ino: u32) {
+        let sb = self.sb.lock();
+        if sb.0.is_null() {
+            return;
+        }
+        // SAFETY: `sb` is the live superblock of this domain: it is set at
+        // `fill_super` and cleared under this lock before `kill_sb` frees
+        // it. `ilookup` returns a counted inode or NULL, `d_find_alias` a
+        // counted dentry or NULL; both counts are dropped here.
+        unsafe {
+            let inode = bindings::ilookup(sb.0, ino.into());
+            if inode.is_null() {
+                return;
+            }
+            let dentry = bindings::d_find_alias(inode);
+            if !dentry.is_null() {
+                bindings::d_invalidate(dentry);
+                bindings::dput(dentry);
+            }
+            bindings::iput(inode);
+        }
+    }
+
+    /// Looks up (or creates) the named user of `uid` and takes a reference.
+    pub(crate) fn user(root: &Arc<Node>, uid: bindings::kuid_t) -> Result<UserRef> {
+        Self::get_user(root, Some(uid))
+    }
+
+    /// Creates a new anonymous user (one per custom endpoint).
+    pub(crate) fn anon_user(root: &Arc<Node>) -> Result<UserRef> {
+        Self::get_user(root, None)
+    }
+
+    fn get_user(root: &Arc<Node>, uid: Option<bindings::kuid_t>) -> Result<UserRef> {
+        let domain = root.domain().ok_or(ESHUTDOWN)?;
+        let mut users = domain.users.lock();
+        if let Some(uid) = uid {
+            if let Some(e) = users
+                .entries
+                .iter_mut()
+                .find(|e| e.user.uid.is_some_and(|u| u.val == uid.val))
+            {
+                e.refs += 1;
+                return Ok(UserRef {
+                    root: root.clone(),
+                    user: e.user.clone(),
+                });
+            }
+        }
+        // The smallest free index >= 1.
+        let mut index = 1u32;
+        while users.entries.iter().any(|e| e.user.index == index) {
+            index += 1;
+        }
+        let user = Arc::new(
+            DomainUser {
+                uid,
+                index,
+                buses: Atomic::new(0),
+                conns: Atomic::new(0),
+            },
+            GFP_KERNEL,
+        )?;
+        users.entries.push(
+            UserEntry {
+                user: user.clone(),
+                refs: 1,
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(UserRef {
+            root: root.clone(),
+            user,
+        })
+    }
+}
+
+/// A counted reference to a domain user; the user leaves the domain's table
+/// when its last reference goes.
+pub(crate) struct UserRef {
+    root: Arc<Node>,
+    user: Arc<DomainUser>,
+}
+
+impl core::ops::Deref for UserRef {
+    type Target = DomainUser;
+
+    fn deref(&self) -> &DomainUser {
+        &self.user
+    }
+}
+
+impl Drop for UserRef {
+    fn drop(&mut self) {
+        let Some(domain) = self.root.domain() else {
+            return;
+        };
+        let mut users = domain.users.lock();
+        if let Some(pos) = users
+            .entries
+            .iter()
+            .position(|e| Arc::ptr_eq(&e.user, &self.user))
+        {
+            users.entries[pos].refs -= 1;
+            if users.entries[pos].refs == 0 {
+                let _ = users.entries.remove(pos);
+            }
+        }
+    }
+}

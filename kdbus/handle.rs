@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Handles: the state of one open kdbusfs file, and the file operations.
+//!
+//! A handle starts *untyped* and becomes, once and for good, the owner of a
+//! bus (BUS_MAKE on `control`), the owner of a custom endpoint
+//! (ENDPOINT_MAKE) or a connection (HELLO) (`fs-bus-endpoint.md` §5). The
+//! file operations below are thin entry points: each borrows the handle from
+//! `private_data`, calls one safe method and converts its error to an errno
+//! in one place.
+//!
+//! The three make-commands run under the handle's `state` mutex; every
+//! other command takes it only to read the state (so it waits for a
+//! make-command in progress, like the reference's shared lock) and then
+//! runs without it.
+
+use kernel::{
+    bindings,
+    ffi::{c_int, c_long, c_uint, c_ulong},
+    fs::File,
+    new_mutex,
+    prelude::*,
+    sync::{Arc, ArcBorrow, Mutex},
+    types::ForeignOwnable,
+};
+
+use crate::{
+    bus,
+    connection::{self, Connection},
+    endpoint,
+    node::{Node, NodeObject},
+    uapi::*,
+};
+
+/// What a handle has become.
+pub(crate) enum HandleState {
+    Untyped,
+    /// The bus node this handle created.
+    BusOwner(Arc<Node>),
+    /// The custom endpoint node this handle created.
+    EpOwner(Arc<Node>),
+    Connected(Arc<Connection>),
+}
+
+/// One open kdbusfs regular file (`control`, `bus` or a custom endpoint).
+///
+/// # Invariants
+///
+/// `node` is a control or endpoint node. `privileged` is decided at open and
+/// never changes; it can only be true on a default endpoint.
+#[pin_data]
+pub(crate) struct Handle {
+    node: Arc<Node>,
+    privileged: bool,
+    #[pin]
+    state: Mutex<HandleState>,
+}
+
+/// Capability number of `CAP_IPC_OWNER`.
+const CAP_IPC_OWNER: c_int = 15;
+
+impl Handle {
+    /// `open()`: an untyped handle on `node` (`fs-bus-endpoint.md` §5.1).
+    fn open(node: ArcBorrow<'_, Node>, file: &File) -> Result<Arc<Handle>> {
+        let node: Arc<Node> = node.into();
+        let active = node.acquire_active().ok_or(ESHUTDOWN)?;
+        let privileged = match node.endpoint() {
+            Some(ep) if ep.is_default() => {
+                // The creator's euid first: no spurious LSM/audit records.
+                let same_uid = node
+                    .bus()
+                    .is_some_and(|b| file.cred().euid().into_raw().val == b.creator_euid().val);
+                same_uid
+                    || node.domain().is_some_and(|d| {
+                        // SAFETY: `file` is a live file and the domain pins
+                        // its user namespace.
+                        unsafe {
+                            bindings::file_ns_capable(
+                                file.as_ptr(),
+                                d.user_ns().as_ptr(),
+                                CAP_IPC_OWNER,
+                            )
+                        }
+                    })
+            }
+            _ => false,
+        };
+        drop(active);
+        Arc::pin_init(
+            try_pin_init!(Handle {
+                node,
+                privileged,
+                state <- new_mutex!(HandleState::Untyped),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The last `close()` (`fs-bus-endpoint.md` §5.5).
+    fn release(&self) {
+        let state = core::mem::replace(&mut *self.state.lock(), HandleState::Untyped);
+        match state {
+            HandleState::Untyped => {}
+            HandleState::BusOwner(bus) => bus.deactivate(),
+            HandleState::EpOwner(ep) => ep.deactivate(),
+            HandleState::Connected(conn) => conn.release(),
+        }
+    }
+
+    fn ioctl(&self, file: &File, cmd: u32, arg: usize) -> Result<c_long> {
+        match cmd {
+            KDBUS_CMD_BUS_MAKE | KDBUS_CMD_ENDPOINT_MAKE | KDBUS_CMD_HELLO => {
+                self.make(file, cmd, arg)?;
+                Ok(0)
+            }
+            KDBUS_CMD_ENDPOINT_UPDATE
+            | KDBUS_CMD_UPDATE
+            | KDBUS_CMD_BYEBYE
+            | KDBUS_CMD_FREE
+            | KDBUS_CMD_CONN_INFO
+            | KDBUS_CMD_BUS_CREATOR_INFO
+            | KDBUS_CMD_LIST
+            | KDBUS_CMD_SEND
+            | KDBUS_CMD_RECV
+            | KDBUS_CMD_NAME_ACQUIRE
+            | KDBUS_CMD_NAME_RELEASE
+            | KDBUS_CMD_MATCH_ADD
+            | KDBUS_CMD_MATCH_REMOVE => self.command(cmd, arg),
+            _ => Err(ENOTTY),
+        }
+    }
+
+    /// BUS_MAKE, ENDPOINT_MAKE, HELLO: exclusive on the handle.
+    fn make(&self, file: &File, cmd: u32, arg: usize) -> Result {
+        let mut state = self.state.lock();
+        if !matches!(*state, HandleState::Untyped) {
+            return Err(EBADFD);
+        }
+        match self.node.object() {
+            NodeObject::Control => {
+                let control = self.node.acquire_active().ok_or(ESHUTDOWN)?;
+                let root = self.node.parent().ok_or(ESHUTDOWN)?;
+                let _domain = root.acquire_active().ok_or(ESHUTDOWN)?;
+                if cmd != KDBUS_CMD_BUS_MAKE {
+                    return Err(EBADFD);
+                }
+                if let Some(bus) = bus::make(control.node(), arg)? {
+                    *state = HandleState::BusOwner(bus);
+                }
+            }
+            NodeObject::Endpoint(_) => {
+                let ep = self.node.acquire_active().ok_or(ESHUTDOWN)?;
+                match cmd {
+                    KDBUS_CMD_ENDPOINT_MAKE => {
+                        if !self.privileged {
+                            return Err(EPERM);
+                        }
+                        if let Some(node) = endpoint::make(ep.node(), arg)? {
+                            *state = HandleState::EpOwner(node);
+                        }
+                    }
+                    KDBUS_CMD_HELLO => {
+                        if let Some(conn) = connection::hello(&ep, self.privileged, file, arg)? {
+                            *state = HandleState::Connected(conn);
+                        }
+                    }
+                    _ => return Err(EBADFD),
+                }
+            }
+            NodeObject::Domain(_) | NodeObject::Bus(_) => return Err(EBADFD),
+        }
+        Ok(())
+    }
+
+    /// Every other command: needs a typed handle.
+    fn command(&self, cmd: u32, arg: usize) -> Result<c_long> {
+        let typed = match &*self.state.lock() {
+            HandleState::EpOwner(ep) => Typed::Ep(ep.clone()),
+            HandleState::Connected(conn) => Typed::Conn(conn.clone()),
+            HandleState::Untyped | HandleState::BusOwner(_) => return Err(EBADFD),
+        };
+        match typed {
+            Typed::Ep(ep) => {
+                let active = ep.acquire_active().ok_or(ESHUTDOWN)?;
+                if cmd != KDBUS_CMD_ENDPOINT_UPDATE {
+                    return Err(EBADFD);
+                }
+                endpoint::update(active.node(), arg)?;
+                Ok(0)
+            }
+            Typed::Conn(conn) => {
+                let active = conn.acquire_active().ok_or(ECONNRESET)?;
+                if cmd == KDBUS_CMD_ENDPOINT_UPDATE {
+                    return Err(EBADFD);
+                }
+                connection::command(&conn, active, cmd, arg)?;
+                Ok(0)
+            }
+        }
+    }
+
+    fn mmap(&self, vma: &kernel::mm::virt::VmaNew) -> Result {
+        // Never wait for a make-command here (the reference's try-lock,
+        // `fs-bus-endpoint.md` §12 D6).
+        let conn = match self.state.try_lock() {
+            Some(state) => match &*state {
+                HandleState::Connected(conn) => conn.clone(),
+                _ => return Err(EBADFD),
+            },
+            None => return Err(EBADFD),
+        };
+        conn.mmap(vma)
+    }
+
+    fn poll(&self, file: &File, table: *mut bindings::poll_table_struct) -> u32 {
+        let conn = match &*self.state.lock() {
+            HandleState::Connected(conn) => conn.clone(),
+            _ => return bindings::POLLERR | bindings::POLLHUP,
+        };
+        conn.poll(file, table)
+    }
+}
+
+enum Typed {
+    Ep(Arc<Node>),
+    Conn(Arc<Connection>),
+}
+
+// ----------------------------------------------------------------------
+// The file operations: thin entry points.
+
+/// Wrapper that makes the C `file_operations` usable in a `static`.
+#[repr(transparent)]
+pub(crate) struct Fops(bindings::file_operations);
+
+// SAFETY: The table is immutable and only read by the VFS.
+unsafe impl Sync for Fops {}
+
+/// The file operations of every kdbusfs regular file (`kdbusfs.c` installs
+/// them on `control` and endpoint inodes).
+#[no_mangle]
+#[used]
+pub(crate) static kdbus_handle_fops: Fops = Fops(bindings::file_operations {
+    owner: crate::kext::this_module(),
+    open: Some(kdbus_open),
+    release: Some(kdbus_release),
+    unlocked_ioctl: Some(kdbus_ioctl),
+    compat_ioctl: Some(kdbus_ioctl),
+    mmap: Some(kdbus_mmap),
+    poll: Some(kdbus_poll),
+    llseek: Some(bindings::noop_llseek),
+    ..pin_init::zeroed()
+});
+
+/// # Safety
+///
+/// Called by the VFS with a live kdbusfs inode and the new file.
+unsafe extern "C" fn kdbus_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    // SAFETY: `kdbusfs.c` stores a counted node pointer in `i_private` of
+    // every kdbusfs inode, valid while the inode lives.
+    let node = unsafe { ArcBorrow::<Node>::from_raw((*inode).i_private.cast()) };
+    // SAFETY: The VFS passes a valid file that lives for this call.
+    let f = unsafe { File::from_raw_file(file) };
+    match Handle::open(node, f) {
+        Ok(handle) => {
+            // SAFETY: We own `private_data` of kdbus files.
+            unsafe { (*file).private_data = handle.into_foreign() };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS once, after the last reference to `file` is gone.
+unsafe extern "C" fn kdbus_release(
+    _inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
+    // SAFETY: `private_data` was set by `kdbus_open`; this is the last use.
+    let handle = unsafe { Arc::<Handle>::from_foreign((*file).private_data) };
+    handle.release();
+    0
+}
+
+/// # Safety
+///
+/// Called by the VFS with a file opened by `kdbus_open`.
+unsafe extern "C" fn kdbus_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+    // SAFETY: `private_data` holds our handle until release.
+    let handle = unsafe { Arc::<Handle>::borrow((*file).private_data) };
+    // SAFETY: The file lives for the duration of the call.
+    let f = unsafe { File::from_raw_file(file) };
+    match handle.ioctl(f, cmd, arg) {
+        Ok(_) => 0,
+        Err(e) => e.to_errno() as c_long,
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a file opened by `kdbus_open` and a new VMA.
+unsafe extern "C" fn kdbus_mmap(
+    file: *mut bindings::file,
+    vma: *mut bindings::vm_area_struct,
+) -> c_int {
+    // SAFETY: `private_data` holds our handle until release.
+    let handle = unsafe { Arc::<Handle>::borrow((*file).private_data) };
+    // SAFETY: The VFS passes a VMA that is being set up by this mmap call.
+    let vma = unsafe { kernel::mm::virt::VmaNew::from_raw(vma) };
+    match handle.mmap(vma) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a file opened by `kdbus_open`.
+unsafe extern "C" fn kdbus_poll(
+    file: *mut bindings::file,
+    table: *mut bindings::poll_table_struct,
+) -> bindings::__poll_t {
+    // SAFETY: `private_data` holds our handle until release.
+    let handle = unsafe { Arc::<Handle>::borrow((*file).private_data) };
+    // SAFETY: The file lives for the duration of the call.
+    let f = unsafe { File::from_raw_file(file) };
+    handle.poll(f, table)
+}

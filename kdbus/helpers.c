@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C helpers for kdbus: kernel functions that exist only as inline functions
+ * or macros, which Rust cannot call (an out-of-tree module cannot add to the
+ * kernel's rust/helpers). Each is a one-line wrapper, nothing more.
+ */
+
+#include <linux/cred.h>
+#include <linux/mm.h>
+#include <linux/pid.h>
+#include <linux/pid_namespace.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/user_namespace.h>
+
+#include "kdbusfs.h"
+
+struct user_namespace *kdbus_get_user_ns(struct user_namespace *ns)
+{
+	return get_user_ns(ns);
+}
+
+void kdbus_put_user_ns(struct user_namespace *ns)
+{
+	put_user_ns(ns);
+}
+
+const struct cred *kdbus_get_current_cred(void)
+{
+	return get_current_cred();
+}
+
+/* Counted references to the caller's thread, thread group and parent pids. */
+void kdbus_current_pids(struct pid **pid, struct pid **tgid, struct pid **ppid)
+{
+	*pid = get_pid(task_pid(current));
+	*tgid = get_pid(task_tgid(current));
+	rcu_read_lock();
+	*ppid = get_pid(task_tgid(rcu_dereference(current->real_parent)));
+	rcu_read_unlock();
+}
+
+struct pid *kdbus_get_pid(struct pid *pid)
+{
+	return get_pid(pid);
+}
+
+unsigned long kdbus_totalram_pages(void)
+{
+	return totalram_pages();
+}

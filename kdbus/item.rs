@@ -1,0 +1,606 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Items and the generic command protocol (`abi.md` §6, §7).
+//!
+//! Every one of the 16 commands goes through [`Args::parse`]: alignment and
+//! size checks, one copy of the whole argument into the kernel, flag checks,
+//! the item walk with per-type validation, mandatory items, negotiation.
+//! Each command only declares a [`CmdSpec`] (its fixed size, flags and item
+//! rules) and then reads its validated fields and items from the [`Args`].
+
+use kernel::{
+    alloc::KVec,
+    prelude::*,
+    uaccess::{UserPtr, UserSlice},
+};
+
+use crate::limits;
+use crate::uapi::*;
+
+/// How one item type may appear in a command.
+#[derive(Clone, Copy)]
+pub(crate) struct ItemRule {
+    pub(crate) ty: u64,
+    pub(crate) mandatory: bool,
+    pub(crate) multiple: bool,
+}
+
+impl ItemRule {
+    /// At most once, optional.
+    pub(crate) const fn once(ty: u64) -> Self {
+        Self {
+            ty,
+            mandatory: false,
+            multiple: false,
+        }
+    }
+
+    /// Exactly once.
+    pub(crate) const fn mandatory(ty: u64) -> Self {
+        Self {
+            ty,
+            mandatory: true,
+            multiple: false,
+        }
+    }
+
+    /// Any number of times.
+    pub(crate) const fn many(ty: u64) -> Self {
+        Self {
+            ty,
+            mandatory: false,
+            multiple: true,
+        }
+    }
+}
+
+/// What a command accepts (`abi.md` §5.13, §6.3).
+pub(crate) struct CmdSpec {
+    /// `sizeof` of the command struct; also the offset of its items.
+    pub(crate) size: usize,
+    /// Accepted flags besides `KDBUS_FLAG_NEGOTIATE`.
+    pub(crate) flags: u64,
+    /// Accepted items besides NEGOTIATE (always accepted, at most once).
+    pub(crate) items: &'static [ItemRule],
+}
+
+/// Offsets common to every command struct.
+const OFF_SIZE: usize = 0;
+const OFF_FLAGS: usize = 8;
+const OFF_RETURN_FLAGS: usize = 16;
+
+/// Reads a native-endian `u64` at `off` of `buf`, or 0 past its end.
+pub(crate) fn get_u64(buf: &[u8], off: usize) -> u64 {
+    match buf.get(off..off + 8) {
+        Some(b) => {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(b);
+            u64::from_ne_bytes(a)
+        }
+        None => 0,
+    }
+}
+
+/// Writes a native-endian `u64` at `off` of `buf` (ignored past its end).
+pub(crate) fn put_u64(buf: &mut [u8], off: usize, v: u64) {
+    if let Some(b) = buf.get_mut(off..off + 8) {
+        b.copy_from_slice(&v.to_ne_bytes());
+    }
+}
+
+/// One validated item of a command or message: its type and payload.
+#[derive(Clone, Copy)]
+pub(crate) struct Item<'a> {
+    pub(crate) ty: u64,
+    /// Offset of the item header in the container buffer.
+    pub(crate) offset: usize,
+    pub(crate) payload: &'a [u8],
+}
+
+impl<'a> Item<'a> {
+    /// The payload as a `u64` (for 8-byte items).
+    pub(crate) fn u64(&self) -> u64 {
+        get_u64(self.payload, 0)
+    }
+
+    /// A string payload without its NUL (validated by [`check_payload`]).
+    pub(crate) fn str(&self) -> &'a [u8] {
+        match self.payload.split_last() {
+            Some((_, s)) => s,
+            None => self.payload,
+        }
+    }
+}
+
+/// Iterates over an item list that has already been validated.
+pub(crate) struct Items<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Items<'a> {
+    /// Items of `buf` from `start` to the end of `buf`.
+    pub(crate) fn new(buf: &'a [u8], start: usize) -> Self {
+        Self { buf, pos: start }
+    }
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Item<'a>;
+
+    fn next(&mut self) -> Option<Item<'a>> {
+        let size = usize::try_from(get_u64(self.buf, self.pos)).ok()?;
+        let ty = get_u64(self.buf, self.pos + 8);
+        if size < KDBUS_ITEM_HEADER_SIZE {
+            return None;
+        }
+        let payload = self
+            .buf
+            .get(self.pos + KDBUS_ITEM_HEADER_SIZE..self.pos.checked_add(size)?)?;
+        let item = Item {
+            ty,
+            offset: self.pos,
+            payload,
+        };
+        self.pos = self.pos.checked_add(size)?.checked_next_multiple_of(8)?;
+        Some(item)
+    }
+}
+
+/// The item header size as `usize`.
+const KDBUS_ITEM_HEADER_SIZE: usize = 16;
+
+/// Whether `c` is a letter or digit by the kernel's ctype (Latin-1 letters
+/// `0xc0..=0xff` except `0xd7` and `0xf7` count as letters).
+fn is_alnum(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || (c >= 0xc0 && c != 0xd7 && c != 0xf7)
+}
+
+/// A NUL-terminated string payload with exactly one NUL, at the end.
+pub(crate) fn is_valid_string(p: &[u8]) -> bool {
+    match p.split_last() {
+        Some((0, s)) => !s.contains(&0),
+        _ => false,
+    }
+}
+
+/// The "sysname" rule for bus names, endpoint names and connection
+/// descriptions (`abi.md` §6.2), on a whole item payload.
+pub(crate) fn check_sysname(p: &[u8]) -> Result {
+    let item_size = p.len() + KDBUS_ITEM_HEADER_SIZE;
+    if item_size < KDBUS_ITEM_HEADER_SIZE + 2 {
+        return Err(EINVAL);
+    }
+    if item_size > KDBUS_ITEM_HEADER_SIZE + limits::SYSNAME_MAX_LEN + 1 {
+        return Err(ENAMETOOLONG);
+    }
+    if !is_valid_string(p) {
+        return Err(EINVAL);
+    }
+    let s = &p[..p.len() - 1];
+    let last = s.len() - 1;
+    for (i, &c) in s.iter().enumerate() {
+        let ok = is_alnum(c) || c == b'_' || ((c == b'-' || c == b'.') && i != 0 && i != last);
+        if !ok {
+            return Err(EINVAL);
+        }
+    }
+    Ok(())
+}
+
+/// Per-type payload validation (`abi.md` §6.2).
+pub(crate) fn check_payload(ty: u64, p: &[u8]) -> Result {
+    let n = p.len();
+    let ok = match ty {
+        KDBUS_ITEM_NEGOTIATE => n % 8 == 0,
+        KDBUS_ITEM_PAYLOAD_VEC | KDBUS_ITEM_PAYLOAD_OFF => n == 16 && get_u64(p, 0) != 0,
+        KDBUS_ITEM_PAYLOAD_MEMFD => {
+            if n != 24 || get_u64(p, 8) == 0 {
+                false
+            } else {
+                // `fd` is the i32 at offset 16.
+                let fd = i32::from_ne_bytes([p[16], p[17], p[18], p[19]]);
+                if fd < 0 {
+                    return Err(EBADF);
+                }
+                true
+            }
+        }
+        KDBUS_ITEM_FDS => n % 4 == 0,
+        KDBUS_ITEM_CANCEL_FD => n == 4,
+        KDBUS_ITEM_BLOOM_PARAMETER => n == 16,
+        KDBUS_ITEM_BLOOM_FILTER => n >= 8,
+        KDBUS_ITEM_BLOOM_MASK => true,
+        KDBUS_ITEM_MAKE_NAME | KDBUS_ITEM_CONN_DESCRIPTION => return check_sysname(p),
+        KDBUS_ITEM_ATTACH_FLAGS_SEND | KDBUS_ITEM_ATTACH_FLAGS_RECV | KDBUS_ITEM_ID => n == 8,
+        KDBUS_ITEM_NAME | KDBUS_ITEM_DST_NAME | KDBUS_ITEM_TID_COMM | KDBUS_ITEM_PID_COMM
+        | KDBUS_ITEM_EXE | KDBUS_ITEM_CMDLINE | KDBUS_ITEM_CGROUP | KDBUS_ITEM_SECLABEL => {
+            is_valid_string(p)
+        }
+        KDBUS_ITEM_TIMESTAMP => n == 24,
+        KDBUS_ITEM_CREDS => n == 64,
+        KDBUS_ITEM_PIDS => n == 24,
+        KDBUS_ITEM_AUXGROUPS => n % 4 == 0,
+        KDBUS_ITEM_CAPS => {
+            if n < 4 {
+                false
+            } else {
+                let last_cap = u32::from_ne_bytes([p[0], p[1], p[2], p[3]]);
+                n >= 4 + 16 * (last_cap as usize >> 5)
+            }
+        }
+        KDBUS_ITEM_AUDIT => n == 8,
+        KDBUS_ITEM_POLICY_ACCESS => n == 24,
+        KDBUS_ITEM_NAME_ADD | KDBUS_ITEM_NAME_REMOVE | KDBUS_ITEM_NAME_CHANGE => {
+            n >= 32 && (n == 32 || is_valid_string(&p[32..]))
+        }
+        KDBUS_ITEM_ID_ADD | KDBUS_ITEM_ID_REMOVE => n == 16,
+        KDBUS_ITEM_REPLY_TIMEOUT | KDBUS_ITEM_REPLY_DEAD => n == 0,
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(EINVAL)
+    }
+}
+
+/// Walks and validates the items of `buf[start..]` against `rules` (plus
+/// NEGOTIATE once): §6.1 encoding, §6.2 payloads, accepted types,
+/// duplicates, exact end, mandatory items. Returns the offset of the
+/// NEGOTIATE item, if any.
+pub(crate) fn validate_items(
+    buf: &[u8],
+    start: usize,
+    rules: &[ItemRule],
+) -> Result<Option<usize>> {
+    let end = buf.len();
+    // Up to 16 distinct types per command; count occurrences per rule.
+    let mut seen = [0u32; 16];
+    let mut negotiate = None;
+    let mut pos = start;
+    let list_end = start
+        .checked_add((end - start).checked_next_multiple_of(8).ok_or(EINVAL)?)
+        .ok_or(EINVAL)?;
+    while pos < end {
+        if end - pos < KDBUS_ITEM_HEADER_SIZE {
+            return Err(EINVAL);
+        }
+        let size = get_u64(buf, pos);
+        let ty = get_u64(buf, pos + 8);
+        let size = usize::try_from(size).map_err(|_| EINVAL)?;
+        if size < KDBUS_ITEM_HEADER_SIZE || size > end - pos {
+            return Err(EINVAL);
+        }
+        if ty == KDBUS_ITEM_NEGOTIATE {
+            if negotiate.is_some() {
+                return Err(EINVAL);
+            }
+            negotiate = Some(pos);
+        } else {
+            let idx = rules.iter().position(|r| r.ty == ty).ok_or(EINVAL)?;
+            if seen[idx] > 0 && !rules[idx].multiple {
+                return Err(EINVAL);
+            }
+            seen[idx] = seen[idx].saturating_add(1);
+        }
+        check_payload(ty, &buf[pos + KDBUS_ITEM_HEADER_SIZE..pos + size])?;
+        pos = pos.checked_add(size.next_multiple_of(8)).ok_or(EINVAL)?;
+    }
+    if pos != list_end {
+        return Err(EINVAL);
+    }
+    for (i, r) in rules.iter().enumerate() {
+        if r.mandatory && seen.get(i).copied().unwrap_or(0) == 0 {
+            return Err(EINVAL);
+        }
+    }
+    Ok(negotiate)
+}
+
+/// The outcome of parsing that is not an error: go on, or stop because the
+/// caller only negotiated.
+pub(crate) enum Parsed {
+    /// Execute the command with these arguments.
+    Run(Args),
+    /// `KDBUS_FLAG_NEGOTIATE` was set: everything has been written back,
+    /// nothing else may happen; the ioctl returns 0.
+    Negotiated,
+}
+
+/// A command's argument, copied into the kernel and validated.
+pub(crate) struct Args {
+    buf: KVec<u8>,
+    user: UserPtr,
+    spec: &'static CmdSpec,
+    return_flags: u64,
+}
+
+impl Args {
+    /// Parses the ioctl argument at `arg` per `spec` (`abi.md` §7.1, §7.2).
+    pub(crate) fn parse(arg: usize, spec: &'static CmdSpec) -> Result<Parsed> {
+        // 1. 8-aligned, and the size readable.
+        if arg % 8 != 0 {
+            return Err(EFAULT);
+        }
+        let user = UserPtr::from_addr(arg);
+        let size = UserSlice::new(user, 8).reader().read::<u64>()?;
+        // 2, 3.
+        if size < spec.size as u64 {
+            return Err(EINVAL);
+        }
+        if size > limits::CMD_MAX_SIZE {
+            return Err(EMSGSIZE);
+        }
+        // 4. One copy of the whole argument. `size` is at most 32 KiB.
+        let len = size as usize;
+        let mut buf = KVec::with_capacity(len, GFP_KERNEL)?;
+        UserSlice::new(user, len).read_all(&mut buf, GFP_KERNEL)?;
+        // 5. Changed under us?
+        if get_u64(&buf, OFF_SIZE) != size {
+            return Err(EINVAL);
+        }
+        let mut args = Args {
+            buf,
+            user,
+            spec,
+            return_flags: 0,
+        };
+        // From here on, failures write `return_flags` (0) back too.
+        match args.validate() {
+            Ok(true) => {
+                args.finish(Ok(()))?;
+                Ok(Parsed::Run(args))
+            }
+            Ok(false) => Ok(Parsed::Negotiated),
+            Err(e) => Err(args.finish(Err(e)).err().unwrap_or(e)),
+        }
+    }
+
+    /// Steps 6-12; `Ok(false)` when only negotiating.
+    fn validate(&mut self) -> Result<bool> {
+        put_u64(&mut self.buf, OFF_RETURN_FLAGS, 0);
+        let flags = self.flags();
+        let negotiate_flag = flags & KDBUS_FLAG_NEGOTIATE != 0;
+        if flags & !(self.spec.flags | KDBUS_FLAG_NEGOTIATE) != 0 {
+            return Err(EINVAL);
+        }
+        let negotiate_item = validate_items(&self.buf, self.spec.size, self.spec.items)?;
+        if negotiate_flag {
+            self.write_user_u64(OFF_FLAGS, self.spec.flags)?;
+        }
+        if let Some(pos) = negotiate_item {
+            let size = get_u64(&self.buf, pos) as usize;
+            let mut off = pos + KDBUS_ITEM_HEADER_SIZE;
+            while off + 8 <= pos + size {
+                let ty = get_u64(&self.buf, off);
+                let accepted =
+                    ty == KDBUS_ITEM_NEGOTIATE || self.spec.items.iter().any(|r| r.ty == ty);
+                if !accepted {
+                    self.write_user_u64(off, 0)?;
+                }
+                off += 8;
+            }
+        }
+        Ok(!negotiate_flag)
+    }
+
+    /// Writes the final `return_flags` back, even on failure; a fault there
+    /// makes the command fail `EFAULT` (`abi.md` §7.3).
+    fn finish(&mut self, res: Result) -> Result {
+        let wb = self.write_user_u64(OFF_RETURN_FLAGS, self.return_flags);
+        res.and(wb)
+    }
+
+    /// Reports a non-zero `return_flags` at the end of the command.
+    #[allow(dead_code)] // NAME_ACQUIRE and RECV arrive with later issues.
+    pub(crate) fn set_return_flags(&mut self, v: u64) -> Result {
+        self.return_flags = v;
+        self.write_user_u64(OFF_RETURN_FLAGS, v)
+    }
+
+    /// The copied argument.
+    pub(crate) fn buf(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The `u64` at `off` of the fixed part.
+    pub(crate) fn get(&self, off: usize) -> u64 {
+        get_u64(&self.buf, off)
+    }
+
+    pub(crate) fn flags(&self) -> u64 {
+        self.get(OFF_FLAGS)
+    }
+
+    /// The validated items.
+    pub(crate) fn items(&self) -> Items<'_> {
+        Items::new(&self.buf, self.spec.size)
+    }
+
+    /// The first item of type `ty`.
+    pub(crate) fn item(&self, ty: u64) -> Option<Item<'_>> {
+        self.items().find(|i| i.ty == ty)
+    }
+
+    /// Writes a `u64` into the caller's struct at `off`.
+    pub(crate) fn write_user_u64(&self, off: usize, v: u64) -> Result {
+        let addr = self.user.wrapping_byte_add(off);
+        UserSlice::new(addr, 8).writer().write(&v)
+    }
+
+    /// Writes `bytes` into the caller's struct at `off`.
+    pub(crate) fn write_user(&self, off: usize, bytes: &[u8]) -> Result {
+        let addr = self.user.wrapping_byte_add(off);
+        UserSlice::new(addr, bytes.len())
+            .writer()
+            .write_slice(bytes)
+    }
+}
+
+/// `~0` means "all" for attach masks; any other value must fit
+/// `_KDBUS_ATTACH_ALL` (`abi.md` §5.2).
+pub(crate) fn sanitize_attach(v: u64) -> Result<u64> {
+    if v == _KDBUS_ATTACH_ANY {
+        Ok(_KDBUS_ATTACH_ALL)
+    } else if v & !_KDBUS_ATTACH_ALL != 0 {
+        Err(EINVAL)
+    } else {
+        Ok(v)
+    }
+}
+
+#[kunit_tests(kdbus_item)]
+mod tests {
+    use super::*;
+
+    /// Builds an item list from (type, payload) pairs, padded like userspace.
+    fn list(items: &[(u64, &[u8])]) -> KVec<u8> {
+        let mut v = KVec::new();
+        for (ty, p) in items {
+            let size = (16 + p.len()) as u64;
+            let _ = v.extend_from_slice(&size.to_ne_bytes(), GFP_KERNEL);
+            let _ = v.extend_from_slice(&ty.to_ne_bytes(), GFP_KERNEL);
+            let _ = v.extend_from_slice(p, GFP_KERNEL);
+            while v.len() % 8 != 0 {
+                let _ = v.push(0, GFP_KERNEL);
+            }
+        }
+        v
+    }
+
+    const RULES: &[ItemRule] = &[
+        ItemRule::mandatory(KDBUS_ITEM_MAKE_NAME),
+        ItemRule::once(KDBUS_ITEM_ATTACH_FLAGS_SEND),
+        ItemRule::many(KDBUS_ITEM_NAME),
+    ];
+
+    #[test]
+    fn sysname_rules() {
+        assert!(check_sysname(b"1000-foo\0").is_ok());
+        assert!(check_sysname(b"1000-a.b-c_d\0").is_ok());
+        assert!(check_sysname(b"x\0").is_ok());
+        assert_eq!(check_sysname(b"\0"), Err(EINVAL));
+        assert_eq!(check_sysname(b"1000-blah@123\0"), Err(EINVAL));
+        assert_eq!(check_sysname(b"1000-blah-\0"), Err(EINVAL));
+        assert_eq!(check_sysname(b"1000-foo.\0"), Err(EINVAL));
+        assert_eq!(check_sysname(b"-foo\0"), Err(EINVAL));
+        assert_eq!(check_sysname(b"foo\0\0\0\0\0"), Err(EINVAL));
+        assert_eq!(check_sysname(b"foo"), Err(EINVAL));
+        assert_eq!(check_sysname(b"f\0o\0"), Err(EINVAL));
+        // Latin-1 letters count, the two symbols in their range do not.
+        assert!(check_sysname(b"a\xc0\xff\0").is_ok());
+        assert_eq!(check_sysname(b"a\xd7\0"), Err(EINVAL));
+        // 63 characters fit, 64 do not (size checked before the content).
+        let mut name = [b'a'; 65];
+        name[63] = 0;
+        assert!(check_sysname(&name[..64]).is_ok());
+        name[63] = b'a';
+        name[64] = 0;
+        assert_eq!(check_sysname(&name[..65]), Err(ENAMETOOLONG));
+    }
+
+    #[test]
+    fn payload_sizes() {
+        assert!(check_payload(KDBUS_ITEM_BLOOM_PARAMETER, &[0; 16]).is_ok());
+        assert_eq!(
+            check_payload(KDBUS_ITEM_BLOOM_PARAMETER, &[0; 8]),
+            Err(EINVAL)
+        );
+        assert!(check_payload(KDBUS_ITEM_ATTACH_FLAGS_SEND, &[0; 8]).is_ok());
+        assert_eq!(
+            check_payload(KDBUS_ITEM_ATTACH_FLAGS_RECV, &[0; 16]),
+            Err(EINVAL)
+        );
+        assert!(check_payload(KDBUS_ITEM_NEGOTIATE, &[]).is_ok());
+        assert_eq!(check_payload(KDBUS_ITEM_NEGOTIATE, &[0; 4]), Err(EINVAL));
+        assert!(check_payload(KDBUS_ITEM_POLICY_ACCESS, &[0; 24]).is_ok());
+        assert_eq!(check_payload(KDBUS_ITEM_PIDS, &[0; 16]), Err(EINVAL));
+        let mut memfd = [0u8; 24];
+        memfd[8] = 1;
+        memfd[16..20].copy_from_slice(&(-1i32).to_ne_bytes());
+        assert_eq!(check_payload(KDBUS_ITEM_PAYLOAD_MEMFD, &memfd), Err(EBADF));
+        assert_eq!(check_payload(KDBUS_ITEM_PAYLOAD_VEC, &[0; 16]), Err(EINVAL));
+        assert!(check_payload(KDBUS_ITEM_REPLY_DEAD, &[]).is_ok());
+    }
+
+    #[test]
+    fn walk_accepts_valid_lists() {
+        let l = list(&[
+            (KDBUS_ITEM_MAKE_NAME, b"0-x\0"),
+            (KDBUS_ITEM_NAME, b"a.b\0"),
+        ]);
+        assert_eq!(validate_items(&l, 0, RULES), Ok(None));
+        // The size may omit the padding after the last item.
+        assert_eq!(validate_items(&l[..l.len() - 4], 0, RULES), Ok(None));
+        let l = list(&[
+            (KDBUS_ITEM_NEGOTIATE, &[0; 8]),
+            (KDBUS_ITEM_MAKE_NAME, b"0-x\0"),
+            (KDBUS_ITEM_NAME, b"a.b\0"),
+            (KDBUS_ITEM_NAME, b"c.d\0"),
+        ]);
+        assert_eq!(validate_items(&l, 0, RULES), Ok(Some(0)));
+    }
+
+    #[test]
+    fn walk_rejects_bad_lists() {
+        // Missing mandatory item.
+        let l = list(&[(KDBUS_ITEM_NAME, b"a.b\0")]);
+        assert_eq!(validate_items(&l, 0, RULES), Err(EINVAL));
+        // Duplicate once-item, duplicate NEGOTIATE, unknown type.
+        let l = list(&[
+            (KDBUS_ITEM_MAKE_NAME, b"0-x\0"),
+            (KDBUS_ITEM_ATTACH_FLAGS_SEND, &[0; 8]),
+            (KDBUS_ITEM_ATTACH_FLAGS_SEND, &[0; 8]),
+        ]);
+        assert_eq!(validate_items(&l, 0, RULES), Err(EINVAL));
+        let l = list(&[
+            (KDBUS_ITEM_NEGOTIATE, &[]),
+            (KDBUS_ITEM_NEGOTIATE, &[]),
+            (KDBUS_ITEM_MAKE_NAME, b"0-x\0"),
+        ]);
+        assert_eq!(validate_items(&l, 0, RULES), Err(EINVAL));
+        let l = list(&[
+            (KDBUS_ITEM_MAKE_NAME, b"0-x\0"),
+            (KDBUS_ITEM_CREDS, &[0; 64]),
+        ]);
+        assert_eq!(validate_items(&l, 0, RULES), Err(EINVAL));
+        // Trailing garbage after the last item.
+        let mut l = list(&[(KDBUS_ITEM_MAKE_NAME, b"0-x\0")]);
+        let _ = l.extend_from_slice(&[0; 8], GFP_KERNEL);
+        assert_eq!(validate_items(&l, 0, RULES), Err(EINVAL));
+        // An item running past the end, one smaller than its header.
+        let mut l = list(&[(KDBUS_ITEM_MAKE_NAME, b"0-x\0")]);
+        put_u64(&mut l, 0, 200);
+        assert_eq!(validate_items(&l, 0, RULES), Err(EINVAL));
+        put_u64(&mut l, 0, 8);
+        assert_eq!(validate_items(&l, 0, RULES), Err(EINVAL));
+        put_u64(&mut l, 0, u64::MAX);
+        assert_eq!(validate_items(&l, 0, RULES), Err(EINVAL));
+        // A header cut short.
+        let l = list(&[(KDBUS_ITEM_MAKE_NAME, b"0-x\0")]);
+        assert_eq!(validate_items(&l[..12], 0, RULES), Err(EINVAL));
+    }
+
+    #[test]
+    fn iterator_walks_what_was_validated() {
+        let l = list(&[
+            (KDBUS_ITEM_MAKE_NAME, b"0-x\0"),
+            (KDBUS_ITEM_NAME, b"a.b\0"),
+        ]);
+        let mut it = Items::new(&l, 0);
+        let a = it.next();
+        assert!(a.is_some_and(|i| i.ty == KDBUS_ITEM_MAKE_NAME && i.str() == b"0-x"));
+        let b = it.next();
+        assert!(b.is_some_and(|i| i.ty == KDBUS_ITEM_NAME && i.offset == 24));
+        assert!(it.next().is_none());
+    }
+
+    #[test]
+    fn attach_masks() {
+        assert_eq!(sanitize_attach(u64::MAX), Ok(_KDBUS_ATTACH_ALL));
+        assert_eq!(sanitize_attach(0x3fff), Ok(0x3fff));
+        assert_eq!(sanitize_attach(0x4000), Err(EINVAL));
+        assert_eq!(sanitize_attach(0), Ok(0));
+    }
+}

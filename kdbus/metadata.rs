@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Metadata: what the kernel tells about a process (`names-match-policy-
+//! metadata.md` §4).
+//!
+//! A [`Snapshot`] is taken from the calling task at BUS_MAKE (the bus
+//! creator) and at HELLO (the connection), or built from faked items at a
+//! privileged HELLO, and never refreshed. It is translated into the
+//! reader's namespaces when exported.
+//!
+//! Collected now: credentials (CREDS, AUXGROUPS), PIDs, thread and process
+//! comm. EXE, CMDLINE, CGROUP, CAPS, SECLABEL and AUDIT arrive with the
+//! metadata issue; until then they are never "available", so they are
+//! simply absent from answers (as on a kernel without the feature).
+
+use kernel::{alloc::KVec, bindings, prelude::*};
+
+use crate::{
+    kext::{self, CredRef, PidRef},
+    uapi::*,
+};
+
+/// Process metadata, fixed at collection time.
+pub(crate) struct Snapshot {
+    /// The task's credentials (an immutable object, kept by reference).
+    cred: Option<CredRef>,
+    /// Faked CREDS of a privileged HELLO: uid, euid, suid, fsuid, gid, egid,
+    /// sgid, fsgid as kuid/kgid values (`u32::MAX` is "invalid").
+    faked_creds: Option<[u32; 8]>,
+    /// pid (thread), tgid (process), ppid (parent process).
+    pids: Option<[PidRef; 3]>,
+    tid_comm: Option<[u8; 16]>,
+    pid_comm: Option<[u8; 16]>,
+    seclabel: Option<KVec<u8>>,
+}
+
+/// Attach flags a snapshot can provide now.
+const COLLECTED: u64 = KDBUS_ATTACH_CREDS
+    | KDBUS_ATTACH_PIDS
+    | KDBUS_ATTACH_AUXGROUPS
+    | KDBUS_ATTACH_TID_COMM
+    | KDBUS_ATTACH_PID_COMM;
+
+impl Snapshot {
+    /// Collects the calling task's metadata.
+    pub(crate) fn current() -> Result<Self> {
+        let (tid_comm, pid_comm) = kext::current_comm();
+        Ok(Self {
+            cred: Some(kext::current_cred()),
+            faked_creds: None,
+            pids: Some(kext::current_pids()),
+            tid_comm: Some(tid_comm),
+            pid_comm: Some(pid_comm),
+            seclabel: None,
+        })
+    }
+
+    /// Faked metadata of a privileged HELLO: only the given items exist.
+    /// CREDS ids are read in the caller's user namespace (`EINVAL` when
+    /// unmapped, `0xffffffff` stays invalid); PIDS must name existing tasks.
+    pub(crate) fn faked(
+        creds: Option<&[u8]>,
+        pids: Option<&[u8]>,
+        seclabel: Option<&[u8]>,
+    ) -> Result<Self> {
+        let faked_creds = match creds {
+            Some(p) => {
+                let mut out = [u32::MAX; 8];
+                for (i, o) in out.iter_mut().enumerate() {
+                    let v = crate::item::get_u64(p, i * 8);
+                    if v == u64::from(u32::MAX) {
+                        continue;
+                    }
+                    let v = u32::try_from(v).map_err(|_| EINVAL)?;
+                    *o = if i < 4 {
+                        kext::map_uid(v)?
+                    } else {
+                        kext::map_gid(v)?
+                    };
+                }
+                Some(out)
+            }
+            None => None,
+        };
+        let pids = match pids {
+            Some(p) => Some([
+                PidRef::find(crate::item::get_u64(p, 8))?,
+                PidRef::find(crate::item::get_u64(p, 0))?,
+                PidRef::find(crate::item::get_u64(p, 16))?,
+            ]),
+            None => None,
+        };
+        let seclabel = match seclabel {
+            Some(s) => {
+                let mut v = KVec::with_capacity(s.len(), GFP_KERNEL)?;
+                v.extend_from_slice(s, GFP_KERNEL)?;
+                Some(v)
+            }
+            None => None,
+        };
+        Ok(Self {
+            cred: None,
+            faked_creds,
+            pids,
+            tid_comm: None,
+            pid_comm: None,
+            seclabel,
+        })
+    }
+
+    /// Which attach flags this snapshot can provide.
+    pub(crate) fn available(&self) -> u64 {
+        if self.cred.is_some() {
+            return COLLECTED;
+        }
+        let mut a = 0;
+        if self.faked_creds.is_some() {
+            a |= KDBUS_ATTACH_CREDS;
+        }
+        if self.pids.is_some() {
+            a |= KDBUS_ATTACH_PIDS;
+        }
+        if self.seclabel.is_some() {
+            a |= KDBUS_ATTACH_SECLABEL;
+        }
+        a
+    }
+
+    /// Appends the metadata items selected by `mask` to `out`, in the
+    /// order of `connection-pool.md` §7.3, translated for the calling task.
+    pub(crate) fn write_items(&self, mask: u64, out: &mut KVec<u8>) -> Result {
+        let mask = mask & self.available();
+        if mask & KDBUS_ATTACH_CREDS != 0 {
+            let ids = match (&self.cred, &self.faked_creds) {
+                (Some(c), _) => c.ids(),
+                (None, Some(f)) => *f,
+                (None, None) => [u32::MAX; 8],
+            };
+            let mut p = [0u8; 64];
+            for (i, id) in ids.iter().enumerate() {
+                let v = if *id == u32::MAX {
+                    u64::from(u32::MAX)
+                } else if i < 4 {
+                    u64::from(kext::uid_for_current(*id))
+                } else {
+                    u64::from(kext::gid_for_current(*id))
+                };
+                p[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
+            }
+            push_item(out, KDBUS_ITEM_CREDS, &p)?;
+        }
+        if mask & KDBUS_ATTACH_PIDS != 0 {
+            if let Some([pid, tgid, ppid]) = &self.pids {
+                let mut p = [0u8; 24];
+                p[0..8].copy_from_slice(&u64::from(tgid.nr_for_current()).to_ne_bytes());
+                p[8..16].copy_from_slice(&u64::from(pid.nr_for_current()).to_ne_bytes());
+                p[16..24].copy_from_slice(&u64::from(ppid.nr_for_current()).to_ne_bytes());
+                push_item(out, KDBUS_ITEM_PIDS, &p)?;
+            }
+        }
+        if mask & KDBUS_ATTACH_AUXGROUPS != 0 {
+            if let Some(c) = &self.cred {
+                let groups = c.groups();
+                let mut p = KVec::with_capacity(groups.len() * 8, GFP_KERNEL)?;
+                for g in groups {
+                    p.extend_from_slice(
+                        &u64::from(kext::gid_for_current(g.val)).to_ne_bytes(),
+                        GFP_KERNEL,
+                    )?;
+                }
+                push_item(out, KDBUS_ITEM_AUXGROUPS, &p)?;
+            }
+        }
+        if mask & KDBUS_ATTACH_TID_COMM != 0 {
+            if let Some(c) = &self.tid_comm {
+                push_str_item(out, KDBUS_ITEM_TID_COMM, c)?;
+            }
+        }
+        if mask & KDBUS_ATTACH_PID_COMM != 0 {
+            if let Some(c) = &self.pid_comm {
+                push_str_item(out, KDBUS_ITEM_PID_COMM, c)?;
+            }
+        }
+        if mask & KDBUS_ATTACH_SECLABEL != 0 {
+            if let Some(s) = &self.seclabel {
+                push_str_item(out, KDBUS_ITEM_SECLABEL, s)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The real UID (kuid value) at collection, if collected.
+    #[allow(dead_code)]
+    pub(crate) fn uid(&self) -> Option<u32> {
+        self.cred.as_ref().map(|c| c.ids()[0])
+    }
+}
+
+/// Appends one item (header, payload, zero padding) to `out`.
+pub(crate) fn push_item(out: &mut KVec<u8>, ty: u64, payload: &[u8]) -> Result {
+    let size = 16 + payload.len() as u64;
+    out.extend_from_slice(&size.to_ne_bytes(), GFP_KERNEL)?;
+    out.extend_from_slice(&ty.to_ne_bytes(), GFP_KERNEL)?;
+    out.extend_from_slice(payload, GFP_KERNEL)?;
+    while out.len() % 8 != 0 {
+        out.push(0, GFP_KERNEL)?;
+    }
+    Ok(())
+}
+
+/// Appends a string item: `s` up to its first NUL, plus one NUL.
+pub(crate) fn push_str_item(out: &mut KVec<u8>, ty: u64, s: &[u8]) -> Result {
+    let len = s.iter().position(|&c| c == 0).unwrap_or(s.len());
+    let size = 16 + len as u64 + 1;
+    out.extend_from_slice(&size.to_ne_bytes(), GFP_KERNEL)?;
+    out.extend_from_slice(&ty.to_ne_bytes(), GFP_KERNEL)?;
+    out.extend_from_slice(&s[..len], GFP_KERNEL)?;
+    out.push(0, GFP_KERNEL)?;
+    while out.len() % 8 != 0 {
+        out.push(0, GFP_KERNEL)?;
+    }
+    Ok(())
+}
+
+/// Unused binding kept for readers: the kernel type behind [`PidRef`].
+#[allow(dead_code)]
+type RawPid = bindings::pid;

@@ -1,0 +1,560 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The pool: per-connection memory the receiver maps read-only.
+//!
+//! Design (`Documentation/kdbus/pool.rst` has the reasoning): a page array
+//! populated on demand, as Rust Binder's `page_range.rs`, not a shmem file.
+//! A page is allocated (zeroed, `GFP_KERNEL_ACCOUNT`: charged to the memory
+//! cgroup of the task whose action needed it) the first time the kernel
+//! writes into it or the owner's mapping touches it, and lives until the
+//! pool dies; a pool of 16 MiB costs one pointer per page until used.
+//!
+//! The kernel writes through its own page pointers, never through a user
+//! mapping: data from a sender's memory is copied once, straight into the
+//! receiver's pages ([`Pool::write_user`]). Userspace maps the pool
+//! read-only; a fault handler inserts the pages.
+//!
+//! The [`SliceAlloc`] tiles `[0, size)` with slices (`connection-pool.md`
+//! §10.2-§10.3): best fit, lower part of a split, eager coalescing, a kernel
+//! and a user reference per slice.
+//!
+//! # Locking
+//!
+//! `inner` (one mutex per pool) protects the slices and the page array.
+//! Page contents are written without the lock held by the writer of a slice
+//! it allocated: nobody else writes or reads that range (userspace does not
+//! know the offset yet).
+
+use kernel::{
+    alloc::{KVVec, KVec},
+    bindings,
+    ffi::c_void,
+    mm::virt::{VmaMixedMap, VmaNew},
+    new_mutex,
+    page::{Page, PAGE_SIZE},
+    prelude::*,
+    sync::{Arc, ArcBorrow, Mutex},
+    types::ForeignOwnable,
+    uaccess::UserSliceReader,
+};
+
+/// One slice of the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slice {
+    off: usize,
+    size: usize,
+    free: bool,
+    /// The kernel still uses it (answer being written, message queued).
+    kref: bool,
+    /// Userspace was told the offset and has not freed it.
+    uref: bool,
+}
+
+/// The slice allocator of one pool (`connection-pool.md` §10.2).
+///
+/// # Invariants
+///
+/// `slices` is sorted by offset, tiles `[0, size)` exactly, every offset and
+/// size is a multiple of 8, no two free slices are adjacent, and a slice is
+/// free exactly when it has neither reference.
+pub(crate) struct SliceAlloc {
+    size: usize,
+    slices: KVec<Slice>,
+}
+
+impl SliceAlloc {
+    /// An allocator for a pool of `size` bytes (a multiple of 8, > 0).
+    pub(crate) fn new(size: usize) -> Result<Self> {
+        let mut slices = KVec::new();
+        slices.push(
+            Slice {
+                off: 0,
+                size,
+                free: true,
+                kref: false,
+                uref: false,
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(Self { size, slices })
+    }
+
+    /// Allocates `n` bytes (rounded up to 8), held by the kernel; returns
+    /// the offset. `EXFULL` if no free slice is large enough.
+    pub(crate) fn alloc(&mut self, n: usize) -> Result<usize> {
+        let size = n.checked_next_multiple_of(8).ok_or(EXFULL)?;
+        if size == 0 {
+            return Err(EINVAL);
+        }
+        let (idx, _) = self
+            .slices
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.free && s.size >= size)
+            .min_by_key(|(_, s)| s.size)
+            .ok_or(EXFULL)?;
+        let found = self.slices[idx];
+        if found.size > size {
+            // Make room before touching anything, so failure changes nothing.
+            self.slices.reserve(1, GFP_KERNEL)?;
+            let rest = Slice {
+                off: found.off + size,
+                size: found.size - size,
+                free: true,
+                kref: false,
+                uref: false,
+            };
+            // Cannot fail: capacity was reserved above.
+            let _ = self.slices.insert_within_capacity(idx + 1, rest);
+        }
+        self.slices[idx] = Slice {
+            off: found.off,
+            size,
+            free: false,
+            kref: true,
+            uref: false,
+        };
+        Ok(found.off)
+    }
+
+    fn find(&self, off: usize) -> Option<usize> {
+        self.slices
+            .binary_search_by_key(&off, |s| s.off)
+            .ok()
+            .filter(|&i| !self.slices[i].free)
+    }
+
+    /// The size of the busy slice at `off`.
+    pub(crate) fn slice_size(&self, off: usize) -> Option<usize> {
+        self.find(off).map(|i| self.slices[i].size)
+    }
+
+    /// Userspace is told about the slice at `off` (idempotent).
+    pub(crate) fn publish(&mut self, off: usize) {
+        if let Some(i) = self.find(off) {
+            self.slices[i].uref = true;
+        }
+    }
+
+    /// The kernel is done with the slice at `off`.
+    pub(crate) fn release_kernel(&mut self, off: usize) {
+        if let Some(i) = self.find(off) {
+            self.slices[i].kref = false;
+            self.maybe_free(i);
+        }
+    }
+
+    /// KDBUS_CMD_FREE: userspace gives up the slice starting at `off`.
+    /// `ENXIO` unless a busy slice starts there and userspace holds it.
+    pub(crate) fn free_user(&mut self, off: usize) -> Result {
+        let i = self.find(off).ok_or(ENXIO)?;
+        if !self.slices[i].uref {
+            return Err(ENXIO);
+        }
+        self.slices[i].uref = false;
+        self.maybe_free(i);
+        Ok(())
+    }
+
+    fn maybe_free(&mut self, mut i: usize) {
+        let s = &mut self.slices[i];
+        if s.kref || s.uref {
+            return;
+        }
+        s.free = true;
+        // Merge with a free successor, then a free predecessor.
+        if i + 1 < self.slices.len() && self.slices[i + 1].free {
+            self.slices[i].size += self.slices[i + 1].size;
+            let _ = self.slices.remove(i + 1);
+        }
+        if i > 0 && self.slices[i - 1].free {
+            self.slices[i - 1].size += self.slices[i].size;
+            let _ = self.slices.remove(i);
+            i -= 1;
+        }
+        let _ = i;
+    }
+
+    /// Bytes in busy slices.
+    #[allow(dead_code)] // For quotas, which arrive with messaging.
+    pub(crate) fn used(&self) -> usize {
+        self.slices.iter().filter(|s| !s.free).map(|s| s.size).sum()
+    }
+}
+
+struct PoolInner {
+    slices: SliceAlloc,
+    /// One entry per page of the pool, `None` until first used.
+    pages: KVVec<Option<Page>>,
+}
+
+/// A connection's pool.
+#[pin_data]
+pub(crate) struct Pool {
+    size: usize,
+    #[pin]
+    inner: Mutex<PoolInner>,
+}
+
+impl Pool {
+    /// A pool of `size` bytes: non-zero and a multiple of the page size
+    /// (else `EINVAL`). Costs one pointer per page until used.
+    pub(crate) fn new(size: u64) -> Result<Arc<Pool>> {
+        let size = usize::try_from(size).map_err(|_| EINVAL)?;
+        if size == 0 || size % PAGE_SIZE != 0 {
+            return Err(EINVAL);
+        }
+        let npages = size / PAGE_SIZE;
+        // A pool larger than RAM could never be filled: refuse it as the
+        // reference's accounted shmem file did (`connection-pool.md` §3.4).
+        if npages > crate::kext::totalram_pages() {
+            return Err(ENOMEM);
+        }
+        let mut pages =
+            KVVec::with_capacity(npages, GFP_KERNEL | __GFP_NOWARN).map_err(|_| ENOMEM)?;
+        for _ in 0..npages {
+            pages.push(None, GFP_KERNEL)?;
+        }
+        let slices = SliceAlloc::new(size)?;
+        Arc::pin_init(
+            try_pin_init!(Pool {
+                size,
+                inner <- new_mutex!(PoolInner { slices, pages }),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Allocates a slice of `n` bytes held by the kernel.
+    pub(crate) fn alloc(&self, n: usize) -> Result<usize> {
+        self.inner.lock().slices.alloc(n)
+    }
+
+    /// Publishes the slice at `off` to userspace and drops the kernel's
+    /// hold: the usual end of a command that answers in the pool.
+    pub(crate) fn publish_and_release(&self, off: usize) {
+        let mut inner = self.inner.lock();
+        inner.slices.publish(off);
+        inner.slices.release_kernel(off);
+    }
+
+    /// Drops the kernel's hold on the slice at `off` (an answer that could
+    /// not be delivered).
+    pub(crate) fn release_kernel(&self, off: usize) {
+        self.inner.lock().slices.release_kernel(off);
+    }
+
+    /// KDBUS_CMD_FREE. The empty-slice sentinel (`off == size`) is a no-op.
+    pub(crate) fn free(&self, off: u64) -> Result {
+        if off == self.size as u64 {
+            return Ok(());
+        }
+        let off = usize::try_from(off).map_err(|_| ENXIO)?;
+        self.inner.lock().slices.free_user(off)
+    }
+
+    /// Runs `f` on each page piece of `[off, off + len)`: (page, offset in
+    /// the page, offset in the range, length), allocating missing pages.
+    fn for_each_page(
+        &self,
+        off: usize,
+        len: usize,
+        mut f: impl FnMut(&Page, usize, usize, usize) -> Result,
+    ) -> Result {
+        let end = off.checked_add(len).ok_or(EFAULT)?;
+        if end > self.size {
+            return Err(EFAULT);
+        }
+        let mut pos = off;
+        while pos < end {
+            let idx = pos / PAGE_SIZE;
+            let in_page = pos % PAGE_SIZE;
+            let n = (PAGE_SIZE - in_page).min(end - pos);
+            let mut inner = self.inner.lock();
+            if inner.pages[idx].is_none() {
+                inner.pages[idx] = Some(Page::alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO)?);
+            }
+            match &inner.pages[idx] {
+                Some(page) => f(page, in_page, pos - off, n)?,
+                None => return Err(ENOMEM),
+            }
+            drop(inner);
+            pos += n;
+        }
+        Ok(())
+    }
+
+    /// Writes kernel data at `off` (inside a slice the caller allocated).
+    pub(crate) fn write(&self, off: usize, data: &[u8]) -> Result {
+        self.for_each_page(off, data.len(), |page, in_page, at, n| {
+            // SAFETY: `at + n <= data.len()`; the range lies in a slice the
+            // caller allocated and still holds, which nobody else writes and
+            // userspace does not read (it was not published yet).
+            unsafe { page.write_raw(data[at..].as_ptr(), in_page, n) }
+        })
+    }
+
+    /// Copies `len` bytes from the sender's memory straight into the pool at
+    /// `off`: the single copy of a message payload.
+    #[allow(dead_code)] // Used by SEND, which arrives with messaging.
+    pub(crate) fn write_user(
+        &self,
+        off: usize,
+        reader: &mut UserSliceReader,
+        len: usize,
+    ) -> Result {
+        self.for_each_page(off, len, |page, in_page, _, n| {
+            // SAFETY: As in `write`: the range is ours alone until published.
+            unsafe { page.copy_from_user_slice_raw(reader, in_page, n) }
+        })
+    }
+
+    /// Reads pool bytes (tests and moves between pools).
+    #[allow(dead_code)]
+    pub(crate) fn read(&self, off: usize, out: &mut [u8]) -> Result {
+        self.for_each_page(off, out.len(), |page, in_page, at, n| {
+            // SAFETY: `at + n <= out.len()`; the range is in a slice the
+            // caller holds.
+            unsafe { page.read_raw(out[at..].as_mut_ptr(), in_page, n) }
+        })
+    }
+
+    /// `mmap()` of the connection fd (`connection-pool.md` §10.1):
+    /// read-only, at most the pool's size.
+    pub(crate) fn mmap(self: &Arc<Self>, vma: &VmaNew) -> Result {
+        if vma.writable() {
+            return Err(EPERM);
+        }
+        vma.try_clear_maywrite()?;
+        let len = vma.end() - vma.start();
+        if len > self.size {
+            return Err(EFAULT);
+        }
+        vma.set_mixedmap();
+        vma.set_dontexpand();
+        let ptr = self.clone().into_foreign();
+        // SAFETY: The VMA is being set up by this mmap call; we own its
+        // `vm_ops` and `vm_private_data`. The private data holds one count
+        // on the pool, given back in `pool_vm_close`.
+        unsafe {
+            (*vma.as_ptr()).vm_private_data = ptr;
+            (*vma.as_ptr()).vm_ops = &POOL_VM_OPS.0;
+        }
+        Ok(())
+    }
+
+    /// The page at index `idx`, allocated on first use.
+    fn page_for_fault(&self, idx: usize, vma: &VmaMixedMap, address: usize) -> Result {
+        let mut inner = self.inner.lock();
+        let slot = inner.pages.get_mut(idx).ok_or(EFAULT)?;
+        if slot.is_none() {
+            *slot = Some(Page::alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO)?);
+        }
+        match slot {
+            Some(page) => match vma.vm_insert_page(address, page) {
+                // Another thread mapped it first.
+                Err(e) if e == EBUSY => Ok(()),
+                r => r,
+            },
+            None => Err(ENOMEM),
+        }
+    }
+}
+
+#[repr(transparent)]
+struct VmOps(bindings::vm_operations_struct);
+
+// SAFETY: The table is immutable and only read by the mm core.
+unsafe impl Sync for VmOps {}
+
+static POOL_VM_OPS: VmOps = VmOps(bindings::vm_operations_struct {
+    open: Some(pool_vm_open),
+    close: Some(pool_vm_close),
+    fault: Some(pool_vm_fault),
+    ..pin_init::zeroed()
+});
+
+/// A copy of a pool VMA (fork, split) takes its own count on the pool.
+///
+/// # Safety
+///
+/// Called by the mm core on a VMA whose `vm_private_data` was set by
+/// [`Pool::mmap`] (copied along with `vm_ops`).
+unsafe extern "C" fn pool_vm_open(vma: *mut bindings::vm_area_struct) {
+    // SAFETY: `vm_private_data` holds a counted pool pointer (caller).
+    let pool = unsafe { Arc::<Pool>::borrow((*vma).vm_private_data) };
+    let _ = Arc::<Pool>::from(pool).into_foreign();
+}
+
+/// # Safety
+///
+/// Called by the mm core once per VMA that `pool_vm_open` or `Pool::mmap`
+/// gave a count to.
+unsafe extern "C" fn pool_vm_close(vma: *mut bindings::vm_area_struct) {
+    // SAFETY: We take back the count this VMA held.
+    drop(unsafe { Arc::<Pool>::from_foreign((*vma).vm_private_data) });
+}
+
+/// # Safety
+///
+/// Called by the mm core for a fault in a pool VMA, with the VMA locked.
+unsafe extern "C" fn pool_vm_fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
+    // SAFETY: `vmf` and its VMA are valid for the duration of the fault.
+    let (vma_ptr, pgoff, address) = unsafe {
+        (
+            (*vmf).__bindgen_anon_1.vma,
+            (*vmf).__bindgen_anon_1.pgoff,
+            (*vmf).__bindgen_anon_1.address,
+        )
+    };
+    // SAFETY: The VMA is locked for the fault and has VM_MIXEDMAP, set by
+    // `Pool::mmap`.
+    let vma = unsafe { VmaMixedMap::from_raw(vma_ptr) };
+    // SAFETY: `vm_private_data` holds a counted pool pointer while the VMA
+    // exists.
+    let pool: ArcBorrow<'_, Pool> = unsafe { Arc::<Pool>::borrow((*vma_ptr).vm_private_data) };
+    let idx = pgoff;
+    if idx >= pool.size / PAGE_SIZE {
+        return bindings::vm_fault_reason_VM_FAULT_SIGBUS as bindings::vm_fault_t;
+    }
+    match pool.page_for_fault(idx, vma, address & !(PAGE_SIZE - 1)) {
+        Ok(()) => bindings::vm_fault_reason_VM_FAULT_NOPAGE as bindings::vm_fault_t,
+        Err(e) if e == ENOMEM => bindings::vm_fault_reason_VM_FAULT_OOM as bindings::vm_fault_t,
+        Err(_) => bindings::vm_fault_reason_VM_FAULT_SIGBUS as bindings::vm_fault_t,
+    }
+}
+
+/// Keeps `c_void` in use for readers of the signatures above.
+#[allow(dead_code)]
+type Private = *mut c_void;
+
+#[kunit_tests(kdbus_pool)]
+mod tests {
+    use super::*;
+
+    fn check_invariants(a: &SliceAlloc) -> bool {
+        let mut pos = 0;
+        let mut prev_free = false;
+        for s in a.slices.iter() {
+            if s.off != pos || s.off % 8 != 0 || s.size % 8 != 0 || s.size == 0 {
+                return false;
+            }
+            if s.free && prev_free {
+                return false;
+            }
+            if s.free != (!s.kref && !s.uref) {
+                return false;
+            }
+            prev_free = s.free;
+            pos += s.size;
+        }
+        pos == a.size
+    }
+
+    #[test]
+    fn first_fit_is_at_zero_and_aligned() {
+        let Ok(mut a) = SliceAlloc::new(4096) else {
+            return;
+        };
+        assert_eq!(a.alloc(32), Ok(0));
+        assert_eq!(a.alloc(1), Ok(32));
+        assert_eq!(a.alloc(9), Ok(40));
+        assert_eq!(a.slice_size(40), Some(16));
+        assert!(check_invariants(&a));
+    }
+
+    #[test]
+    fn free_needs_a_published_slice_start() {
+        let Ok(mut a) = SliceAlloc::new(4096) else {
+            return;
+        };
+        let off = a.alloc(64).unwrap_or(1);
+        // Not published yet: userspace cannot free it.
+        assert_eq!(a.free_user(off), Err(ENXIO));
+        a.publish(off);
+        assert_eq!(a.free_user(off + 8), Err(ENXIO));
+        assert_eq!(a.free_user(4000), Err(ENXIO));
+        a.release_kernel(off);
+        assert_eq!(a.free_user(off), Ok(()));
+        // Freed twice.
+        assert_eq!(a.free_user(off), Err(ENXIO));
+        assert!(check_invariants(&a));
+        assert_eq!(a.slices.len(), 1);
+    }
+
+    #[test]
+    fn exhaustion_and_reuse() {
+        let Ok(mut a) = SliceAlloc::new(4096) else {
+            return;
+        };
+        assert_eq!(a.alloc(4096), Ok(0));
+        assert_eq!(a.alloc(8), Err(EXFULL));
+        a.publish(0);
+        a.release_kernel(0);
+        assert_eq!(a.alloc(8), Err(EXFULL));
+        assert_eq!(a.free_user(0), Ok(()));
+        assert_eq!(a.alloc(4096), Ok(0));
+        assert_eq!(a.alloc(4097), Err(EXFULL));
+    }
+
+    #[test]
+    fn fragmentation_and_coalescing() {
+        let Ok(mut a) = SliceAlloc::new(1024) else {
+            return;
+        };
+        let mut offs = [0usize; 8];
+        for (i, o) in offs.iter_mut().enumerate() {
+            *o = a.alloc(128).unwrap_or(usize::MAX);
+            assert_eq!(*o, i * 128);
+        }
+        // Free every other slice: 512 bytes free, but no 256-byte hole.
+        for o in offs.iter().step_by(2) {
+            a.release_kernel(*o);
+        }
+        assert!(check_invariants(&a));
+        assert_eq!(a.alloc(256), Err(EXFULL));
+        // Best fit takes an exact hole.
+        assert_eq!(a.alloc(128), Ok(0));
+        a.release_kernel(0);
+        // Freeing a neighbour merges three slices into one hole of 384.
+        a.release_kernel(128);
+        assert!(check_invariants(&a));
+        assert_eq!(a.alloc(384), Ok(0));
+        assert!(check_invariants(&a));
+    }
+
+    #[test]
+    fn best_fit_prefers_the_smallest_hole() {
+        let Ok(mut a) = SliceAlloc::new(1024) else {
+            return;
+        };
+        let x = a.alloc(256).unwrap_or(1);
+        let _y = a.alloc(64);
+        let z = a.alloc(64).unwrap_or(1);
+        let _w = a.alloc(64);
+        a.release_kernel(x);
+        a.release_kernel(z);
+        // Holes: 256 at 0, 64 at 320, 576 at the end; 48 bytes go at 320.
+        assert_eq!(a.alloc(48), Ok(320));
+        assert!(check_invariants(&a));
+    }
+
+    #[test]
+    fn peeked_slice_needs_both_releases() {
+        let Ok(mut a) = SliceAlloc::new(4096) else {
+            return;
+        };
+        let off = a.alloc(100).unwrap_or(1);
+        a.publish(off);
+        assert_eq!(a.free_user(off), Ok(()));
+        // Still held by the kernel: not free, not freeable again.
+        assert_eq!(a.alloc(4096), Err(EXFULL));
+        assert_eq!(a.free_user(off), Err(ENXIO));
+        a.release_kernel(off);
+        assert_eq!(a.alloc(4096), Ok(0));
+    }
+}

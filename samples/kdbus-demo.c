@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kdbus-demo: what kdbus-rs can do, step by step, with nothing but the uapi
+ * header. Run by `make demo` in the guest, on a kdbusfs mounted at
+ * /sys/fs/kdbus.
+ *
+ *   make a bus, connect twice (HELLO), LIST the bus, CONN_INFO a peer,
+ *   BUS_CREATOR_INFO, BYEBYE, close the bus.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/kdbus.h>
+
+#define ALIGN8(x) (((x) + 7) & ~7ULL)
+#define POOL_SIZE (16 * 1024 * 1024)
+
+static void die(const char *what)
+{
+	fprintf(stderr, "kdbus-demo: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* Appends an item to a command buffer at *pos; returns the new position. */
+static size_t add_item(uint8_t *buf, size_t pos, uint64_t type, const void *data, size_t len)
+{
+	struct kdbus_item *item = (struct kdbus_item *)(buf + pos);
+
+	item->size = 16 + len;
+	item->type = type;
+	memcpy(item->data, data, len);
+	return pos + ALIGN8(item->size);
+}
+
+static int make_bus(const char *name)
+{
+	uint64_t buf[64] = { 0 };
+	struct kdbus_cmd *cmd = (struct kdbus_cmd *)buf;
+	struct kdbus_bloom_parameter bloom = { .size = 64, .n_hash = 1 };
+	size_t pos = sizeof(*cmd);
+	int fd = open("/sys/fs/kdbus/control", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		die("open control");
+	pos = add_item((uint8_t *)buf, pos, KDBUS_ITEM_MAKE_NAME, name, strlen(name) + 1);
+	pos = add_item((uint8_t *)buf, pos, KDBUS_ITEM_BLOOM_PARAMETER, &bloom, sizeof(bloom));
+	cmd->size = pos;
+	cmd->flags = KDBUS_MAKE_ACCESS_WORLD;
+	if (ioctl(fd, KDBUS_CMD_BUS_MAKE, cmd) < 0)
+		die("BUS_MAKE");
+	printf("BUS_MAKE %s: ok, /sys/fs/kdbus/%s/ now exists\n", name, name);
+	return fd;
+}
+
+struct conn {
+	int fd;
+	uint64_t id;
+	uint8_t *pool;
+};
+
+static void hello(struct conn *c, const char *bus, const char *description)
+{
+	uint64_t buf[32] = { 0 };
+	struct kdbus_cmd_hello *hello = (struct kdbus_cmd_hello *)buf;
+	struct kdbus_cmd_free cmd_free = { .size = sizeof(cmd_free) };
+	struct kdbus_item *item;
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/fs/kdbus/%s/bus", bus);
+	c->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (c->fd < 0)
+		die("open bus");
+	hello->size = add_item((uint8_t *)buf, sizeof(*hello), KDBUS_ITEM_CONN_DESCRIPTION,
+			       description, strlen(description) + 1);
+	hello->flags = KDBUS_HELLO_ACCEPT_FD;
+	hello->attach_flags_send = _KDBUS_ATTACH_ALL;
+	hello->attach_flags_recv = _KDBUS_ATTACH_ALL;
+	hello->pool_size = POOL_SIZE;
+	if (ioctl(c->fd, KDBUS_CMD_HELLO, hello) < 0)
+		die("HELLO");
+	c->id = hello->id;
+	c->pool = mmap(NULL, POOL_SIZE, PROT_READ, MAP_SHARED, c->fd, 0);
+	if (c->pool == MAP_FAILED)
+		die("mmap pool");
+	item = (struct kdbus_item *)(c->pool + hello->offset);
+	printf("HELLO '%s': id %llu, bus flags %llu, pool %d MiB mapped read-only,\n"
+	       "  HELLO slice at offset %llu: bloom size %llu, n_hash %llu\n",
+	       description, (unsigned long long)c->id, (unsigned long long)hello->bus_flags,
+	       POOL_SIZE >> 20, (unsigned long long)hello->offset,
+	       (unsigned long long)item->bloom_parameter.size,
+	       (unsigned long long)item->bloom_parameter.n_hash);
+	cmd_free.offset = hello->offset;
+	if (ioctl(c->fd, KDBUS_CMD_FREE, &cmd_free) < 0)
+		die("FREE");
+	/* The pool is read-only: */
+	if (mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0) != MAP_FAILED ||
+	    errno != EPERM)
+		die("writable mapping was not refused");
+}
+
+static void list(struct conn *c)
+{
+	struct kdbus_cmd_list cmd = { .size = sizeof(cmd), .flags = KDBUS_LIST_UNIQUE };
+	struct kdbus_cmd_free cmd_free = { .size = sizeof(cmd_free) };
+	uint64_t pos;
+
+	if (ioctl(c->fd, KDBUS_CMD_LIST, &cmd) < 0)
+		die("LIST");
+	printf("LIST (as %llu):", (unsigned long long)c->id);
+	for (pos = 0; pos < cmd.list_size;) {
+		struct kdbus_info *info = (struct kdbus_info *)(c->pool + cmd.offset + pos);
+
+		printf(" %llu", (unsigned long long)info->id);
+		pos += info->size;
+	}
+	printf("\n");
+	cmd_free.offset = cmd.offset;
+	ioctl(c->fd, KDBUS_CMD_FREE, &cmd_free);
+}
+
+static void print_info(struct conn *c, uint64_t offset, const char *what)
+{
+	struct kdbus_info *info = (struct kdbus_info *)(c->pool + offset);
+	struct kdbus_cmd_free cmd_free = { .size = sizeof(cmd_free), .offset = offset };
+	struct kdbus_item *item;
+
+	printf("%s: id %llu, flags %llu\n", what, (unsigned long long)info->id,
+	       (unsigned long long)info->flags);
+	for (item = info->items; (uint8_t *)item < (uint8_t *)info + info->size;
+	     item = (struct kdbus_item *)((uint8_t *)item + ALIGN8(item->size))) {
+		switch (item->type) {
+		case KDBUS_ITEM_MAKE_NAME:
+			printf("  MAKE_NAME        %s\n", item->str);
+			break;
+		case KDBUS_ITEM_CREDS:
+			printf("  CREDS            uid %llu euid %llu gid %llu\n",
+			       (unsigned long long)item->creds.uid,
+			       (unsigned long long)item->creds.euid,
+			       (unsigned long long)item->creds.gid);
+			break;
+		case KDBUS_ITEM_PIDS:
+			printf("  PIDS             pid %llu tid %llu ppid %llu\n",
+			       (unsigned long long)item->pids.pid,
+			       (unsigned long long)item->pids.tid,
+			       (unsigned long long)item->pids.ppid);
+			break;
+		case KDBUS_ITEM_AUXGROUPS:
+			printf("  AUXGROUPS        %llu groups\n",
+			       (unsigned long long)(item->size - 16) / 8);
+			break;
+		case KDBUS_ITEM_CONN_DESCRIPTION:
+			printf("  CONN_DESCRIPTION %s\n", item->str);
+			break;
+		default:
+			printf("  item type 0x%llx\n", (unsigned long long)item->type);
+		}
+	}
+	ioctl(c->fd, KDBUS_CMD_FREE, &cmd_free);
+}
+
+static void conn_info(struct conn *c, uint64_t id)
+{
+	struct kdbus_cmd_info cmd = {
+		.size = sizeof(cmd), .id = id, .attach_flags = _KDBUS_ATTACH_ALL,
+	};
+	char what[64];
+
+	if (ioctl(c->fd, KDBUS_CMD_CONN_INFO, &cmd) < 0)
+		die("CONN_INFO");
+	snprintf(what, sizeof(what), "CONN_INFO %llu (asked by %llu)",
+		 (unsigned long long)id, (unsigned long long)c->id);
+	print_info(c, cmd.offset, what);
+}
+
+static void bus_creator_info(struct conn *c)
+{
+	struct kdbus_cmd_info cmd = { .size = sizeof(cmd), .attach_flags = _KDBUS_ATTACH_ALL };
+
+	if (ioctl(c->fd, KDBUS_CMD_BUS_CREATOR_INFO, &cmd) < 0)
+		die("BUS_CREATOR_INFO");
+	print_info(c, cmd.offset, "BUS_CREATOR_INFO");
+}
+
+int main(void)
+{
+	struct kdbus_cmd byebye = { .size = sizeof(byebye) };
+	struct conn a, b;
+	char name[64], path[128];
+	int bus;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	snprintf(name, sizeof(name), "%u-demo", (unsigned)geteuid());
+	bus = make_bus(name);
+	hello(&a, name, "alice");
+	hello(&b, name, "bob");
+	list(&a);
+	conn_info(&a, b.id);
+	bus_creator_info(&b);
+	if (ioctl(b.fd, KDBUS_CMD_BYEBYE, &byebye) < 0)
+		die("BYEBYE");
+	printf("BYEBYE (bob): ok\n");
+	if (ioctl(b.fd, KDBUS_CMD_LIST, &(struct kdbus_cmd_list){ .size = 40 }) < 0 &&
+	    errno == ECONNRESET)
+		printf("bob's handle now answers ECONNRESET\n");
+	list(&a);
+	close(b.fd);
+	close(bus);
+	snprintf(path, sizeof(path), "/sys/fs/kdbus/%s", name);
+	if (ioctl(a.fd, KDBUS_CMD_LIST, &(struct kdbus_cmd_list){ .size = 40 }) < 0 &&
+	    errno == ECONNRESET)
+		printf("bus closed: alice's handle answers ECONNRESET, %s is %s\n", path,
+		       access(path, F_OK) ? "gone" : "still there");
+	close(a.fd);
+	return 0;
+}
