@@ -56,7 +56,7 @@ vm: module
 		-f tools/testing/vm/guest-vm-profile:/etc/profile
 
 bench:
-	@tools/testing/bench
+	@tools/testing/bench/run
 
 clean:
 	rm -rf $(BUILD) target
