@@ -267,6 +267,11 @@ impl Bus {
         self.inner.lock().policy.replace(owner, db)
     }
 
+    /// Whether the bus policy grants the caller `level` on `name`.
+    pub(crate) fn policy_grants(&self, name: &[u8], level: u64) -> bool {
+        self.inner.lock().policy.grants(name, level)
+    }
+
     /// Removes the bus policy entries owned by connection `owner`.
     pub(crate) fn remove_policy(&self, owner: u64) {
         self.inner.lock().policy.remove_owner(owner);

@@ -27,11 +27,13 @@ use crate::{
     domain::{Charge, Domain},
     item::{sanitize_attach, Args, CmdSpec, ItemRule, Parsed},
     limits,
+    message::{Msg, MsgMeta},
     metadata::{push_item, push_str_item, Snapshot},
     names,
     node::{ActiveRef, Gate, Node},
     policy::PolicyDb,
     pool::Pool,
+    queue::{Entry, Queue},
     uapi::*,
 };
 
@@ -51,6 +53,8 @@ struct ConnInner {
     attach_recv: u64,
     /// Messages lost since the last RECV.
     dropped: u64,
+    /// Received messages, not yet dequeued.
+    queue: Queue,
 }
 
 /// A connection.
@@ -71,6 +75,8 @@ pub(crate) struct Connection {
     pool: Arc<Pool>,
     description: Option<KVec<u8>>,
     meta: Snapshot,
+    /// The real UID (kuid value) of the HELLO caller, for TALK checks.
+    uid: u32,
     charge: Charge,
     #[pin]
     active: Gate,
@@ -129,6 +135,18 @@ static CONN_INFO_SPEC: CmdSpec = CmdSpec {
 static BUS_CREATOR_INFO_SPEC: CmdSpec = CmdSpec {
     size: 56,
     flags: 0,
+    items: &[],
+};
+
+static SEND_SPEC: CmdSpec = CmdSpec {
+    size: 56,
+    flags: KDBUS_SEND_SYNC_REPLY,
+    items: &[ItemRule::once(KDBUS_ITEM_CANCEL_FD)],
+};
+
+static RECV_SPEC: CmdSpec = CmdSpec {
+    size: 64,
+    flags: KDBUS_RECV_PEEK | KDBUS_RECV_DROP | KDBUS_RECV_USE_PRIORITY,
     items: &[],
 };
 
@@ -257,6 +275,7 @@ pub(crate) fn hello(
             pool,
             description,
             meta,
+            uid: crate::kext::current_uid().val,
             charge,
             active <- Gate::new(),
             inner <- new_mutex!(ConnInner {
@@ -264,6 +283,7 @@ pub(crate) fn hello(
                 attach_send,
                 attach_recv,
                 dropped: 0,
+                queue: Queue::new(),
             }),
             wait <- new_poll_condvar!(),
         }),
@@ -325,7 +345,7 @@ pub(crate) fn hello(
 }
 
 /// Appends a `KDBUS_ITEM_OWNED_NAME` item (`struct kdbus_name`).
-fn push_name_item(out: &mut KVec<u8>, name_flags: u64, name: &[u8]) -> Result {
+pub(crate) fn push_name_item(out: &mut KVec<u8>, name_flags: u64, name: &[u8]) -> Result {
     let size = 16 + 8 + name.len() as u64 + 1;
     out.extend_from_slice(&size.to_ne_bytes(), GFP_KERNEL)?;
     out.extend_from_slice(&KDBUS_ITEM_OWNED_NAME.to_ne_bytes(), GFP_KERNEL)?;
@@ -352,6 +372,19 @@ fn push_name_record(
     out.extend_from_slice(&flags.to_ne_bytes(), GFP_KERNEL)?;
     push_name_item(out, name_flags, name)
 }
+
+/// Attach flags of process metadata (collected from the sending task).
+const PROCESS_META: u64 = KDBUS_ATTACH_CREDS
+    | KDBUS_ATTACH_PIDS
+    | KDBUS_ATTACH_AUXGROUPS
+    | KDBUS_ATTACH_TID_COMM
+    | KDBUS_ATTACH_PID_COMM
+    | KDBUS_ATTACH_EXE
+    | KDBUS_ATTACH_CMDLINE
+    | KDBUS_ATTACH_CGROUP
+    | KDBUS_ATTACH_CAPS
+    | KDBUS_ATTACH_SECLABEL
+    | KDBUS_ATTACH_AUDIT;
 
 /// The domain root above an endpoint node.
 fn bus_root(ep: &Arc<Node>) -> Result<&Arc<Node>> {
@@ -383,8 +416,10 @@ pub(crate) fn command(conn: &Arc<Connection>, active: ConnActive, cmd: u32, arg:
         KDBUS_CMD_CONN_INFO => conn.conn_info(arg),
         KDBUS_CMD_BUS_CREATOR_INFO => conn.bus_creator_info(arg),
         KDBUS_CMD_LIST => conn.list(arg),
-        // SEND, RECV, NAME_*, MATCH_* arrive with the messaging, names and
-        // match issues (`Documentation/kdbus/status.rst`).
+        KDBUS_CMD_SEND => conn.send(arg),
+        KDBUS_CMD_RECV => conn.recv(arg),
+        // NAME_*, MATCH_* arrive with the names and match issues
+        // (`Documentation/kdbus/status.rst`).
         _ => Err(EOPNOTSUPP),
     }
 }
@@ -432,10 +467,19 @@ impl Connection {
     /// Teardown (`connection-pool.md` §5.3). Returns `false` if the
     /// connection was already disconnected (or being disconnected).
     pub(crate) fn disconnect(&self) -> bool {
+        self.disconnect_if(false) == Ok(true)
+    }
+
+    /// Teardown; with `only_if_empty`, fails `EBUSY` unless the queue is
+    /// empty, atomically with respect to enqueueing (BYEBYE).
+    fn disconnect_if(&self, only_if_empty: bool) -> Result<bool> {
         {
             let mut inner = self.inner.lock();
             if inner.disconnected {
-                return false;
+                return Ok(false);
+            }
+            if only_if_empty && !inner.queue.is_empty() {
+                return Err(EBUSY);
             }
             inner.disconnected = true;
         }
@@ -445,6 +489,12 @@ impl Connection {
         self.bus.remove_policy(self.id);
         // 5. Its names (activator registrations, owned names).
         self.bus.remove_names(self);
+        // 6. Discard the queue.
+        let mut inner = self.inner.lock();
+        while let Some(e) = inner.queue.remove(0) {
+            self.pool.release_kernel(e.off);
+        }
+        drop(inner);
         // 4. Out of the ID table and the endpoint.
         self.bus.remove_conn(self);
         if let Some(ep) = self.ep.endpoint() {
@@ -452,7 +502,7 @@ impl Connection {
         }
         // Pollers see POLLERR | POLLHUP from now on.
         self.wait.notify_all();
-        true
+        Ok(true)
     }
 
     /// The handle is closed.
@@ -465,8 +515,7 @@ impl Connection {
             Parsed::Run(_) => {}
             Parsed::Negotiated => return Ok(()),
         }
-        // The queue is always empty until messaging exists.
-        if self.disconnect() {
+        if self.disconnect_if(true)? {
             Ok(())
         } else {
             Err(ECONNRESET)
@@ -689,6 +738,212 @@ impl Connection {
         args.write_user_u64(32, size as u64)
     }
 
+    /// SEND (`message.md` §2): unicast messages; broadcasts and method calls
+    /// arrive with the rest of the messaging and method-call issues.
+    fn send(self: &Arc<Self>, arg: usize) -> Result {
+        let args = match Args::parse(arg, &SEND_SPEC)? {
+            Parsed::Run(args) => args,
+            Parsed::Negotiated => return Ok(()),
+        };
+        let sync = args.flags() & KDBUS_SEND_SYNC_REPLY != 0;
+        if let Some(item) = args.item(KDBUS_ITEM_CANCEL_FD) {
+            let fd = u32::from_ne_bytes([
+                item.payload[0],
+                item.payload[1],
+                item.payload[2],
+                item.payload[3],
+            ]);
+            kernel::fs::file::LocalFile::fget(fd).map_err(|_| EBADF)?;
+        }
+        let domain = self.ep.domain().ok_or(ESHUTDOWN)?;
+        let (bloom_size, _) = self.bus.bloom();
+        let msg = Msg::read(args.get(24), bloom_size, self.id, sync, || domain.next_id())?;
+        let flags = msg.flags();
+        if msg.dst_id() == KDBUS_DST_ID_BROADCAST || flags & KDBUS_MSG_EXPECT_REPLY != 0 {
+            // Broadcasts need matches, calls need reply trackers: not yet.
+            return Err(EOPNOTSUPP);
+        }
+        let dst = self.pin(&msg)?;
+        if flags & KDBUS_MSG_SIGNAL != 0 {
+            // A unicast signal is delivered only through a match of the
+            // receiver, and matches do not exist yet: not delivered.
+        } else if msg.get(crate::message::off::TIMEOUT) != 0 {
+            // A reply needs a reply tracker at the destination; none exist
+            // before method calls do (`message.md` §2.6).
+            return Err(EPERM);
+        } else {
+            if !self.can_talk(&dst)? {
+                return Err(EPERM);
+            }
+            self.deliver(&dst, &msg)?;
+        }
+        // `reply` is the empty slice for everything but synchronous calls.
+        let mut reply = [0u8; 24];
+        reply[..8].copy_from_slice(&(self.pool.size() as u64).to_ne_bytes());
+        args.write_user(32, &reply)
+    }
+
+    /// Finds the destination of a unicast (`message.md` §3.1, §3.2).
+    fn pin(&self, msg: &Msg) -> Result<Arc<Connection>> {
+        let dst_id = msg.dst_id();
+        match msg.dst_name() {
+            Some(name) => {
+                let owner = self.bus.name_owner(name).ok_or(ESRCH)?;
+                if dst_id != 0 && dst_id != owner.id {
+                    return Err(EREMCHG);
+                }
+                if msg.flags() & KDBUS_MSG_NO_AUTO_START != 0 && owner.kind == Kind::Activator {
+                    return Err(EADDRNOTAVAIL);
+                }
+                Ok(owner)
+            }
+            None => self
+                .bus
+                .find_conn(dst_id)
+                .filter(|c| c.kind == Kind::Ordinary)
+                .ok_or(ENXIO),
+        }
+    }
+
+    /// Whether this connection may talk to `dst` (`message.md` §3.6): a
+    /// custom endpoint must grant TALK on a name `dst` owns; then the same
+    /// user, a privileged sender, or the bus policy.
+    fn can_talk(&self, dst: &Connection) -> Result<bool> {
+        let names = self.bus.names()?;
+        let owned = || names.iter().filter(move |n| core::ptr::eq(&*n.owner, dst));
+        if let Some(ep) = self.ep.endpoint().filter(|e| !e.is_default()) {
+            if !owned().any(|n| ep.can_talk_name(&n.name)) {
+                return Ok(false);
+            }
+        }
+        if self.privileged || crate::kext::current_euid().val == dst.uid {
+            return Ok(true);
+        }
+        Ok(owned().any(|n| self.bus.policy_grants(&n.name, KDBUS_POLICY_TALK)))
+    }
+
+    /// Queues `msg` on `dst` (`message.md` §5.1): quota, slice, one copy of
+    /// the payload, enqueue, wake-up.
+    fn deliver(&self, dst: &Arc<Connection>, msg: &Msg) -> Result {
+        let send_mask = self.inner.lock().attach_send;
+        let mask = crate::attach_flags_mask() & send_mask & dst.inner.lock().attach_recv;
+        // A sender with faked metadata contributes no process items.
+        let snapshot = if mask & PROCESS_META != 0 && !self.meta.is_faked() {
+            Some(Arc::new(Snapshot::current()?, GFP_KERNEL)?)
+        } else {
+            None
+        };
+        let names = self.bus.names()?;
+        let mut own = KVec::new();
+        for n in names.iter().filter(|n| core::ptr::eq(&*n.owner, self)) {
+            own.push((n.name.as_slice(), n.flags), GFP_KERNEL)?;
+        }
+        let meta = MsgMeta::new(mask, snapshot, &own, self.description.as_deref(), msg.seq)?;
+        let meta_len = meta.len()?;
+        let size = msg.slice_size(meta_len);
+        let user = self.charge.user_index();
+
+        // Charge and allocate under the receiver's lock; copy without it.
+        let off = {
+            let mut inner = dst.inner.lock();
+            if inner.disconnected {
+                return Err(ECONNRESET);
+            }
+            inner.queue.admit(dst.pool.size(), user, size)?;
+            let off = dst.pool.alloc(size)?;
+            if let Err(e) = inner.queue.charge(user, size) {
+                dst.pool.release_kernel(off);
+                return Err(e);
+            }
+            off
+        };
+        let undo = |dst: &Connection| {
+            dst.inner.lock().queue.uncharge(user, size);
+            dst.pool.release_kernel(off);
+        };
+        if let Err(e) = msg.write_into(&dst.pool, off, self.id, meta_len) {
+            undo(dst);
+            return Err(e);
+        }
+        let entry = Entry {
+            seq: msg.seq,
+            priority: msg.priority(),
+            off,
+            size,
+            header_items: msg.header_items(),
+            meta,
+            user,
+        };
+        let mut inner = dst.inner.lock();
+        if inner.disconnected {
+            drop(inner);
+            undo(dst);
+            return Err(ECONNRESET);
+        }
+        if let Err(e) = inner.queue.push(entry) {
+            drop(inner);
+            undo(dst);
+            return Err(e);
+        }
+        drop(inner);
+        dst.wait.notify_all();
+        Ok(())
+    }
+
+    /// RECV (`message.md` §6).
+    fn recv(&self, arg: usize) -> Result {
+        let mut args = match Args::parse(arg, &RECV_SPEC)? {
+            Parsed::Run(args) => args,
+            Parsed::Negotiated => return Ok(()),
+        };
+        let flags = args.flags();
+        if flags & KDBUS_RECV_DROP != 0 && flags & KDBUS_RECV_USE_PRIORITY != 0 {
+            return Err(EINVAL);
+        }
+        let threshold = (flags & KDBUS_RECV_USE_PRIORITY != 0).then(|| args.get(24) as i64);
+        let mut msg = (self.pool.size() as u64, 0u64);
+        let mut inner = self.inner.lock();
+        let result = match inner.queue.select(threshold) {
+            None => Err(EAGAIN),
+            Some(idx) if flags & KDBUS_RECV_DROP != 0 => {
+                if let Some(e) = inner.queue.remove(idx) {
+                    self.pool.release_kernel(e.off);
+                }
+                Ok(())
+            }
+            Some(idx) => {
+                let Some(e) = inner.queue.get(idx) else {
+                    return Err(EAGAIN);
+                };
+                // Metadata, translated for us, and the final msg.size.
+                let mut meta = KVec::new();
+                e.meta.write(&mut meta)?;
+                self.pool.write(e.off + e.header_items, &meta)?;
+                let size = (e.header_items + meta.len()) as u64;
+                self.pool.write(e.off, &size.to_ne_bytes())?;
+                self.pool.publish(e.off);
+                msg = (e.off as u64, e.size as u64);
+                if flags & KDBUS_RECV_PEEK == 0 {
+                    if let Some(e) = inner.queue.remove(idx) {
+                        self.pool.release_kernel(e.off);
+                    }
+                }
+                Ok(())
+            }
+        };
+        let dropped = core::mem::replace(&mut inner.dropped, 0);
+        drop(inner);
+        let mut out = [0u8; 32];
+        out[..8].copy_from_slice(&dropped.to_ne_bytes());
+        out[8..16].copy_from_slice(&msg.0.to_ne_bytes());
+        out[16..24].copy_from_slice(&msg.1.to_ne_bytes());
+        args.write_user(32, &out)?;
+        if dropped != 0 {
+            args.set_return_flags(KDBUS_RECV_RETURN_DROPPED_MSGS)?;
+        }
+        result
+    }
+
     /// `mmap()` of the connection fd: the pool, read-only. Works on a
     /// disconnected connection too.
     pub(crate) fn mmap(&self, vma: &kernel::mm::virt::VmaNew) -> Result {
@@ -707,7 +962,7 @@ impl Connection {
             return bindings::POLLERR | bindings::POLLHUP;
         }
         let mut mask = bindings::POLLOUT | bindings::POLLWRNORM;
-        if inner.dropped != 0 {
+        if inner.dropped != 0 || !inner.queue.is_empty() {
             mask |= bindings::POLLIN | bindings::POLLRDNORM;
         }
         mask

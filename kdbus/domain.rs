@@ -43,13 +43,7 @@ pub(crate) struct DomainUser {
     conns: Atomic<u32>,
 }
 
-impl DomainUser {
-    /// The index receiver-side quota tables are keyed on.
-    #[allow(dead_code)] // Quotas arrive with messaging.
-    pub(crate) fn index(&self) -> u32 {
-        self.index
-    }
-}
+impl DomainUser {}
 
 /// What a [`Charge`] counts.
 #[derive(Clone, Copy)]
@@ -66,6 +60,11 @@ pub(crate) struct Charge {
 }
 
 impl Charge {
+    /// The charged user's quota index.
+    pub(crate) fn user_index(&self) -> u32 {
+        self.user.index
+    }
+
     fn counter(&self) -> &Atomic<u32> {
         match self.kind {
             ChargeKind::Bus => &self.user.buses,

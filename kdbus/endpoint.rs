@@ -92,6 +92,11 @@ impl Endpoint {
         self.is_default || self.inner.lock().policy.grants(name, KDBUS_POLICY_SEE)
     }
 
+    /// Whether a connection on this endpoint may talk to an owner of `name`.
+    pub(crate) fn can_talk_name(&self, name: &[u8]) -> bool {
+        self.is_default || self.inner.lock().policy.grants(name, KDBUS_POLICY_TALK)
+    }
+
     /// Adds a connection made through this endpoint.
     pub(crate) fn add_conn(&self, conn: &Arc<Connection>) -> Result {
         self.inner.lock().conns.push(conn.clone(), GFP_KERNEL)?;

@@ -11,6 +11,7 @@
 #include <linux/pid_namespace.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
+#include <linux/uaccess.h>
 #include <linux/user_namespace.h>
 
 #include "kdbusfs.h"
@@ -45,7 +46,19 @@ struct pid *kdbus_get_pid(struct pid *pid)
 	return get_pid(pid);
 }
 
+/* The thread's and the thread group leader's comm (16 bytes each). */
+void kdbus_current_comm(char *tid_comm, char *pid_comm)
+{
+	strscpy_pad(tid_comm, current->comm, TASK_COMM_LEN);
+	strscpy_pad(pid_comm, current->group_leader->comm, TASK_COMM_LEN);
+}
+
 unsigned long kdbus_totalram_pages(void)
 {
 	return totalram_pages();
+}
+
+bool kdbus_access_ok(u64 addr, u64 size)
+{
+	return access_ok(u64_to_user_ptr(addr), size);
 }

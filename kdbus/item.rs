@@ -393,7 +393,6 @@ impl Args {
     }
 
     /// Reports a non-zero `return_flags` at the end of the command.
-    #[allow(dead_code)] // NAME_ACQUIRE and RECV arrive with later issues.
     pub(crate) fn set_return_flags(&mut self, v: u64) -> Result {
         self.return_flags = v;
         self.write_user_u64(OFF_RETURN_FLAGS, v)

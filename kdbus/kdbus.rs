@@ -26,11 +26,13 @@ mod handle;
 mod item;
 mod kext;
 mod limits;
+mod message;
 mod metadata;
 mod names;
 mod node;
 mod policy;
 mod pool;
+mod queue;
 
 /// The ABI, shared with userspace Rust: the very file the `kdbus-uapi`
 /// crate is made of, so the module and Rust userspace cannot disagree on a

@@ -48,6 +48,8 @@ void kdbus_put_user_ns(struct user_namespace *ns);
 const struct cred *kdbus_get_current_cred(void);
 void kdbus_current_pids(struct pid **pid, struct pid **tgid, struct pid **ppid);
 struct pid *kdbus_get_pid(struct pid *pid);
+void kdbus_current_comm(char *tid_comm, char *pid_comm);
 unsigned long kdbus_totalram_pages(void);
+bool kdbus_access_ok(u64 addr, u64 size);
 
 #endif

@@ -120,7 +120,15 @@ extern "C" {
         ppid: *mut *mut bindings::pid,
     );
     fn kdbus_get_pid(pid: *mut bindings::pid) -> *mut bindings::pid;
+    fn kdbus_current_comm(tid_comm: *mut u8, pid_comm: *mut u8);
     fn kdbus_totalram_pages() -> kernel::ffi::c_ulong;
+    fn kdbus_access_ok(addr: u64, size: u64) -> bool;
+}
+
+/// Whether `[addr, addr + size)` is a valid userspace range (`access_ok`).
+pub(crate) fn access_ok(addr: u64, size: u64) -> bool {
+    // SAFETY: Only compares numbers.
+    unsafe { kdbus_access_ok(addr, size) }
 }
 
 /// The number of pages of RAM the kernel manages.
@@ -324,16 +332,11 @@ pub(crate) fn current_pids() -> [PidRef; 3] {
 
 /// The caller's thread comm and its thread group leader's comm.
 pub(crate) fn current_comm() -> ([u8; 16], [u8; 16]) {
-    let task = kernel::task::Task::current_raw();
-    // SAFETY: `current` and its group leader are live tasks for this call;
-    // `comm` is a NUL-terminated array of `TASK_COMM_LEN` bytes that only
-    // the task itself renames (a racing rename may tear the copy, as for
-    // `get_task_comm`, never overrun it).
-    unsafe {
-        let tid = (*task).comm;
-        let pid = (*(*task).group_leader).comm;
-        (tid, pid)
-    }
+    let mut tid = [0u8; 16];
+    let mut pid = [0u8; 16];
+    // SAFETY: Both buffers are `TASK_COMM_LEN` (16) bytes.
+    unsafe { kdbus_current_comm(tid.as_mut_ptr(), pid.as_mut_ptr()) };
+    (tid, pid)
 }
 
 /// The caller's effective UID.

@@ -13,7 +13,7 @@
 //! metadata issue; until then they are never "available", so they are
 //! simply absent from answers (as on a kernel without the feature).
 
-use kernel::{alloc::KVec, bindings, prelude::*};
+use kernel::{alloc::KVec, prelude::*};
 
 use crate::{
     kext::{self, CredRef, PidRef},
@@ -108,6 +108,11 @@ impl Snapshot {
         })
     }
 
+    /// Whether this is faked metadata of a privileged HELLO.
+    pub(crate) fn is_faked(&self) -> bool {
+        self.cred.is_none()
+    }
+
     /// Which attach flags this snapshot can provide.
     pub(crate) fn available(&self) -> u64 {
         if self.cred.is_some() {
@@ -188,12 +193,6 @@ impl Snapshot {
         }
         Ok(())
     }
-
-    /// The real UID (kuid value) at collection, if collected.
-    #[allow(dead_code)]
-    pub(crate) fn uid(&self) -> Option<u32> {
-        self.cred.as_ref().map(|c| c.ids()[0])
-    }
 }
 
 /// Appends one item (header, payload, zero padding) to `out`.
@@ -221,7 +220,3 @@ pub(crate) fn push_str_item(out: &mut KVec<u8>, ty: u64, s: &[u8]) -> Result {
     }
     Ok(())
 }
-
-/// Unused binding kept for readers: the kernel type behind [`PidRef`].
-#[allow(dead_code)]
-type RawPid = bindings::pid;

@@ -522,3 +522,47 @@ impl Drop for ActiveRef {
         self.node.active.leave();
     }
 }
+
+#[kunit_tests(kdbus_node)]
+mod tests {
+    use super::*;
+    use kernel::alloc::KBox;
+
+    #[test]
+    fn gate_starts_closed_and_opens() {
+        let Ok(gate) = KBox::pin_init(Gate::new(), GFP_KERNEL) else {
+            return;
+        };
+        assert!(!gate.is_open());
+        assert!(!gate.enter());
+        gate.open();
+        assert!(gate.is_open());
+        assert!(gate.enter());
+        assert!(gate.enter());
+        gate.leave();
+        gate.leave();
+    }
+
+    #[test]
+    fn gate_close_refuses_new_entries() {
+        let Ok(gate) = KBox::pin_init(Gate::new(), GFP_KERNEL) else {
+            return;
+        };
+        gate.open();
+        // Nobody inside: closing returns at once, and only the first close
+        // reports that the gate was open.
+        assert!(gate.close_and_wait());
+        assert!(!gate.is_open());
+        assert!(!gate.enter());
+        assert!(!gate.close_and_wait());
+    }
+
+    #[test]
+    fn gate_never_opened_closes_at_once() {
+        let Ok(gate) = KBox::pin_init(Gate::new(), GFP_KERNEL) else {
+            return;
+        };
+        assert!(!gate.close_and_wait());
+        assert!(!gate.enter());
+    }
+}

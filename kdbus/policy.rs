@@ -100,12 +100,32 @@ impl PolicyDb {
 
     /// Whether the caller's credentials get at least `level` on `name`.
     pub(crate) fn grants(&self, name: &[u8], level: u64) -> bool {
-        let Some(entry) = self.lookup(name) else {
-            return false;
-        };
+        lookup(self.entries.iter(), name).is_some_and(|e| e.grants(level))
+    }
+}
+
+/// The entry used for `name` (§3.2): exact first, else the wildcard entry
+/// of its parent.
+fn lookup<'a>(entries: impl Iterator<Item = &'a Entry> + Clone, name: &[u8]) -> Option<&'a Entry> {
+    if let Some(e) = entries
+        .clone()
+        .find(|e| !e.wildcard && e.name.as_slice() == name)
+    {
+        return Some(e);
+    }
+    let dot = name.iter().rposition(|&c| c == b'.')?;
+    let prefix = &name[..dot];
+    entries
+        .into_iter()
+        .find(|e| e.wildcard && e.name.as_slice() == prefix)
+}
+
+impl Entry {
+    /// Whether one of the records grants the caller at least `level`.
+    fn grants(&self, level: u64) -> bool {
         let cred = kext::current_cred();
         let ids = cred.ids();
-        entry.access.iter().any(|a| {
+        self.access.iter().any(|a| {
             a.access >= level
                 && match a.ty {
                     KDBUS_POLICY_ACCESS_WORLD => true,
@@ -116,23 +136,6 @@ impl PolicyDb {
                     _ => false,
                 }
         })
-    }
-
-    /// The entry used for `name` (§3.2): exact first, else the wildcard of
-    /// its parent.
-    pub(crate) fn lookup(&self, name: &[u8]) -> Option<&Entry> {
-        if let Some(e) = self
-            .entries
-            .iter()
-            .find(|e| !e.wildcard && e.name.as_slice() == name)
-        {
-            return Some(e);
-        }
-        let dot = name.iter().rposition(|&c| c == b'.')?;
-        let prefix = &name[..dot];
-        self.entries
-            .iter()
-            .find(|e| e.wildcard && e.name.as_slice() == prefix)
     }
 }
 
@@ -174,6 +177,11 @@ impl BusPolicy {
             let _ = self.entries.push_within_capacity(Owned { owner, entry });
         }
         Ok(())
+    }
+
+    /// Whether the caller's credentials get at least `level` on `name`.
+    pub(crate) fn grants(&self, name: &[u8], level: u64) -> bool {
+        lookup(self.entries.iter().map(|o| &o.entry), name).is_some_and(|e| e.grants(level))
     }
 
     /// Removes every entry of `owner` (the start of its teardown).

@@ -2,12 +2,13 @@
 
 //! The pool: per-connection memory the receiver maps read-only.
 //!
-//! Design (`Documentation/kdbus/pool.rst` has the reasoning): a page array
-//! populated on demand, as Rust Binder's `page_range.rs`, not a shmem file.
-//! A page is allocated (zeroed, `GFP_KERNEL_ACCOUNT`: charged to the memory
-//! cgroup of the task whose action needed it) the first time the kernel
-//! writes into it or the owner's mapping touches it, and lives until the
-//! pool dies; a pool of 16 MiB costs one pointer per page until used.
+//! Design (`Documentation/kdbus/pool.rst` has the reasoning): pages
+//! populated on demand in a sparse [`XArray`] (as Rust Binder keeps pages,
+//! not a shmem file). A page is allocated (zeroed, `GFP_KERNEL_ACCOUNT`:
+//! charged to the memory cgroup of the task whose action needed it) the
+//! first time the kernel writes into it or the owner's mapping touches it,
+//! and lives until the pool dies; an unused pool of any size costs a few
+//! hundred bytes.
 //!
 //! The kernel writes through its own page pointers, never through a user
 //! mapping: data from a sender's memory is copied once, straight into the
@@ -20,15 +21,14 @@
 //!
 //! # Locking
 //!
-//! `inner` (one mutex per pool) protects the slices and the page array.
-//! Page contents are written without the lock held by the writer of a slice
-//! it allocated: nobody else writes or reads that range (userspace does not
-//! know the offset yet).
+//! `inner` (one mutex per pool) protects the slices; the XArray's own
+//! spinlock protects the page slots, and is never held while copying. Page
+//! contents are written, without any lock, by the holder of the slice: nobody
+//! else writes or reads that range (userspace does not know the offset yet).
 
 use kernel::{
-    alloc::{KVVec, KVec},
+    alloc::{KBox, KVec},
     bindings,
-    ffi::c_void,
     mm::virt::{VmaMixedMap, VmaNew},
     new_mutex,
     page::{Page, PAGE_SIZE},
@@ -36,6 +36,7 @@ use kernel::{
     sync::{Arc, ArcBorrow, Mutex},
     types::ForeignOwnable,
     uaccess::UserSliceReader,
+    xarray::{AllocKind, XArray},
 };
 
 /// One slice of the pool.
@@ -156,7 +157,7 @@ impl SliceAlloc {
         Ok(())
     }
 
-    fn maybe_free(&mut self, mut i: usize) {
+    fn maybe_free(&mut self, i: usize) {
         let s = &mut self.slices[i];
         if s.kref || s.uref {
             return;
@@ -170,30 +171,28 @@ impl SliceAlloc {
         if i > 0 && self.slices[i - 1].free {
             self.slices[i - 1].size += self.slices[i].size;
             let _ = self.slices.remove(i);
-            i -= 1;
         }
-        let _ = i;
-    }
-
-    /// Bytes in busy slices.
-    #[allow(dead_code)] // For quotas, which arrive with messaging.
-    pub(crate) fn used(&self) -> usize {
-        self.slices.iter().filter(|s| !s.free).map(|s| s.size).sum()
     }
 }
 
 struct PoolInner {
     slices: SliceAlloc,
-    /// One entry per page of the pool, `None` until first used.
-    pages: KVVec<Option<Page>>,
 }
 
 /// A connection's pool.
+///
+/// # Invariants
+///
+/// `pages` only grows: a page stored at an index stays there, at the same
+/// address, until the pool is dropped.
 #[pin_data]
 pub(crate) struct Pool {
     size: usize,
     #[pin]
     inner: Mutex<PoolInner>,
+    /// The pages in use, by page index.
+    #[pin]
+    pages: XArray<KBox<Page>>,
 }
 
 impl Pool {
@@ -204,22 +203,17 @@ impl Pool {
         if size == 0 || size % PAGE_SIZE != 0 {
             return Err(EINVAL);
         }
-        let npages = size / PAGE_SIZE;
         // A pool larger than RAM could never be filled: refuse it as the
         // reference's accounted shmem file did (`connection-pool.md` §3.4).
-        if npages > crate::kext::totalram_pages() {
+        if size / PAGE_SIZE > crate::kext::totalram_pages() {
             return Err(ENOMEM);
-        }
-        let mut pages =
-            KVVec::with_capacity(npages, GFP_KERNEL | __GFP_NOWARN).map_err(|_| ENOMEM)?;
-        for _ in 0..npages {
-            pages.push(None, GFP_KERNEL)?;
         }
         let slices = SliceAlloc::new(size)?;
         Arc::pin_init(
             try_pin_init!(Pool {
                 size,
-                inner <- new_mutex!(PoolInner { slices, pages }),
+                inner <- new_mutex!(PoolInner { slices }),
+                pages <- XArray::new(AllocKind::Alloc),
             }),
             GFP_KERNEL,
         )
@@ -232,6 +226,12 @@ impl Pool {
     /// Allocates a slice of `n` bytes held by the kernel.
     pub(crate) fn alloc(&self, n: usize) -> Result<usize> {
         self.inner.lock().slices.alloc(n)
+    }
+
+    /// Publishes the slice at `off` to userspace (the kernel keeps its
+    /// hold).
+    pub(crate) fn publish(&self, off: usize) {
+        self.inner.lock().slices.publish(off);
     }
 
     /// Publishes the slice at `off` to userspace and drops the kernel's
@@ -257,6 +257,35 @@ impl Pool {
         self.inner.lock().slices.free_user(off)
     }
 
+    /// The page at index `idx`, allocated (zeroed) on first use.
+    fn page(&self, idx: usize) -> Result<&Page> {
+        if idx >= self.size / PAGE_SIZE {
+            return Err(EFAULT);
+        }
+        let found = self.pages.lock().get(idx).map(core::ptr::from_ref::<Page>);
+        let ptr = match found {
+            Some(ptr) => ptr,
+            None => {
+                let new = KBox::new(
+                    Page::alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO)?,
+                    GFP_KERNEL,
+                )?;
+                let mut pages = self.pages.lock();
+                if pages.get(idx).is_none() {
+                    // `store` drops and retakes the lock to allocate.
+                    pages.store(idx, new, GFP_KERNEL)?;
+                }
+                // Stored by us or by a racing task just now.
+                let stored = pages.get(idx).map(core::ptr::from_ref::<Page>);
+                stored.ok_or(ENOMEM)?
+            }
+        };
+        // SAFETY: Pages are never removed from `pages` before the pool is
+        // dropped (type invariant), and `KBox` keeps each at a fixed
+        // address, so the page outlives the borrow of `self`.
+        Ok(unsafe { &*ptr })
+    }
+
     /// Runs `f` on each page piece of `[off, off + len)`: (page, offset in
     /// the page, offset in the range, length), allocating missing pages.
     fn for_each_page(
@@ -271,18 +300,9 @@ impl Pool {
         }
         let mut pos = off;
         while pos < end {
-            let idx = pos / PAGE_SIZE;
             let in_page = pos % PAGE_SIZE;
             let n = (PAGE_SIZE - in_page).min(end - pos);
-            let mut inner = self.inner.lock();
-            if inner.pages[idx].is_none() {
-                inner.pages[idx] = Some(Page::alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO)?);
-            }
-            match &inner.pages[idx] {
-                Some(page) => f(page, in_page, pos - off, n)?,
-                None => return Err(ENOMEM),
-            }
-            drop(inner);
+            f(self.page(pos / PAGE_SIZE)?, in_page, pos - off, n)?;
             pos += n;
         }
         Ok(())
@@ -300,7 +320,6 @@ impl Pool {
 
     /// Copies `len` bytes from the sender's memory straight into the pool at
     /// `off`: the single copy of a message payload.
-    #[allow(dead_code)] // Used by SEND, which arrives with messaging.
     pub(crate) fn write_user(
         &self,
         off: usize,
@@ -347,20 +366,12 @@ impl Pool {
         Ok(())
     }
 
-    /// The page at index `idx`, allocated on first use.
+    /// Maps the page at index `idx` at `address` of a faulting VMA.
     fn page_for_fault(&self, idx: usize, vma: &VmaMixedMap, address: usize) -> Result {
-        let mut inner = self.inner.lock();
-        let slot = inner.pages.get_mut(idx).ok_or(EFAULT)?;
-        if slot.is_none() {
-            *slot = Some(Page::alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO)?);
-        }
-        match slot {
-            Some(page) => match vma.vm_insert_page(address, page) {
-                // Another thread mapped it first.
-                Err(e) if e == EBUSY => Ok(()),
-                r => r,
-            },
-            None => Err(ENOMEM),
+        match vma.vm_insert_page(address, self.page(idx)?) {
+            // Another thread mapped it first.
+            Err(e) if e == EBUSY => Ok(()),
+            r => r,
         }
     }
 }
@@ -427,10 +438,6 @@ unsafe extern "C" fn pool_vm_fault(vmf: *mut bindings::vm_fault) -> bindings::vm
         Err(_) => bindings::vm_fault_reason_VM_FAULT_SIGBUS as bindings::vm_fault_t,
     }
 }
-
-/// Keeps `c_void` in use for readers of the signatures above.
-#[allow(dead_code)]
-type Private = *mut c_void;
 
 #[kunit_tests(kdbus_pool)]
 mod tests {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -165,6 +166,75 @@ static void print_info(struct conn *c, uint64_t offset, const char *what)
 	ioctl(c->fd, KDBUS_CMD_FREE, &cmd_free);
 }
 
+/* SEND a message with two vectors (and a padding vector between them). */
+static void send_msg(struct conn *from, uint64_t to, const char *a, const char *b)
+{
+	uint64_t buf[64] = { 0 };
+	struct kdbus_msg *msg = (struct kdbus_msg *)buf;
+	struct kdbus_cmd_send cmd = { .size = sizeof(cmd) };
+	struct kdbus_vec vecs[3] = {
+		{ .size = strlen(a), .address = (uintptr_t)a },
+		{ .size = 8 - strlen(a) % 8, .address = 0 },	/* padding */
+		{ .size = strlen(b) + 1, .address = (uintptr_t)b },
+	};
+	size_t pos = sizeof(*msg);
+	int i;
+
+	for (i = 0; i < 3; i++)
+		pos = add_item((uint8_t *)buf, pos, KDBUS_ITEM_PAYLOAD_VEC, &vecs[i], sizeof(vecs[i]));
+	msg->size = pos;
+	msg->dst_id = to;
+	msg->payload_type = KDBUS_PAYLOAD_DBUS;
+	msg->cookie = 42;
+	cmd.msg_address = (uintptr_t)msg;
+	if (ioctl(from->fd, KDBUS_CMD_SEND, &cmd) < 0)
+		die("SEND");
+	printf("SEND %llu -> %llu: \"%s\" + padding + \"%s\", copied once into the receiver's pool\n",
+	       (unsigned long long)from->id, (unsigned long long)to, a, b);
+}
+
+static void recv_msg(struct conn *c)
+{
+	struct kdbus_cmd_recv cmd = { .size = sizeof(cmd) };
+	struct kdbus_cmd_free cmd_free = { .size = sizeof(cmd_free) };
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	struct kdbus_msg *msg;
+	struct kdbus_item *item;
+
+	if (poll(&pfd, 1, 1000) != 1 || !(pfd.revents & POLLIN))
+		die("poll");
+	if (ioctl(c->fd, KDBUS_CMD_RECV, &cmd) < 0)
+		die("RECV");
+	msg = (struct kdbus_msg *)(c->pool + cmd.msg.offset);
+	printf("RECV (as %llu): from %llu, cookie %llu, slice at %llu (%llu bytes), msg.size %llu\n",
+	       (unsigned long long)c->id, (unsigned long long)msg->src_id,
+	       (unsigned long long)msg->cookie, (unsigned long long)cmd.msg.offset,
+	       (unsigned long long)cmd.msg.msg_size, (unsigned long long)msg->size);
+	for (item = msg->items; (uint8_t *)item < (uint8_t *)msg + msg->size;
+	     item = (struct kdbus_item *)((uint8_t *)item + ALIGN8(item->size))) {
+		if (item->type == KDBUS_ITEM_PAYLOAD_OFF && item->vec.offset != ~0ULL)
+			printf("  PAYLOAD_OFF %llu bytes at +%llu: \"%.*s\"\n",
+			       (unsigned long long)item->vec.size,
+			       (unsigned long long)item->vec.offset, (int)item->vec.size,
+			       (char *)msg + item->vec.offset);
+		else if (item->type == KDBUS_ITEM_PAYLOAD_OFF)
+			printf("  PAYLOAD_OFF %llu bytes of padding\n",
+			       (unsigned long long)item->vec.size);
+		else if (item->type == KDBUS_ITEM_TIMESTAMP)
+			printf("  TIMESTAMP seqnum %llu\n",
+			       (unsigned long long)item->timestamp.seqnum);
+		else if (item->type == KDBUS_ITEM_CONN_DESCRIPTION)
+			printf("  CONN_DESCRIPTION %s\n", item->str);
+		else if (item->type == KDBUS_ITEM_CREDS)
+			printf("  CREDS uid %llu\n", (unsigned long long)item->creds.uid);
+		else if (item->type == KDBUS_ITEM_PIDS)
+			printf("  PIDS pid %llu\n", (unsigned long long)item->pids.pid);
+	}
+	cmd_free.offset = cmd.msg.offset;
+	if (ioctl(c->fd, KDBUS_CMD_FREE, &cmd_free) < 0)
+		die("FREE");
+}
+
 static void conn_info(struct conn *c, uint64_t id)
 {
 	struct kdbus_cmd_info cmd = {
@@ -203,6 +273,8 @@ int main(void)
 	list(&a);
 	conn_info(&a, b.id);
 	bus_creator_info(&b);
+	send_msg(&a, b.id, "hello", "bob");
+	recv_msg(&b);
 	if (ioctl(b.fd, KDBUS_CMD_BYEBYE, &byebye) < 0)
 		die("BYEBYE");
 	printf("BYEBYE (bob): ok\n");

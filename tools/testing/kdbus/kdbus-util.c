@@ -1058,3 +1058,166 @@ struct kdbus_info *kdbus_list_find(const void *list, uint64_t size, uint64_t id)
 	}
 	return NULL;
 }
+
+/* ----------------------------------------------------------------- messages */
+
+void kdbus_msg_init(struct kdbus_builder *b, uint64_t dst_id, uint64_t flags,
+		    int64_t priority, uint64_t cookie)
+{
+	struct kdbus_msg *m;
+
+	kdbus_b_init(b, sizeof(*m));
+	m = (struct kdbus_msg *)b->buf;
+	m->dst_id = dst_id;
+	m->flags = flags;
+	m->priority = priority;
+	m->cookie = cookie;
+	m->payload_type = KDBUS_PAYLOAD_DBUS;
+}
+
+struct kdbus_msg *kdbus_msg_hdr(struct kdbus_builder *b)
+{
+	return (struct kdbus_msg *)b->buf;
+}
+
+int kdbus_b_vec(struct kdbus_builder *b, const void *data, uint64_t size)
+{
+	struct kdbus_vec v = { .size = size, .address = (uintptr_t)data };
+
+	return kdbus_b_item(b, KDBUS_ITEM_PAYLOAD_VEC, &v, sizeof(v));
+}
+
+int kdbus_b_bloom_filter(struct kdbus_builder *b, uint64_t generation, size_t len)
+{
+	uint8_t buf[8 + 8192];
+
+	if (len > sizeof(buf) - 8)
+		return -ENOSPC;
+	memset(buf, 0, 8 + len);
+	memcpy(buf, &generation, 8);
+	return kdbus_b_item(b, KDBUS_ITEM_BLOOM_FILTER, buf, 8 + len);
+}
+
+int kdbus_send(int fd, const void *msg, uint64_t send_flags, struct kdbus_cmd_send *out)
+{
+	struct kdbus_cmd_send cmd;
+	int ret;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.size = sizeof(cmd);
+	cmd.flags = send_flags;
+	cmd.msg_address = (uintptr_t)msg;
+	memset(&cmd.reply, 0x5a, sizeof(cmd.reply));
+	ret = kdbus_ioctl(fd, KDBUS_CMD_SEND, &cmd);
+	if (out)
+		*out = cmd;
+	return ret;
+}
+
+int kdbus_msg_send_b(int fd, struct kdbus_builder *b, uint64_t send_flags,
+		     struct kdbus_cmd_send *out)
+{
+	if (b->err)
+		return b->err;
+	return kdbus_send(fd, kdbus_b_cmd(b), send_flags, out);
+}
+
+int kdbus_msg_send(int fd, uint64_t dst_id, uint64_t flags, int64_t priority,
+		   uint64_t cookie, const struct kdbus_test_vec *vecs, size_t n_vecs)
+{
+	struct kdbus_builder b;
+	size_t i;
+
+	kdbus_msg_init(&b, dst_id, flags, priority, cookie);
+	for (i = 0; i < n_vecs; i++)
+		kdbus_b_vec(&b, vecs[i].data, vecs[i].size);
+	return kdbus_msg_send_b(fd, &b, 0, NULL);
+}
+
+int kdbus_msg_recv(struct kdbus_conn *c, uint64_t flags, int64_t priority,
+		   struct kdbus_msg **msg, struct kdbus_cmd_recv *out)
+{
+	struct kdbus_cmd_recv cmd;
+	int ret;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.size = sizeof(cmd);
+	cmd.flags = flags;
+	cmd.priority = priority;
+	memset(&cmd.return_flags, 0x5a, sizeof(cmd.return_flags));
+	memset(&cmd.dropped_msgs, 0x5a, sizeof(cmd.dropped_msgs));
+	memset(&cmd.msg, 0x5a, sizeof(cmd.msg));
+	ret = kdbus_ioctl(c->fd, KDBUS_CMD_RECV, &cmd);
+	if (out)
+		*out = cmd;
+	if (msg) {
+		*msg = NULL;
+		if (ret == 0 && cmd.msg.offset < c->pool_size)
+			*msg = (struct kdbus_msg *)(c->pool + cmd.msg.offset);
+	}
+	return ret;
+}
+
+uint64_t kdbus_msg_offset(struct kdbus_conn *c, const struct kdbus_msg *msg)
+{
+	return (const uint8_t *)msg - c->pool;
+}
+
+struct kdbus_item *kdbus_msg_item(struct kdbus_msg *msg, uint64_t type, int n)
+{
+	struct kdbus_item *item;
+
+	KDBUS_ITEM_FOREACH(item, msg, items)
+		if (item->type == type && n-- == 0)
+			return item;
+	return NULL;
+}
+
+int kdbus_msg_count(struct kdbus_msg *msg)
+{
+	struct kdbus_item *item;
+	int n = 0;
+
+	KDBUS_ITEM_FOREACH(item, msg, items)
+		n++;
+	return n;
+}
+
+ssize_t kdbus_msg_payload(struct kdbus_msg *msg, uint64_t msg_size, void *buf, size_t len)
+{
+	struct kdbus_item *item;
+	uint8_t *out = buf;
+	uint64_t pos = 0;
+
+	KDBUS_ITEM_FOREACH(item, msg, items) {
+		uint64_t size, i;
+
+		if (item->type == KDBUS_ITEM_PAYLOAD_OFF) {
+			size = item->vec.size;
+			if (item->vec.offset != ~0ULL &&
+			    (item->vec.offset > msg_size || size > msg_size - item->vec.offset))
+				return -ERANGE;
+			for (i = 0; i < size && pos + i < len; i++)
+				out[pos + i] = item->vec.offset == ~0ULL ? 0 :
+					((uint8_t *)msg)[item->vec.offset + i];
+		} else if (item->type == KDBUS_ITEM_PAYLOAD_MEMFD) {
+			size = item->memfd.size;
+			if (item->memfd.fd < 0)
+				return -EBADF;
+			if (pos < len) {
+				size_t want = size < len - pos ? size : len - pos;
+				ssize_t n = pread(item->memfd.fd, out + pos, want,
+						  item->memfd.start);
+
+				if (n < 0)
+					return -errno;
+				if ((size_t)n != want)
+					return -EIO;
+			}
+		} else {
+			continue;
+		}
+		pos += size;
+	}
+	return pos;
+}

@@ -379,4 +379,76 @@ int kdbus_list_count(const void *list, uint64_t size);
 /* The record with @id in a LIST answer (the first one), or NULL. */
 struct kdbus_info *kdbus_list_find(const void *list, uint64_t size, uint64_t id);
 
+/* ---------------------------------------------------------------------
+ * Messages (message.md). Same conventions as above.
+ *
+ * A message is built in a kdbus_builder:
+ *
+ *	kdbus_msg_init(&b, dst_id, flags, priority, cookie);
+ *	kdbus_b_vec(&b, "hello", 5);
+ *	kdbus_b_str(&b, KDBUS_ITEM_DST_NAME, "org.example.x");
+ *	ret = kdbus_msg_send_b(fd, &b, 0, NULL);
+ *
+ * kdbus_msg_init() sets payload_type to KDBUS_PAYLOAD_DBUS; adjust other
+ * header fields through kdbus_msg_hdr(&b) before sending.
+ */
+
+/* Start a message: 64-byte header with the given fields. */
+void kdbus_msg_init(struct kdbus_builder *b, uint64_t dst_id, uint64_t flags,
+		    int64_t priority, uint64_t cookie);
+/* The header being built (its size field is only final after
+ * kdbus_b_cmd() / kdbus_msg_send_b()). */
+struct kdbus_msg *kdbus_msg_hdr(struct kdbus_builder *b);
+/* PAYLOAD_VEC {size, address}; @data NULL gives a padding vector. */
+int kdbus_b_vec(struct kdbus_builder *b, const void *data, uint64_t size);
+/* BLOOM_FILTER {generation, @len bytes of zeros}. */
+int kdbus_b_bloom_filter(struct kdbus_builder *b, uint64_t generation, size_t len);
+
+/* KDBUS_CMD_SEND of the message at @msg with cmd flags @send_flags and no
+ * command items. The whole kdbus_cmd_send after the ioctl is copied to
+ * @out (may be NULL); before the ioctl its reply fields are set to
+ * 0x5a5a... so that callers can see whether they were written. */
+int kdbus_send(int fd, const void *msg, uint64_t send_flags, struct kdbus_cmd_send *out);
+/* Finish the message in @b (size := bytes used) and send it. */
+int kdbus_msg_send_b(int fd, struct kdbus_builder *b, uint64_t send_flags,
+		     struct kdbus_cmd_send *out);
+
+/* One inline vector: @size bytes at @data (NULL: padding vector). */
+struct kdbus_test_vec {
+	const void *data;
+	uint64_t size;
+};
+
+/* Send a plain message to @dst_id with the given header fields and
+ * @n_vecs PAYLOAD_VEC items. 0 or -errno. */
+int kdbus_msg_send(int fd, uint64_t dst_id, uint64_t flags, int64_t priority,
+		   uint64_t cookie, const struct kdbus_test_vec *vecs, size_t n_vecs);
+
+/* KDBUS_CMD_RECV with @flags and @priority. On success *@msg (may be NULL)
+ * points at the message in @c's pool (NULL after DROP). The kdbus_cmd_recv
+ * after the ioctl is copied to @out (may be NULL) on success and failure;
+ * before the ioctl return_flags, dropped_msgs and msg are set to
+ * 0x5a5a... so that callers can see what was written. 0 or -errno. */
+int kdbus_msg_recv(struct kdbus_conn *c, uint64_t flags, int64_t priority,
+		   struct kdbus_msg **msg, struct kdbus_cmd_recv *out);
+
+/* Pool offset of a message obtained by kdbus_msg_recv(). */
+uint64_t kdbus_msg_offset(struct kdbus_conn *c, const struct kdbus_msg *msg);
+
+/* The @n-th (0-based) item of @type in a received message (walked with
+ * msg->size), or NULL. */
+struct kdbus_item *kdbus_msg_item(struct kdbus_msg *msg, uint64_t type, int n);
+/* Number of items in a received message. */
+int kdbus_msg_count(struct kdbus_msg *msg);
+
+/*
+ * Reassemble the payload stream of a received message (message.md §2.4)
+ * into @buf (at most @len bytes are stored): for each PAYLOAD_OFF item,
+ * in order, @size bytes at msg + offset, or @size zero bytes for offset
+ * ~0; for each PAYLOAD_MEMFD item its [start, start+size) range (pread).
+ * @msg_size is the slice size; an inline range beyond it gives -ERANGE,
+ * a memfd with fd -1 -EBADF. Returns the stream length or -errno.
+ */
+ssize_t kdbus_msg_payload(struct kdbus_msg *msg, uint64_t msg_size, void *buf, size_t len);
+
 #endif

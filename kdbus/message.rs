@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Messages: the `kdbus_msg` a sender hands to SEND, validated in the order
+//! of `message.md` §2.5, and how a message is laid out in a receiver's pool
+//! (§2.4, §5.2, §5.3).
+//!
+//! Only the header and items pass through a kernel copy (at most 8 KiB);
+//! the inline payload is copied once, from the sender's memory straight into
+//! the receiver's pool, by [`Msg::write_into`].
+//!
+//! Not yet: PAYLOAD_MEMFD and FDS items (SEND fails `EOPNOTSUPP`), which
+//! arrive with the rest of the messaging issue.
+
+use kernel::{
+    alloc::KVec,
+    prelude::*,
+    sync::Arc,
+    time::{ClockSource, Monotonic, RealTime},
+    uaccess::{UserPtr, UserSlice},
+};
+
+use crate::{
+    item::{check_payload, get_u64, put_u64},
+    limits,
+    metadata::{push_item, push_str_item, Snapshot},
+    names,
+    pool::Pool,
+    uapi::*,
+};
+
+/// Offsets in `struct kdbus_msg`.
+pub(crate) mod off {
+    pub(crate) const SIZE: usize = 0;
+    pub(crate) const FLAGS: usize = 8;
+    pub(crate) const PRIORITY: usize = 16;
+    pub(crate) const DST_ID: usize = 24;
+    pub(crate) const SRC_ID: usize = 32;
+    pub(crate) const PAYLOAD_TYPE: usize = 40;
+    pub(crate) const COOKIE: usize = 48;
+    pub(crate) const TIMEOUT: usize = 56;
+}
+
+const HEADER: usize = 64;
+const ITEM_HEADER: usize = 16;
+
+/// One PAYLOAD_VEC of a message.
+#[derive(Clone, Copy)]
+struct Vector {
+    /// Sender address; 0 for a padding vector.
+    address: u64,
+    size: u64,
+    /// Position of its bytes in the inline area (padding: `~0`).
+    pos: u64,
+}
+
+/// A validated message, as read from the sender.
+pub(crate) struct Msg {
+    buf: KVec<u8>,
+    vecs: KVec<Vector>,
+    /// Byte range of the DST_NAME string (without NUL) in `buf`.
+    dst_name: Option<(usize, usize)>,
+    /// Length of the inline area (§2.4).
+    inline_size: usize,
+    /// The message's sequence number.
+    pub(crate) seq: u64,
+}
+
+impl Msg {
+    /// Reads and validates the message at `addr` (`message.md` §2.5).
+    /// `next_seq` draws the sequence number (after rows 1-2).
+    pub(crate) fn read(
+        addr: u64,
+        bloom_size: u64,
+        sender_id: u64,
+        sync: bool,
+        next_seq: impl FnOnce() -> u64,
+    ) -> Result<Msg> {
+        // 1-4: alignment, size range, one copy, size re-check.
+        if addr % 8 != 0 {
+            return Err(EFAULT);
+        }
+        let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
+        let user = UserPtr::from_addr(addr);
+        let size = UserSlice::new(user, 8).reader().read::<u64>()?;
+        if !(HEADER as u64..=limits::MSG_MAX_SIZE).contains(&size) {
+            return Err(EINVAL);
+        }
+        let seq = next_seq();
+        let len = size as usize;
+        let mut buf = KVec::with_capacity(len, GFP_KERNEL)?;
+        UserSlice::new(user, len).read_all(&mut buf, GFP_KERNEL)?;
+        if get_u64(&buf, off::SIZE) != size {
+            return Err(EINVAL);
+        }
+        let flags = get_u64(&buf, off::FLAGS);
+        // 5.
+        if flags & !(KDBUS_MSG_EXPECT_REPLY | KDBUS_MSG_NO_AUTO_START | KDBUS_MSG_SIGNAL) != 0 {
+            return Err(EINVAL);
+        }
+        // 6, 7: the item walk with the per-type checks.
+        let mut pos = HEADER;
+        while pos < len {
+            if len - pos < ITEM_HEADER {
+                return Err(EINVAL);
+            }
+            let isize = usize::try_from(get_u64(&buf, pos)).map_err(|_| EINVAL)?;
+            if isize < ITEM_HEADER || isize > len - pos {
+                return Err(EINVAL);
+            }
+            check_payload(get_u64(&buf, pos + 8), &buf[pos + ITEM_HEADER..pos + isize])?;
+            pos += isize.next_multiple_of(8);
+        }
+        if pos != HEADER + (len - HEADER).next_multiple_of(8) {
+            return Err(EINVAL);
+        }
+        // 8-13: the header.
+        let expect_reply = flags & KDBUS_MSG_EXPECT_REPLY != 0;
+        let signal = flags & KDBUS_MSG_SIGNAL != 0;
+        let dst_id = get_u64(&buf, off::DST_ID);
+        let timeout = get_u64(&buf, off::TIMEOUT);
+        if get_u64(&buf, off::PAYLOAD_TYPE) == 0 {
+            return Err(EINVAL);
+        }
+        if expect_reply {
+            if timeout == 0 || get_u64(&buf, off::COOKIE) == 0 {
+                return Err(EINVAL);
+            }
+            if dst_id == KDBUS_DST_ID_BROADCAST {
+                return Err(ENOTUNIQ);
+            }
+            if signal {
+                return Err(EINVAL);
+            }
+        } else {
+            if sync {
+                return Err(EINVAL);
+            }
+            if timeout != 0 && signal {
+                return Err(EINVAL);
+            }
+        }
+        // 14-33: the items, in order.
+        let mut vecs = KVec::new();
+        let mut dst_name = None;
+        let mut bloom = false;
+        let mut count = 0;
+        let mut total: u64 = 0;
+        let mut inline: u64 = 0;
+        for item in crate::item::Items::new(&buf, HEADER) {
+            count += 1;
+            if count > limits::MSG_MAX_ITEMS {
+                return Err(E2BIG);
+            }
+            match item.ty {
+                KDBUS_ITEM_PAYLOAD_VEC => {
+                    let vsize = get_u64(item.payload, 0);
+                    let address = get_u64(item.payload, 8);
+                    total = total.checked_add(vsize).ok_or(EMSGSIZE)?;
+                    if total > limits::MSG_MAX_PAYLOAD_VEC_SIZE {
+                        return Err(EMSGSIZE);
+                    }
+                    if address != 0 && !crate::kext::access_ok(address, vsize) {
+                        return Err(EFAULT);
+                    }
+                    let pos = if address == 0 { u64::MAX } else { inline };
+                    inline += if address == 0 { vsize % 8 } else { vsize };
+                    vecs.push(
+                        Vector {
+                            address,
+                            size: vsize,
+                            pos,
+                        },
+                        GFP_KERNEL,
+                    )?;
+                }
+                KDBUS_ITEM_PAYLOAD_MEMFD | KDBUS_ITEM_FDS => return Err(EOPNOTSUPP),
+                KDBUS_ITEM_BLOOM_FILTER => {
+                    if bloom {
+                        return Err(EEXIST);
+                    }
+                    bloom = true;
+                    let bits = item.payload.len() - 8;
+                    if bits % 8 != 0 {
+                        return Err(EFAULT);
+                    }
+                    if bits as u64 != bloom_size {
+                        return Err(EDOM);
+                    }
+                }
+                KDBUS_ITEM_DST_NAME => {
+                    if dst_name.is_some() {
+                        return Err(EEXIST);
+                    }
+                    if !names::is_valid(item.str(), false) {
+                        return Err(EINVAL);
+                    }
+                    let start = item.offset + ITEM_HEADER;
+                    dst_name = Some((start, start + item.str().len()));
+                }
+                _ => return Err(EINVAL),
+            }
+        }
+        // 34-39.
+        if dst_id == KDBUS_DST_ID_NAME && dst_name.is_none() {
+            return Err(EDESTADDRREQ);
+        }
+        if dst_id == KDBUS_DST_ID_BROADCAST {
+            if dst_name.is_some() || !signal {
+                return Err(EBADMSG);
+            }
+            if timeout != 0 {
+                return Err(ENOTUNIQ);
+            }
+        }
+        if signal != bloom {
+            return Err(EBADMSG);
+        }
+        let src_id = get_u64(&buf, off::SRC_ID);
+        if src_id != 0 && src_id != sender_id {
+            return Err(EINVAL);
+        }
+        Ok(Msg {
+            buf,
+            vecs,
+            dst_name,
+            inline_size: usize::try_from(inline).map_err(|_| EMSGSIZE)?,
+            seq,
+        })
+    }
+
+    pub(crate) fn get(&self, off: usize) -> u64 {
+        get_u64(&self.buf, off)
+    }
+
+    pub(crate) fn flags(&self) -> u64 {
+        self.get(off::FLAGS)
+    }
+
+    pub(crate) fn dst_id(&self) -> u64 {
+        self.get(off::DST_ID)
+    }
+
+    pub(crate) fn priority(&self) -> i64 {
+        self.get(off::PRIORITY) as i64
+    }
+
+    /// The DST_NAME string, if any.
+    pub(crate) fn dst_name(&self) -> Option<&[u8]> {
+        self.dst_name.map(|(a, b)| &self.buf[a..b])
+    }
+
+    /// Size of the header and kernel-built items in a receiver's slice.
+    pub(crate) fn header_items(&self) -> usize {
+        let name = self
+            .dst_name
+            .map_or(0, |(a, b)| (ITEM_HEADER + b - a + 1).next_multiple_of(8));
+        HEADER + name + 32 * self.vecs.len()
+    }
+
+    /// The slice size for a receiver with `meta_len` bytes of metadata.
+    pub(crate) fn slice_size(&self, meta_len: usize) -> usize {
+        (self.header_items() + meta_len + self.inline_size).next_multiple_of(8)
+    }
+
+    /// Writes the message into the slice at `off` of `pool` (allocated by
+    /// the caller, `meta_len` bytes reserved for metadata): header with
+    /// `src_id`, DST_NAME, PAYLOAD_OFF items, zeroed metadata area, the
+    /// inline payload copied once from the sender's memory, zeroed tail.
+    pub(crate) fn write_into(
+        &self,
+        pool: &Pool,
+        off: usize,
+        src_id: u64,
+        meta_len: usize,
+    ) -> Result {
+        let header_items = self.header_items();
+        let payload_off = header_items + meta_len;
+        let mut head = KVec::with_capacity(payload_off, GFP_KERNEL)?;
+        head.extend_from_slice(&self.buf[..HEADER], GFP_KERNEL)?;
+        put_u64(&mut head, off::SRC_ID, src_id);
+        put_u64(&mut head, off::SIZE, header_items as u64);
+        if let Some(name) = self.dst_name() {
+            push_str_item(&mut head, KDBUS_ITEM_DST_NAME, name)?;
+        }
+        for v in self.vecs.iter() {
+            let voff = if v.pos == u64::MAX {
+                u64::MAX
+            } else {
+                payload_off as u64 + v.pos
+            };
+            let mut p = [0u8; 16];
+            p[..8].copy_from_slice(&v.size.to_ne_bytes());
+            p[8..].copy_from_slice(&voff.to_ne_bytes());
+            push_item(&mut head, KDBUS_ITEM_PAYLOAD_OFF, &p)?;
+        }
+        head.resize(payload_off, 0, GFP_KERNEL)?;
+        pool.write(off, &head)?;
+        // The inline payload: one copy per vector, sender to pool.
+        let mut at = payload_off;
+        for v in self.vecs.iter() {
+            let n = usize::try_from(v.size).map_err(|_| EMSGSIZE)?;
+            if v.address == 0 {
+                pool.write(off + at, &[0u8; 8][..n % 8])?;
+                at += n % 8;
+            } else {
+                let addr = usize::try_from(v.address).map_err(|_| EFAULT)?;
+                let mut reader = UserSlice::new(UserPtr::from_addr(addr), n).reader();
+                pool.write_user(off + at, &mut reader, n)?;
+                at += n;
+            }
+        }
+        let end = self.slice_size(meta_len);
+        if end > at {
+            pool.write(off + at, &[0u8; 8][..end - at])?;
+        }
+        Ok(())
+    }
+}
+
+/// Metadata of one message for one receiver, written into the slice at
+/// RECV in the receiver's context (`message.md` §5.4).
+pub(crate) struct MsgMeta {
+    snapshot: Option<Arc<Snapshot>>,
+    mask: u64,
+    names: KVec<(KVec<u8>, u64)>,
+    description: Option<KVec<u8>>,
+    /// seqnum, CLOCK_MONOTONIC and CLOCK_REALTIME in ns.
+    timestamp: Option<[u64; 3]>,
+}
+
+impl MsgMeta {
+    /// No metadata.
+    pub(crate) const fn empty() -> Self {
+        Self {
+            snapshot: None,
+            mask: 0,
+            names: KVec::new(),
+            description: None,
+            timestamp: None,
+        }
+    }
+
+    /// The metadata `mask` selects, of a sender with `snapshot` (taken at
+    /// SEND; `None` for a sender with faked metadata), `names` and
+    /// `description`, for message `seq`.
+    pub(crate) fn new(
+        mask: u64,
+        snapshot: Option<Arc<Snapshot>>,
+        names: &[(&[u8], u64)],
+        description: Option<&[u8]>,
+        seq: u64,
+    ) -> Result<Self> {
+        let mut own = KVec::new();
+        if mask & KDBUS_ATTACH_NAMES != 0 {
+            for (n, f) in names {
+                let mut v = KVec::with_capacity(n.len(), GFP_KERNEL)?;
+                v.extend_from_slice(n, GFP_KERNEL)?;
+                own.push((v, *f), GFP_KERNEL)?;
+            }
+        }
+        let description = match description {
+            Some(d) if mask & KDBUS_ATTACH_CONN_DESCRIPTION != 0 => {
+                let mut v = KVec::with_capacity(d.len(), GFP_KERNEL)?;
+                v.extend_from_slice(d, GFP_KERNEL)?;
+                Some(v)
+            }
+            _ => None,
+        };
+        let timestamp = (mask & KDBUS_ATTACH_TIMESTAMP != 0).then(|| {
+            [
+                seq,
+                <Monotonic as ClockSource>::ktime_get() as u64,
+                <RealTime as ClockSource>::ktime_get() as u64,
+            ]
+        });
+        Ok(Self {
+            snapshot,
+            mask,
+            names: own,
+            description,
+            timestamp,
+        })
+    }
+
+    /// Appends the items, translated for the calling task.
+    pub(crate) fn write(&self, out: &mut KVec<u8>) -> Result {
+        if let Some(s) = &self.snapshot {
+            s.write_items(self.mask, out)?;
+        }
+        for (n, f) in self.names.iter() {
+            crate::connection::push_name_item(out, *f, n)?;
+        }
+        if let Some(d) = &self.description {
+            push_str_item(out, KDBUS_ITEM_CONN_DESCRIPTION, d)?;
+        }
+        if let Some(t) = &self.timestamp {
+            let mut p = [0u8; 24];
+            for (i, v) in t.iter().enumerate() {
+                p[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
+            }
+            push_item(out, KDBUS_ITEM_TIMESTAMP, &p)?;
+        }
+        Ok(())
+    }
+
+    /// The bytes [`MsgMeta::write`] produces (the same in every context).
+    pub(crate) fn len(&self) -> Result<usize> {
+        let mut v = KVec::new();
+        self.write(&mut v)?;
+        Ok(v.len())
+    }
+}

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The receive queue of a connection and its quotas (`message.md` §5.7,
+//! §5.9, `connection-pool.md` §10.6).
+//!
+//! An entry is a message that sits, fully written, in a slice of the
+//! receiver's pool; the entry holds the slice's kernel reference until it
+//! leaves the queue. Every queued slice is accounted to its sending user
+//! (by domain user index; 0 is the kernel) until it leaves the queue.
+
+use kernel::{alloc::KVec, prelude::*};
+
+use crate::{limits, message::MsgMeta};
+
+/// A queued message.
+pub(crate) struct Entry {
+    /// The message's sequence number.
+    pub(crate) seq: u64,
+    pub(crate) priority: i64,
+    /// Offset and size of its slice in the receiver's pool.
+    pub(crate) off: usize,
+    pub(crate) size: usize,
+    /// Bytes of header and kernel-built items (`kdbus_msg.size` without
+    /// metadata); the metadata area starts here.
+    pub(crate) header_items: usize,
+    /// Metadata to write at RECV, in the receiver's context.
+    pub(crate) meta: MsgMeta,
+    /// The sending user's index, for the quota.
+    pub(crate) user: u32,
+}
+
+/// Per sending user use of one receiver's queue.
+#[derive(Clone, Copy)]
+struct Use {
+    user: u32,
+    bytes: usize,
+    msgs: usize,
+}
+
+/// A connection's queue.
+pub(crate) struct Queue {
+    entries: KVec<Entry>,
+    /// Bytes of all accounted (queued) slices.
+    accounted: usize,
+    users: KVec<Use>,
+}
+
+impl Queue {
+    pub(crate) const fn new() -> Self {
+        Self {
+            entries: KVec::new(),
+            accounted: 0,
+            users: KVec::new(),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether `user` may queue a slice of `m` bytes on a pool of
+    /// `pool_size` bytes (`connection-pool.md` §10.6 steps 1-3).
+    pub(crate) fn admit(&self, pool_size: usize, user: u32, m: usize) -> Result {
+        let (u, n) = self
+            .users
+            .iter()
+            .find(|x| x.user == user)
+            .map_or((0, 0), |x| (x.bytes, x.msgs));
+        admit(pool_size, self.accounted, u, n, m)
+    }
+
+    /// Charges `user` for a slice of `size` bytes (after [`Queue::admit`]),
+    /// before the message is written; [`Queue::push`] then queues it, or
+    /// [`Queue::uncharge`] takes the charge back.
+    pub(crate) fn charge(&mut self, user: u32, size: usize) -> Result {
+        self.entries.reserve(1, GFP_KERNEL)?;
+        match self.users.iter_mut().find(|x| x.user == user) {
+            Some(x) => {
+                x.bytes += size;
+                x.msgs += 1;
+            }
+            None => self.users.push(
+                Use {
+                    user,
+                    bytes: size,
+                    msgs: 1,
+                },
+                GFP_KERNEL,
+            )?,
+        }
+        self.accounted += size;
+        Ok(())
+    }
+
+    /// Takes back a charge made by [`Queue::charge`].
+    pub(crate) fn uncharge(&mut self, user: u32, size: usize) {
+        self.accounted -= size;
+        if let Some(pos) = self.users.iter().position(|x| x.user == user) {
+            self.users[pos].bytes -= size;
+            self.users[pos].msgs -= 1;
+            if self.users[pos].msgs == 0 {
+                let _ = self.users.remove(pos);
+            }
+        }
+    }
+
+    /// Queues a charged entry.
+    pub(crate) fn push(&mut self, entry: Entry) -> Result {
+        self.entries.push(entry, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// The index of the entry RECV takes (`message.md` §5.9): the oldest,
+    /// or with `threshold` the most urgent (lowest priority, FIFO among
+    /// equals) if its priority is at most `threshold`.
+    pub(crate) fn select(&self, threshold: Option<i64>) -> Option<usize> {
+        match threshold {
+            None => (!self.entries.is_empty()).then_some(0),
+            Some(t) => {
+                let mut best: Option<usize> = None;
+                for (i, e) in self.entries.iter().enumerate() {
+                    if best.is_none_or(|b| e.priority < self.entries[b].priority) {
+                        best = Some(i);
+                    }
+                }
+                best.filter(|&b| self.entries[b].priority <= t)
+            }
+        }
+    }
+
+    pub(crate) fn get(&self, idx: usize) -> Option<&Entry> {
+        self.entries.get(idx)
+    }
+
+    /// Takes entry `idx` out of the queue and releases its quota charge.
+    pub(crate) fn remove(&mut self, idx: usize) -> Option<Entry> {
+        let entry = self.entries.remove(idx).ok()?;
+        self.uncharge(entry.user, entry.size);
+        Some(entry)
+    }
+}
+
+/// The admission rule of `connection-pool.md` §10.6 steps 1-3 for a pool of
+/// `p` bytes with `a` accounted bytes, of which the sending user has `u`
+/// bytes in `n` messages, and a new slice of `m` bytes.
+pub(crate) fn admit(p: usize, a: usize, u: usize, n: usize, m: usize) -> Result {
+    let h = p / 2;
+    if a > h {
+        return Err(ENOBUFS);
+    }
+    let l = (h - a + u) / 3;
+    if l < u || l - u < m || u.saturating_add(m) > u32::MAX as usize {
+        return Err(ENOBUFS);
+    }
+    if n >= limits::CONN_MAX_MSGS {
+        return Err(ENOBUFS);
+    }
+    Ok(())
+}
+
+#[kunit_tests(kdbus_queue)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_user_may_take_a_third_of_half() {
+        let p = 1 << 20;
+        // `connection-pool.md` §10.6: 524288 / 3 = 174762.
+        assert_eq!(admit(p, 0, 0, 0, 174760), Ok(()));
+        assert_eq!(admit(p, 0, 0, 0, 174768), Err(ENOBUFS));
+    }
+
+    #[test]
+    fn own_usage_counts_as_free() {
+        let p = 1 << 20;
+        // 100000 used by this user: L = (524288 - 100000 + 100000) / 3.
+        assert_eq!(admit(p, 100_000, 100_000, 1, 74_760), Ok(()));
+        assert_eq!(admit(p, 100_000, 100_000, 1, 74_768), Err(ENOBUFS));
+        // The same 100000 used by someone else leaves less.
+        assert_eq!(admit(p, 100_000, 0, 0, 141_429), Ok(()));
+        assert_eq!(admit(p, 100_000, 0, 0, 141_432), Err(ENOBUFS));
+    }
+
+    #[test]
+    fn half_the_pool_is_reserved_and_messages_counted() {
+        let p = 1 << 20;
+        assert_eq!(admit(p, p / 2 + 8, 0, 0, 8), Err(ENOBUFS));
+        assert_eq!(admit(p, 0, 0, 255, 8), Ok(()));
+        assert_eq!(admit(p, 0, 0, 256, 8), Err(ENOBUFS));
+    }
+
+    #[test]
+    fn priority_selection() {
+        let mut q = Queue::new();
+        for (seq, prio) in [(1u64, 5i64), (2, -3), (3, -3), (4, 0)] {
+            let e = Entry {
+                seq,
+                priority: prio,
+                off: 0,
+                size: 8,
+                header_items: 64,
+                meta: MsgMeta::empty(),
+                user: 1,
+            };
+            assert!(q.charge(e.user, e.size).is_ok());
+            assert!(q.push(e).is_ok());
+        }
+        // FIFO without priorities.
+        assert_eq!(q.select(None), Some(0));
+        // Most urgent first, FIFO among equals.
+        assert_eq!(q.select(Some(0)), Some(1));
+        assert_eq!(q.select(Some(-4)), None);
+        let first = q.remove(1);
+        assert!(first.is_some_and(|e| e.seq == 2));
+        assert_eq!(
+            q.select(Some(i64::MAX))
+                .and_then(|i| q.get(i))
+                .map(|e| e.seq),
+            Some(3)
+        );
+        while q.remove(0).is_some() {}
+        assert!(q.is_empty());
+        assert_eq!(q.accounted, 0);
+        assert!(q.users.is_empty());
+    }
+}
