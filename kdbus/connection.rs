@@ -16,7 +16,7 @@
 use kernel::{
     alloc::KVec,
     bindings,
-    fs::File,
+    fs::{file::FileDescriptorReservation, File},
     new_mutex, new_poll_condvar,
     prelude::*,
     sync::{poll::PollCondVar, poll::PollTable, Arc, Mutex},
@@ -842,6 +842,11 @@ impl Connection {
         let meta_len = meta.len()?;
         let size = msg.slice_size(meta_len);
         let user = self.charge.user_index();
+        let nfds = msg.files().len();
+        let mut files = KVec::with_capacity(nfds, GFP_KERNEL)?;
+        for f in msg.files() {
+            files.push(f.clone(), GFP_KERNEL)?;
+        }
 
         // Charge and allocate under the receiver's lock; copy without it.
         let off = {
@@ -849,16 +854,20 @@ impl Connection {
             if inner.disconnected {
                 return Err(ECONNRESET);
             }
-            inner.queue.admit(dst.pool.size(), user, size)?;
+            if nfds > 0 && dst.kind != Kind::Monitor && dst.hello_flags & KDBUS_HELLO_ACCEPT_FD == 0
+            {
+                return Err(ECOMM);
+            }
+            inner.queue.admit(dst.pool.size(), user, size, nfds)?;
             let off = dst.pool.alloc(size)?;
-            if let Err(e) = inner.queue.charge(user, size) {
+            if let Err(e) = inner.queue.charge(user, size, nfds) {
                 dst.pool.release_kernel(off);
                 return Err(e);
             }
             off
         };
         let undo = |dst: &Connection| {
-            dst.inner.lock().queue.uncharge(user, size);
+            dst.inner.lock().queue.uncharge(user, size, nfds);
             dst.pool.release_kernel(off);
         };
         if let Err(e) = msg.write_into(&dst.pool, off, self.id, meta_len) {
@@ -873,6 +882,9 @@ impl Connection {
             header_items: msg.header_items(),
             meta,
             user,
+            files,
+            fds_off: msg.fds_off(),
+            memfds: msg.memfds()?,
         };
         let mut inner = dst.inner.lock();
         if inner.disconnected {
@@ -902,6 +914,7 @@ impl Connection {
         }
         let threshold = (flags & KDBUS_RECV_USE_PRIORITY != 0).then(|| args.get(24) as i64);
         let mut msg = (self.pool.size() as u64, 0u64);
+        let mut incomplete = false;
         let mut inner = self.inner.lock();
         let result = match inner.queue.select(threshold) {
             None => Err(EAGAIN),
@@ -921,10 +934,66 @@ impl Connection {
                 self.pool.write(e.off + e.header_items, &meta)?;
                 let size = (e.header_items + meta.len()) as u64;
                 self.pool.write(e.off, &size.to_ne_bytes())?;
+                // Descriptors: installed (O_CLOEXEC) by a RECV that is not a
+                // PEEK, for a receiver with ACCEPT_FD; -1 otherwise.
+                let mut reserved = KVec::new();
+                if let Some(fds_off) = e.fds_off {
+                    let install = flags & KDBUS_RECV_PEEK == 0
+                        && self.hello_flags & KDBUS_HELLO_ACCEPT_FD != 0;
+                    let mut nums = KVec::with_capacity(4 * e.files.len(), GFP_KERNEL)?;
+                    for _ in e.files.iter() {
+                        let mut fd = -1i32;
+                        if install {
+                            match FileDescriptorReservation::get_unused_fd_flags(
+                                bindings::O_CLOEXEC,
+                            ) {
+                                Ok(r) => {
+                                    fd = i32::try_from(r.reserved_fd()).unwrap_or(-1);
+                                    reserved.push(Some(r), GFP_KERNEL)?;
+                                }
+                                Err(_) => {
+                                    incomplete = true;
+                                    reserved.push(None, GFP_KERNEL)?;
+                                }
+                            }
+                        }
+                        nums.extend_from_slice(&fd.to_ne_bytes(), GFP_KERNEL)?;
+                    }
+                    self.pool.write(e.off + fds_off, &nums)?;
+                }
+                // Memfds: the same, one `fd` field per PAYLOAD_MEMFD item.
+                let mut memfd_reserved = KVec::new();
+                for (_, fd_off) in e.memfds.iter() {
+                    let mut fd = -1i32;
+                    if flags & KDBUS_RECV_PEEK == 0 && self.hello_flags & KDBUS_HELLO_ACCEPT_FD != 0
+                    {
+                        match FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC) {
+                            Ok(r) => {
+                                fd = i32::try_from(r.reserved_fd()).unwrap_or(-1);
+                                memfd_reserved.push(Some(r), GFP_KERNEL)?;
+                            }
+                            Err(_) => {
+                                incomplete = true;
+                                memfd_reserved.push(None, GFP_KERNEL)?;
+                            }
+                        }
+                    }
+                    self.pool.write(e.off + fd_off, &fd.to_ne_bytes())?;
+                }
                 self.pool.publish(e.off);
                 msg = (e.off as u64, e.size as u64);
                 if flags & KDBUS_RECV_PEEK == 0 {
                     if let Some(e) = inner.queue.remove(idx) {
+                        for (r, f) in reserved.into_iter().zip(e.files) {
+                            if let Some(r) = r {
+                                r.fd_install(f);
+                            }
+                        }
+                        for (r, (f, _)) in memfd_reserved.into_iter().zip(e.memfds) {
+                            if let Some(r) = r {
+                                r.fd_install(f);
+                            }
+                        }
                         self.pool.release_kernel(e.off);
                     }
                 }
@@ -937,6 +1006,9 @@ impl Connection {
         out[..8].copy_from_slice(&dropped.to_ne_bytes());
         out[8..16].copy_from_slice(&msg.0.to_ne_bytes());
         out[16..24].copy_from_slice(&msg.1.to_ne_bytes());
+        if incomplete {
+            out[24..32].copy_from_slice(&KDBUS_RECV_RETURN_INCOMPLETE_FDS.to_ne_bytes());
+        }
         args.write_user(32, &out)?;
         if dropped != 0 {
             args.set_return_flags(KDBUS_RECV_RETURN_DROPPED_MSGS)?;

@@ -226,6 +226,13 @@ enum Typed {
     Conn(Arc<Connection>),
 }
 
+/// Whether `file` is a kdbus handle (any kdbusfs regular file).
+pub(crate) fn is_kdbus_file(file: &File) -> bool {
+    // SAFETY: `f_op` of a live file is valid and never changes.
+    let fops = unsafe { (*file.as_ptr()).f_op };
+    core::ptr::eq(fops, &kdbus_handle_fops.0)
+}
+
 // ----------------------------------------------------------------------
 // The file operations: thin entry points.
 

@@ -7,9 +7,12 @@
 
 #include <linux/cred.h>
 #include <linux/mm.h>
+#include <linux/net.h>
+#include <net/sock.h>
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
 #include <linux/sched.h>
+#include <linux/shmem_fs.h>
 #include <linux/sched/signal.h>
 #include <linux/uaccess.h>
 #include <linux/user_namespace.h>
@@ -61,4 +64,23 @@ unsigned long kdbus_totalram_pages(void)
 bool kdbus_access_ok(u64 addr, u64 size)
 {
 	return access_ok(u64_to_user_ptr(addr), size);
+}
+
+bool kdbus_file_is_unix_socket(struct file *file)
+{
+	struct socket *sock = sock_from_file(file);
+
+	return sock && sock->sk && sock->sk->sk_family == AF_UNIX;
+}
+
+/*
+ * For PAYLOAD_MEMFD: the seals of a shmem file and its size, or
+ * -EMEDIUMTYPE if @file is not a shmem (memfd) file.
+ */
+int kdbus_memfd_info(struct file *file, loff_t *size)
+{
+	if (!shmem_mapping(file->f_mapping))
+		return -EMEDIUMTYPE;
+	*size = i_size_read(file_inode(file));
+	return READ_ONCE(SHMEM_I(file_inode(file))->seals);
 }

@@ -51,5 +51,7 @@ struct pid *kdbus_get_pid(struct pid *pid);
 void kdbus_current_comm(char *tid_comm, char *pid_comm);
 unsigned long kdbus_totalram_pages(void);
 bool kdbus_access_ok(u64 addr, u64 size);
+bool kdbus_file_is_unix_socket(struct file *file);
+int kdbus_memfd_info(struct file *file, loff_t *size);
 
 #endif

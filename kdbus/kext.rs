@@ -123,6 +123,28 @@ extern "C" {
     fn kdbus_current_comm(tid_comm: *mut u8, pid_comm: *mut u8);
     fn kdbus_totalram_pages() -> kernel::ffi::c_ulong;
     fn kdbus_access_ok(addr: u64, size: u64) -> bool;
+    fn kdbus_file_is_unix_socket(file: *mut bindings::file) -> bool;
+    fn kdbus_memfd_info(
+        file: *mut bindings::file,
+        size: *mut bindings::loff_t,
+    ) -> kernel::ffi::c_int;
+}
+
+/// Whether `file` is an `AF_UNIX` socket (not an `O_PATH` reference to one).
+pub(crate) fn is_unix_socket(file: &kernel::fs::File) -> bool {
+    // SAFETY: `file` is a live file for the duration of the call.
+    unsafe { kdbus_file_is_unix_socket(file.as_ptr()) }
+}
+
+/// The seals and size of a memfd (`EMEDIUMTYPE` if not a shmem file).
+pub(crate) fn memfd_info(file: &kernel::fs::File) -> Result<(u32, u64)> {
+    let mut size: bindings::loff_t = 0;
+    // SAFETY: `file` is live for the call; `size` is valid for a write.
+    let seals = unsafe { kdbus_memfd_info(file.as_ptr(), &mut size) };
+    if seals < 0 {
+        return Err(Error::from_errno(seals));
+    }
+    Ok((seals as u32, u64::try_from(size).unwrap_or(0)))
 }
 
 /// Whether `[addr, addr + size)` is a valid userspace range (`access_ok`).

@@ -8,13 +8,15 @@
 //! the inline payload is copied once, from the sender's memory straight into
 //! the receiver's pool, by [`Msg::write_into`].
 //!
-//! Not yet: PAYLOAD_MEMFD and FDS items (SEND fails `EOPNOTSUPP`), which
-//! arrive with the rest of the messaging issue.
+//! Memfds are not copied: the sealed file itself is passed and installed
+//! in the receiver at RECV.
 
 use kernel::{
     alloc::KVec,
+    bindings,
+    fs::File,
     prelude::*,
-    sync::Arc,
+    sync::{aref::ARef, Arc},
     time::{ClockSource, Monotonic, RealTime},
     uaccess::{UserPtr, UserSlice},
 };
@@ -43,14 +45,15 @@ pub(crate) mod off {
 const HEADER: usize = 64;
 const ITEM_HEADER: usize = 16;
 
-/// One PAYLOAD_VEC of a message.
-#[derive(Clone, Copy)]
+/// One PAYLOAD_VEC or PAYLOAD_MEMFD of a message, in item order.
 struct Vector {
-    /// Sender address; 0 for a padding vector.
+    /// Sender address; 0 for a padding vector or a memfd.
     address: u64,
     size: u64,
-    /// Position of its bytes in the inline area (padding: `~0`).
+    /// Position of its bytes in the inline area (padding, memfd: `~0`).
     pos: u64,
+    /// A memfd: the sealed file and the start of its range.
+    memfd: Option<(ARef<File>, u64)>,
 }
 
 /// A validated message, as read from the sender.
@@ -61,6 +64,10 @@ pub(crate) struct Msg {
     dst_name: Option<(usize, usize)>,
     /// Length of the inline area (§2.4).
     inline_size: usize,
+    /// The files of the FDS item (pinned at SEND).
+    files: KVec<ARef<File>>,
+    /// Whether the message had an FDS item with at least one descriptor.
+    has_fds: bool,
     /// The message's sequence number.
     pub(crate) seq: u64,
 }
@@ -143,6 +150,9 @@ impl Msg {
         let mut vecs = KVec::new();
         let mut dst_name = None;
         let mut bloom = false;
+        let mut fds_seen = false;
+        let mut memfds = 0;
+        let mut files = KVec::new();
         let mut count = 0;
         let mut total: u64 = 0;
         let mut inline: u64 = 0;
@@ -169,11 +179,75 @@ impl Msg {
                             address,
                             size: vsize,
                             pos,
+                            memfd: None,
                         },
                         GFP_KERNEL,
                     )?;
                 }
-                KDBUS_ITEM_PAYLOAD_MEMFD | KDBUS_ITEM_FDS => return Err(EOPNOTSUPP),
+                KDBUS_ITEM_PAYLOAD_MEMFD => {
+                    // 17-22.
+                    let start = get_u64(item.payload, 0);
+                    let msize = get_u64(item.payload, 8);
+                    let fd = i32::from_ne_bytes([
+                        item.payload[16],
+                        item.payload[17],
+                        item.payload[18],
+                        item.payload[19],
+                    ]);
+                    let end = start.checked_add(msize).ok_or(EMSGSIZE)?;
+                    memfds += 1;
+                    if memfds > limits::MSG_MAX_MEMFD_ITEMS {
+                        return Err(E2BIG);
+                    }
+                    let fd = u32::try_from(fd).map_err(|_| EBADF)?;
+                    // SAFETY: `fget` returns a counted file or NULL.
+                    let ptr = unsafe { bindings::fget(fd) };
+                    let ptr = core::ptr::NonNull::new(ptr).ok_or(EBADF)?;
+                    // SAFETY: The `ARef` takes over the count of `fget`.
+                    let file: ARef<File> = unsafe { ARef::from_raw(ptr.cast()) };
+                    let (seals, fsize) = crate::kext::memfd_info(&file)?;
+                    let need = bindings::F_SEAL_SHRINK
+                        | bindings::F_SEAL_GROW
+                        | bindings::F_SEAL_WRITE
+                        | bindings::F_SEAL_SEAL;
+                    if seals & need != need {
+                        return Err(ETXTBSY);
+                    }
+                    if end > fsize {
+                        return Err(EBADF);
+                    }
+                    inline += msize % 8;
+                    vecs.push(
+                        Vector {
+                            address: 0,
+                            size: msize,
+                            pos: u64::MAX,
+                            memfd: Some((file, start)),
+                        },
+                        GFP_KERNEL,
+                    )?;
+                }
+                KDBUS_ITEM_FDS => {
+                    // 23-27.
+                    if fds_seen {
+                        return Err(EEXIST);
+                    }
+                    fds_seen = true;
+                    if dst_id == KDBUS_DST_ID_BROADCAST {
+                        return Err(ENOTUNIQ);
+                    }
+                    let n = item.payload.len() / 4;
+                    if n > limits::CONN_MAX_FDS_PER_USER {
+                        return Err(EMFILE);
+                    }
+                    files.reserve(n, GFP_KERNEL)?;
+                    for c in item.payload.chunks_exact(4) {
+                        let fd = i32::from_ne_bytes([c[0], c[1], c[2], c[3]]);
+                        let file = pin_file(fd)?;
+                        // Cannot fail: reserved above.
+                        let _ = files.push_within_capacity(file);
+                    }
+                }
                 KDBUS_ITEM_BLOOM_FILTER => {
                     if bloom {
                         return Err(EEXIST);
@@ -219,9 +293,12 @@ impl Msg {
         if src_id != 0 && src_id != sender_id {
             return Err(EINVAL);
         }
+        let has_fds = !files.is_empty();
         Ok(Msg {
             buf,
             vecs,
+            files,
+            has_fds,
             dst_name,
             inline_size: usize::try_from(inline).map_err(|_| EMSGSIZE)?,
             seq,
@@ -254,7 +331,51 @@ impl Msg {
         let name = self
             .dst_name
             .map_or(0, |(a, b)| (ITEM_HEADER + b - a + 1).next_multiple_of(8));
-        HEADER + name + 32 * self.vecs.len()
+        let parts: usize = self
+            .vecs
+            .iter()
+            .map(|v| if v.memfd.is_some() { 40 } else { 32 })
+            .sum();
+        HEADER + name + parts + self.fds_item_size()
+    }
+
+    /// Space of the FDS item in a receiver's slice (0 without descriptors).
+    fn fds_item_size(&self) -> usize {
+        if self.has_fds {
+            (ITEM_HEADER + 4 * self.files.len()).next_multiple_of(8)
+        } else {
+            0
+        }
+    }
+
+    /// Offset of the `fds` array in a receiver's slice, if any.
+    pub(crate) fn fds_off(&self) -> Option<usize> {
+        self.has_fds
+            .then(|| self.header_items() - self.fds_item_size() + ITEM_HEADER)
+    }
+
+    /// The memfds, with the offset of each one's `fd` field in a slice.
+    pub(crate) fn memfds(&self) -> Result<KVec<(ARef<File>, usize)>> {
+        let mut out = KVec::new();
+        let mut at = HEADER
+            + self
+                .dst_name
+                .map_or(0, |(a, b)| (ITEM_HEADER + b - a + 1).next_multiple_of(8));
+        for v in self.vecs.iter() {
+            match &v.memfd {
+                Some((file, _)) => {
+                    out.push((file.clone(), at + ITEM_HEADER + 16), GFP_KERNEL)?;
+                    at += 40;
+                }
+                None => at += 32,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The pinned files of the FDS item.
+    pub(crate) fn files(&self) -> &[ARef<File>] {
+        &self.files
     }
 
     /// The slice size for a receiver with `meta_len` bytes of metadata.
@@ -283,6 +404,15 @@ impl Msg {
             push_str_item(&mut head, KDBUS_ITEM_DST_NAME, name)?;
         }
         for v in self.vecs.iter() {
+            if let Some((_, start)) = &v.memfd {
+                // `fd` is filled in at RECV; until then it reads -1.
+                let mut p = [0u8; 24];
+                p[..8].copy_from_slice(&start.to_ne_bytes());
+                p[8..16].copy_from_slice(&v.size.to_ne_bytes());
+                p[16..20].copy_from_slice(&(-1i32).to_ne_bytes());
+                push_item(&mut head, KDBUS_ITEM_PAYLOAD_MEMFD, &p)?;
+                continue;
+            }
             let voff = if v.pos == u64::MAX {
                 u64::MAX
             } else {
@@ -292,6 +422,14 @@ impl Msg {
             p[..8].copy_from_slice(&v.size.to_ne_bytes());
             p[8..].copy_from_slice(&voff.to_ne_bytes());
             push_item(&mut head, KDBUS_ITEM_PAYLOAD_OFF, &p)?;
+        }
+        if self.has_fds {
+            // Numbers are filled in at RECV; until then they read -1.
+            let mut fds = KVec::with_capacity(4 * self.files.len(), GFP_KERNEL)?;
+            for _ in self.files.iter() {
+                fds.extend_from_slice(&(-1i32).to_ne_bytes(), GFP_KERNEL)?;
+            }
+            push_item(&mut head, KDBUS_ITEM_FDS, &fds)?;
         }
         head.resize(payload_off, 0, GFP_KERNEL)?;
         pool.write(off, &head)?;
@@ -315,6 +453,25 @@ impl Msg {
         }
         Ok(())
     }
+}
+
+/// Takes a reference to the file of `fd` for an FDS item: `EBADF` if it is
+/// not open, `EOPNOTSUPP` for kdbus handles and `AF_UNIX` sockets (which
+/// could form reference cycles through queues); `O_PATH` files are fine.
+fn pin_file(fd: i32) -> Result<ARef<File>> {
+    let fd = u32::try_from(fd).map_err(|_| EBADF)?;
+    // SAFETY: `fget_raw` looks the descriptor up in the caller's table and
+    // returns a counted file or NULL.
+    let ptr = unsafe { bindings::fget_raw(fd) };
+    let ptr = core::ptr::NonNull::new(ptr).ok_or(EBADF)?;
+    // SAFETY: `ptr` carries the count `fget_raw` took, which the `ARef`
+    // owns; `File` wraps `struct file` transparently, and a file from
+    // `fget_raw` is not subject to `fdget_pos` of this task.
+    let file: ARef<File> = unsafe { ARef::from_raw(ptr.cast()) };
+    if crate::handle::is_kdbus_file(&file) || crate::kext::is_unix_socket(&file) {
+        return Err(EOPNOTSUPP);
+    }
+    Ok(file)
 }
 
 /// Metadata of one message for one receiver, written into the slice at

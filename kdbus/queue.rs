@@ -8,7 +8,7 @@
 //! leaves the queue. Every queued slice is accounted to its sending user
 //! (by domain user index; 0 is the kernel) until it leaves the queue.
 
-use kernel::{alloc::KVec, prelude::*};
+use kernel::{alloc::KVec, fs::File, prelude::*, sync::aref::ARef};
 
 use crate::{limits, message::MsgMeta};
 
@@ -27,6 +27,12 @@ pub(crate) struct Entry {
     pub(crate) meta: MsgMeta,
     /// The sending user's index, for the quota.
     pub(crate) user: u32,
+    /// Files of the FDS item, installed at RECV.
+    pub(crate) files: KVec<ARef<File>>,
+    /// Offset of the `fds` array in the slice, if the message has an FDS item.
+    pub(crate) fds_off: Option<usize>,
+    /// Memfds, with the offset of each `fd` field in the slice.
+    pub(crate) memfds: KVec<(ARef<File>, usize)>,
 }
 
 /// Per sending user use of one receiver's queue.
@@ -35,6 +41,8 @@ struct Use {
     user: u32,
     bytes: usize,
     msgs: usize,
+    /// Descriptors in FDS items (memfds do not count).
+    fds: usize,
 }
 
 /// A connection's queue.
@@ -60,30 +68,37 @@ impl Queue {
 
     /// Whether `user` may queue a slice of `m` bytes on a pool of
     /// `pool_size` bytes (`connection-pool.md` §10.6 steps 1-3).
-    pub(crate) fn admit(&self, pool_size: usize, user: u32, m: usize) -> Result {
-        let (u, n) = self
+    pub(crate) fn admit(&self, pool_size: usize, user: u32, m: usize, f: usize) -> Result {
+        let (u, n, fds) = self
             .users
             .iter()
             .find(|x| x.user == user)
-            .map_or((0, 0), |x| (x.bytes, x.msgs));
-        admit(pool_size, self.accounted, u, n, m)
+            .map_or((0, 0, 0), |x| (x.bytes, x.msgs, x.fds));
+        admit(pool_size, self.accounted, u, n, m)?;
+        // Step 4: descriptors in flight from one user.
+        if fds + f > limits::CONN_MAX_FDS_PER_USER {
+            return Err(EMFILE);
+        }
+        Ok(())
     }
 
     /// Charges `user` for a slice of `size` bytes (after [`Queue::admit`]),
     /// before the message is written; [`Queue::push`] then queues it, or
     /// [`Queue::uncharge`] takes the charge back.
-    pub(crate) fn charge(&mut self, user: u32, size: usize) -> Result {
+    pub(crate) fn charge(&mut self, user: u32, size: usize, fds: usize) -> Result {
         self.entries.reserve(1, GFP_KERNEL)?;
         match self.users.iter_mut().find(|x| x.user == user) {
             Some(x) => {
                 x.bytes += size;
                 x.msgs += 1;
+                x.fds += fds;
             }
             None => self.users.push(
                 Use {
                     user,
                     bytes: size,
                     msgs: 1,
+                    fds,
                 },
                 GFP_KERNEL,
             )?,
@@ -93,11 +108,12 @@ impl Queue {
     }
 
     /// Takes back a charge made by [`Queue::charge`].
-    pub(crate) fn uncharge(&mut self, user: u32, size: usize) {
+    pub(crate) fn uncharge(&mut self, user: u32, size: usize, fds: usize) {
         self.accounted -= size;
         if let Some(pos) = self.users.iter().position(|x| x.user == user) {
             self.users[pos].bytes -= size;
             self.users[pos].msgs -= 1;
+            self.users[pos].fds -= fds;
             if self.users[pos].msgs == 0 {
                 let _ = self.users.remove(pos);
             }
@@ -135,7 +151,7 @@ impl Queue {
     /// Takes entry `idx` out of the queue and releases its quota charge.
     pub(crate) fn remove(&mut self, idx: usize) -> Option<Entry> {
         let entry = self.entries.remove(idx).ok()?;
-        self.uncharge(entry.user, entry.size);
+        self.uncharge(entry.user, entry.size, entry.files.len());
         Some(entry)
     }
 }
@@ -201,8 +217,11 @@ mod tests {
                 header_items: 64,
                 meta: MsgMeta::empty(),
                 user: 1,
+                files: KVec::new(),
+                fds_off: None,
+                memfds: KVec::new(),
             };
-            assert!(q.charge(e.user, e.size).is_ok());
+            assert!(q.charge(e.user, e.size, 0).is_ok());
             assert!(q.push(e).is_ok());
         }
         // FIFO without priorities.

@@ -7,6 +7,7 @@
  *   make a bus, connect twice (HELLO), LIST the bus, CONN_INFO a peer,
  *   BUS_CREATOR_INFO, BYEBYE, close the bus.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -235,6 +236,89 @@ static void recv_msg(struct conn *c)
 		die("FREE");
 }
 
+/* Pass the write end of a pipe from @from to @to; @to writes into it. */
+static void pass_fd(struct conn *from, struct conn *to)
+{
+	uint64_t buf[32] = { 0 };
+	struct kdbus_msg *msg = (struct kdbus_msg *)buf;
+	struct kdbus_cmd_send cmd = { .size = sizeof(cmd) };
+	struct kdbus_cmd_recv recv = { .size = sizeof(recv) };
+	struct kdbus_cmd_free cmd_free = { .size = sizeof(cmd_free) };
+	struct kdbus_item *item;
+	char text[16] = { 0 };
+	int p[2];
+
+	if (pipe(p))
+		die("pipe");
+	msg->size = add_item((uint8_t *)buf, sizeof(*msg), KDBUS_ITEM_FDS, &p[1], sizeof(int));
+	msg->dst_id = to->id;
+	msg->payload_type = KDBUS_PAYLOAD_DBUS;
+	cmd.msg_address = (uintptr_t)msg;
+	if (ioctl(from->fd, KDBUS_CMD_SEND, &cmd) < 0)
+		die("SEND with FDS");
+	close(p[1]);
+	if (ioctl(to->fd, KDBUS_CMD_RECV, &recv) < 0)
+		die("RECV with FDS");
+	msg = (struct kdbus_msg *)(to->pool + recv.msg.offset);
+	for (item = msg->items; (uint8_t *)item < (uint8_t *)msg + msg->size;
+	     item = (struct kdbus_item *)((uint8_t *)item + ALIGN8(item->size)))
+		if (item->type == KDBUS_ITEM_FDS) {
+			printf("FDS: %llu passed a pipe to %llu, installed there as fd %d\n",
+			       (unsigned long long)from->id, (unsigned long long)to->id,
+			       item->fds[0]);
+			if (write(item->fds[0], "through kdbus", 13) != 13)
+				die("write");
+			close(item->fds[0]);
+		}
+	cmd_free.offset = recv.msg.offset;
+	ioctl(to->fd, KDBUS_CMD_FREE, &cmd_free);
+	if (read(p[0], text, sizeof(text) - 1) < 0)
+		die("read");
+	printf("  %llu read back from its pipe: \"%s\"\n", (unsigned long long)from->id, text);
+	close(p[0]);
+}
+
+/* Pass a sealed memfd from @from to @to: the data is never copied. */
+static void pass_memfd(struct conn *from, struct conn *to)
+{
+	uint64_t buf[32] = { 0 };
+	struct kdbus_msg *msg = (struct kdbus_msg *)buf;
+	struct kdbus_cmd_send cmd = { .size = sizeof(cmd) };
+	struct kdbus_cmd_recv recv = { .size = sizeof(recv) };
+	struct kdbus_cmd_free cmd_free = { .size = sizeof(cmd_free) };
+	static const char text[] = "a sealed memfd, shared, not copied";
+	struct kdbus_memfd m = { .size = sizeof(text) };
+	struct kdbus_item *item;
+	char got[64] = { 0 };
+
+	m.fd = memfd_create("kdbus-demo", MFD_ALLOW_SEALING);
+	if (m.fd < 0 || write(m.fd, text, sizeof(text)) != sizeof(text) ||
+	    fcntl(m.fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL))
+		die("memfd");
+	msg->size = add_item((uint8_t *)buf, sizeof(*msg), KDBUS_ITEM_PAYLOAD_MEMFD, &m, sizeof(m));
+	msg->dst_id = to->id;
+	msg->payload_type = KDBUS_PAYLOAD_DBUS;
+	cmd.msg_address = (uintptr_t)msg;
+	if (ioctl(from->fd, KDBUS_CMD_SEND, &cmd) < 0)
+		die("SEND with PAYLOAD_MEMFD");
+	close(m.fd);
+	if (ioctl(to->fd, KDBUS_CMD_RECV, &recv) < 0)
+		die("RECV with PAYLOAD_MEMFD");
+	msg = (struct kdbus_msg *)(to->pool + recv.msg.offset);
+	for (item = msg->items; (uint8_t *)item < (uint8_t *)msg + msg->size;
+	     item = (struct kdbus_item *)((uint8_t *)item + ALIGN8(item->size)))
+		if (item->type == KDBUS_ITEM_PAYLOAD_MEMFD) {
+			if (pread(item->memfd.fd, got, item->memfd.size, item->memfd.start) < 0)
+				die("pread");
+			printf("PAYLOAD_MEMFD: %llu received fd %d, %llu bytes: \"%s\"\n",
+			       (unsigned long long)to->id, item->memfd.fd,
+			       (unsigned long long)item->memfd.size, got);
+			close(item->memfd.fd);
+		}
+	cmd_free.offset = recv.msg.offset;
+	ioctl(to->fd, KDBUS_CMD_FREE, &cmd_free);
+}
+
 static void conn_info(struct conn *c, uint64_t id)
 {
 	struct kdbus_cmd_info cmd = {
@@ -275,6 +359,8 @@ int main(void)
 	bus_creator_info(&b);
 	send_msg(&a, b.id, "hello", "bob");
 	recv_msg(&b);
+	pass_fd(&a, &b);
+	pass_memfd(&a, &b);
 	if (ioctl(b.fd, KDBUS_CMD_BYEBYE, &byebye) < 0)
 		die("BYEBYE");
 	printf("BYEBYE (bob): ok\n");
