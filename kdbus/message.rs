@@ -173,7 +173,7 @@ impl Msg {
                         return Err(EFAULT);
                     }
                     let pos = if address == 0 { u64::MAX } else { inline };
-                    inline += if address == 0 { vsize % 8 } else { vsize };
+                    inline += inline_advance(vsize, address != 0);
                     vecs.push(
                         Vector {
                             address,
@@ -216,7 +216,7 @@ impl Msg {
                     if end > fsize {
                         return Err(EBADF);
                     }
-                    inline += msize % 8;
+                    inline += inline_advance(msize, false);
                     vecs.push(
                         Vector {
                             address: 0,
@@ -326,17 +326,23 @@ impl Msg {
         self.dst_name.map(|(a, b)| &self.buf[a..b])
     }
 
+    /// The layout of this message in a receiver's slice with `meta_len`
+    /// bytes of metadata.
+    fn layout(&self, meta_len: usize) -> Layout {
+        let memfds = self.vecs.iter().filter(|v| v.memfd.is_some()).count();
+        Layout::new(
+            self.dst_name.map(|(a, b)| b - a),
+            self.vecs.len() - memfds,
+            memfds,
+            self.has_fds.then_some(self.files.len()),
+            meta_len,
+            self.inline_size,
+        )
+    }
+
     /// Size of the header and kernel-built items in a receiver's slice.
     pub(crate) fn header_items(&self) -> usize {
-        let name = self
-            .dst_name
-            .map_or(0, |(a, b)| (ITEM_HEADER + b - a + 1).next_multiple_of(8));
-        let parts: usize = self
-            .vecs
-            .iter()
-            .map(|v| if v.memfd.is_some() { 40 } else { 32 })
-            .sum();
-        HEADER + name + parts + self.fds_item_size()
+        self.layout(0).header_items
     }
 
     /// Space of the FDS item in a receiver's slice (0 without descriptors).
@@ -380,7 +386,7 @@ impl Msg {
 
     /// The slice size for a receiver with `meta_len` bytes of metadata.
     pub(crate) fn slice_size(&self, meta_len: usize) -> usize {
-        (self.header_items() + meta_len + self.inline_size).next_multiple_of(8)
+        self.layout(meta_len).slice_size
     }
 
     /// Writes the message into the slice at `off` of `pool` (allocated by
@@ -452,6 +458,53 @@ impl Msg {
             pool.write(off + at, &[0u8; 8][..end - at])?;
         }
         Ok(())
+    }
+}
+
+/// Where things go in a receiver's slice (`message.md` §5.2, §5.3).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Layout {
+    /// Header and kernel-built items: `kdbus_msg.size` without metadata.
+    pub(crate) header_items: usize,
+    /// The first inline payload byte (after the reserved metadata).
+    pub(crate) payload_off: usize,
+    /// The slice size, reported as `msg_size`.
+    pub(crate) slice_size: usize,
+}
+
+impl Layout {
+    /// A message with a DST_NAME of `name_len` bytes (if any), `vecs`
+    /// PAYLOAD_VECs (padding included), `memfds` PAYLOAD_MEMFDs, an FDS item
+    /// of `fds` descriptors (if any and non-empty), `meta_len` bytes of
+    /// metadata and an inline stream of `inline` bytes.
+    pub(crate) fn new(
+        name_len: Option<usize>,
+        vecs: usize,
+        memfds: usize,
+        fds: Option<usize>,
+        meta_len: usize,
+        inline: usize,
+    ) -> Self {
+        let name = name_len.map_or(0, |n| (ITEM_HEADER + n + 1).next_multiple_of(8));
+        let fds = fds.map_or(0, |n| (ITEM_HEADER + 4 * n).next_multiple_of(8));
+        let header_items = HEADER + name + 32 * vecs + 40 * memfds + fds;
+        let payload_off = header_items + meta_len;
+        Self {
+            header_items,
+            payload_off,
+            slice_size: (payload_off + inline).next_multiple_of(8),
+        }
+    }
+}
+
+/// How far a payload element advances the inline stream (§2.4): all its
+/// bytes for a real vector, `size % 8` filler for a padding vector or a
+/// memfd.
+pub(crate) const fn inline_advance(size: u64, inline_bytes: bool) -> u64 {
+    if inline_bytes {
+        size
+    } else {
+        size % 8
     }
 }
 
@@ -565,5 +618,50 @@ impl MsgMeta {
         let mut v = KVec::new();
         self.write(&mut v)?;
         Ok(v.len())
+    }
+}
+
+#[kunit_tests(kdbus_message)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worked_examples_of_the_spec() {
+        // `message.md` §5.3: one 5-byte vector, no metadata.
+        let l = Layout::new(None, 1, 0, None, 0, 5);
+        assert_eq!(l.header_items, 96);
+        assert_eq!(l.payload_off, 96);
+        assert_eq!(l.slice_size, 104);
+        // The same with a TIMESTAMP item (16 + 24 bytes).
+        let l = Layout::new(None, 1, 0, None, 40, 5);
+        assert_eq!(l.header_items, 96);
+        assert_eq!(l.payload_off, 136);
+        assert_eq!(l.slice_size, 144);
+    }
+
+    #[test]
+    fn items_are_padded_to_eight() {
+        // DST_NAME "a.b": 16 + 3 + 1 = 20 -> 24; 3 fds: 16 + 12 -> 32.
+        let l = Layout::new(Some(3), 0, 0, Some(3), 0, 0);
+        assert_eq!(l.header_items, 64 + 24 + 32);
+        // A memfd item is 40 bytes, a vector 32.
+        let l = Layout::new(None, 2, 1, None, 0, 0);
+        assert_eq!(l.header_items, 64 + 64 + 40);
+        assert_eq!(l.slice_size, 168);
+        // An empty slice tail is rounded up.
+        assert_eq!(Layout::new(None, 1, 0, None, 0, 1).slice_size, 104);
+    }
+
+    #[test]
+    fn inline_stream_positions() {
+        // "ab", padding of 6, "cdefgh": the second vector starts 8-aligned.
+        let mut pos = 0;
+        pos += inline_advance(2, true);
+        pos += inline_advance(6, false);
+        assert_eq!(pos, 8);
+        // A 13-byte memfd leaves 5 filler bytes, a 16-byte one none.
+        assert_eq!(inline_advance(13, false), 5);
+        assert_eq!(inline_advance(16, false), 0);
+        assert_eq!(inline_advance(13, true), 13);
     }
 }

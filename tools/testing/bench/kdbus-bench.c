@@ -9,7 +9,9 @@
  *
  * and prints a table with ratios. Absolute numbers mean nothing under QEMU
  * TCG; the ratios measured side by side in the same guest do. kdbus needs a
- * kdbusfs mounted at /sys/fs/kdbus; memfd columns come with memfd support.
+ * kdbusfs mounted at /sys/fs/kdbus. The memfd column sends one sealed memfd
+ * of the payload size per message (passed, not copied; the receiver gets
+ * and closes a new fd each time).
  *
  * Usage: kdbus-bench [seconds-per-cell]   (default 0.5)
  */
@@ -208,6 +210,7 @@ static int kdbus_setup(struct kconn *a, struct kconn *b)
 	for (i = 0; i < 2; i++) {
 		struct kdbus_cmd_hello hello = {
 			.size = sizeof(hello), .pool_size = POOL,
+			.flags = KDBUS_HELLO_ACCEPT_FD,
 		};
 		struct kdbus_cmd_free f = { .size = sizeof(f) };
 
@@ -231,8 +234,10 @@ static void kdbus_close(struct kconn *c)
 	close(c->fd);
 }
 
-/* One message with one vector; retries while the receiver's quota is full. */
-static int ksend(struct kconn *c, uint64_t dst, const void *data, size_t size, uint64_t cookie)
+/* One message with one vector (or, with @memfd >= 0, one memfd); retries
+ * while the receiver's quota is full. */
+static int ksend_any(struct kconn *c, uint64_t dst, const void *data, size_t size,
+		     uint64_t cookie, int memfd)
 {
 	struct {
 		struct kdbus_msg msg;
@@ -240,20 +245,33 @@ static int ksend(struct kconn *c, uint64_t dst, const void *data, size_t size, u
 	} m = { 0 };
 	struct kdbus_cmd_send cmd = { .size = sizeof(cmd), .msg_address = (uintptr_t)&m };
 
-	m.msg.size = sizeof(m.msg) + 32;
 	m.msg.dst_id = dst;
 	m.msg.payload_type = KDBUS_PAYLOAD_DBUS;
 	m.msg.cookie = cookie;
-	m.item.size = 32;
-	m.item.type = KDBUS_ITEM_PAYLOAD_VEC;
-	m.item.vec.size = size;
-	m.item.vec.address = (uintptr_t)data;
+	if (memfd >= 0) {
+		m.msg.size = sizeof(m.msg) + 40;
+		m.item.size = 40;
+		m.item.type = KDBUS_ITEM_PAYLOAD_MEMFD;
+		m.item.memfd.size = size;
+		m.item.memfd.fd = memfd;
+	} else {
+		m.msg.size = sizeof(m.msg) + 32;
+		m.item.size = 32;
+		m.item.type = KDBUS_ITEM_PAYLOAD_VEC;
+		m.item.vec.size = size;
+		m.item.vec.address = (uintptr_t)data;
+	}
 	while (ioctl(c->fd, KDBUS_CMD_SEND, &cmd) < 0) {
 		if (errno != ENOBUFS && errno != EXFULL)
 			return -1;
 		sched_yield();
 	}
 	return 0;
+}
+
+static int ksend(struct kconn *c, uint64_t dst, const void *data, size_t size, uint64_t cookie)
+{
+	return ksend_any(c, dst, data, size, cookie, -1);
 }
 
 /* Waits for and receives one message; returns its cookie. */
@@ -272,12 +290,15 @@ static int64_t krecv(struct kconn *c)
 	}
 	msg = (struct kdbus_msg *)(c->pool + cmd.msg.offset);
 	cookie = msg->cookie;
+	if (msg->size > sizeof(*msg) &&
+	    msg->items[0].type == KDBUS_ITEM_PAYLOAD_MEMFD && msg->items[0].memfd.fd >= 0)
+		close(msg->items[0].memfd.fd);
 	f.offset = cmd.msg.offset;
 	ioctl(c->fd, KDBUS_CMD_FREE, &f);
 	return cookie;
 }
 
-static double kdbus_throughput(size_t size, double secs)
+static double kdbus_throughput(size_t size, double secs, int memfd)
 {
 	struct kconn a, b;
 	char *buf = calloc(1, size);
@@ -299,7 +320,7 @@ static double kdbus_throughput(size_t size, double secs)
 	}
 	t0 = now();
 	do {
-		if (ksend(&a, b.id, buf, size, 1))
+		if (ksend_any(&a, b.id, buf, size, 1, memfd))
 			break;
 		count++;
 	} while ((t = now()) - t0 < secs);
@@ -347,6 +368,17 @@ static double kdbus_pingpong(size_t size, double secs)
 	return (t - t0) * 1e6 / rounds;
 }
 
+/* A sealed memfd of @size bytes. */
+static int make_memfd(size_t size)
+{
+	int fd = memfd_create("kdbus-bench", MFD_ALLOW_SEALING);
+
+	if (fd < 0 || ftruncate(fd, size) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL))
+		return -1;
+	return fd;
+}
+
 int main(int argc, char **argv)
 {
 	static const size_t sizes[] = { 8, 64, 512, 4096, 65536, 1 << 20 };
@@ -355,12 +387,13 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("kdbus-bench: %.2f s per cell; ratios are against AF_UNIX\n\n", secs);
-	printf("%-8s | %12s %12s %12s %8s | %10s %10s %10s %8s\n", "payload",
-	       "pipe MB/s", "unix MB/s", "kdbus MB/s", "k/unix", "pipe us", "unix us",
-	       "kdbus us", "k/unix");
+	printf("%-8s | %10s %10s %10s %8s %10s %8s | %9s %9s %9s %8s\n", "payload",
+	       "pipe MB/s", "unix MB/s", "kdbus MB/s", "k/unix", "memfd MB/s", "m/unix",
+	       "pipe us", "unix us", "kdbus us", "k/unix");
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct chan p, u;
-		double tp, tu, tk, lp, lu, lk;
+		double tp, tu, tk, tm, lp, lu, lk;
+		int mfd = make_memfd(sizes[i]);
 
 		if (make_pipe(&p) || make_unix(&u)) {
 			perror("kdbus-bench: setup");
@@ -368,16 +401,20 @@ int main(int argc, char **argv)
 		}
 		tp = throughput(&p, sizes[i], secs);
 		tu = throughput(&u, sizes[i], secs);
-		tk = kdbus_throughput(sizes[i], secs);
+		tk = kdbus_throughput(sizes[i], secs, -1);
+		tm = mfd >= 0 ? kdbus_throughput(sizes[i], secs, mfd) : -1;
+		if (mfd >= 0)
+			close(mfd);
 		lp = pingpong(&p, sizes[i], secs);
 		lu = pingpong(&u, sizes[i], secs);
 		lk = kdbus_pingpong(sizes[i], secs);
-		printf("%-8zu | %12.1f %12.1f %12.1f %7.2fx | %10.1f %10.1f %10.1f %7.2fx\n",
-		       sizes[i], tp, tu, tk, tk / tu, lp, lu, lk, lk / lu);
+		printf("%-8zu | %10.1f %10.1f %10.1f %7.2fx %10.1f %7.2fx | %9.1f %9.1f %9.1f %7.2fx\n",
+		       sizes[i], tp, tu, tk, tk / tu, tm, tm / tu, lp, lu, lk, lk / lu);
 		close(p.a_tx); close(p.b_rx); close(p.b_tx); close(p.a_rx);
 		close(u.a_tx); close(u.b_tx);
 	}
 	printf("\nk/unix: kdbus (PAYLOAD_VEC, one copy into the pool) against AF_UNIX;\n"
+	       "m/unix: kdbus with one sealed memfd per message (no copy) against AF_UNIX;\n"
 	       "throughput higher is better, latency lower is better.\n");
 	return 0;
 }
