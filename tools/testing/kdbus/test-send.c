@@ -1146,4 +1146,54 @@ TEST_F(send, dst_name_without_padding_in_msg_size_ok)
 	kdbus_conn_close(&act);
 }
 
+/*
+ * A receiver that disappears while a sender keeps sending (message.md §2.6,
+ * connection-pool.md §5.3): every SEND succeeds or fails with ENXIO (gone
+ * from the ID table) or ECONNRESET (died between lookup and enqueue);
+ * nothing leaks (kmemleak) and the kernel log stays clean.
+ */
+struct midsend {
+	int fd;
+	/* The receiver's handle and pool mapping: the sender drops its copies
+	 * (a mapping keeps the file, and so the connection, alive). */
+	int dst_fd;
+	void *dst_pool;
+	size_t dst_pool_size;
+	uint64_t dst;
+};
+
+static int midsend_sender(void *arg)
+{
+	struct midsend *m = arg;
+	static char big[4096];
+	struct kdbus_test_vec vec = { big, sizeof(big) };
+	int i, ret, gone = 0;
+
+	close(m->dst_fd);
+	munmap(m->dst_pool, m->dst_pool_size);
+	for (i = 0; i < 4000 && gone < 50; i++) {
+		ret = kdbus_msg_send(m->fd, m->dst, 0, 0, 1, &vec, 1);
+		if (ret == -ENXIO || ret == -ECONNRESET)
+			gone++;
+		else if (ret && ret != -ENOBUFS && ret != -EXFULL)
+			return 1;
+	}
+	return gone ? 0 : 2;
+}
+
+TEST_F(send, receiver_disappearing_mid_send)
+{
+	struct midsend m = {
+		.fd = self->a.fd, .dst_fd = self->b.fd, .dst = self->b.id,
+		.dst_pool = self->b.pool, .dst_pool_size = self->b.pool_size,
+	};
+	pid_t pid = kdbus_spawn(midsend_sender, &m);
+
+	ASSERT_LT(0, pid);
+	usleep(20000);
+	kdbus_conn_close(&self->b);
+	self->b.fd = -1;
+	EXPECT_EQ(0, kdbus_wait(pid));
+}
+
 TEST_HARNESS_MAIN
