@@ -23,7 +23,7 @@ use kernel::{
 };
 
 use crate::{
-    bus::Bus,
+    bus::{Bus, NameSnap},
     domain::{Charge, Domain},
     item::{sanitize_attach, Args, CmdSpec, ItemRule, Parsed},
     limits,
@@ -371,6 +371,31 @@ fn push_name_record(
     out.extend_from_slice(&id.to_ne_bytes(), GFP_KERNEL)?;
     out.extend_from_slice(&flags.to_ne_bytes(), GFP_KERNEL)?;
     push_name_item(out, name_flags, name)
+}
+
+/// Reserves a descriptor for one file of a message being received (when
+/// `install`), recording the reservation (or `None` on failure, which sets
+/// `incomplete`) in `out`; returns the number to show, -1 if none.
+fn reserve_fd(
+    install: bool,
+    out: &mut KVec<Option<FileDescriptorReservation>>,
+    incomplete: &mut bool,
+) -> Result<i32> {
+    if !install {
+        return Ok(-1);
+    }
+    match FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC) {
+        Ok(r) => {
+            let fd = i32::try_from(r.reserved_fd()).unwrap_or(-1);
+            out.push(Some(r), GFP_KERNEL)?;
+            Ok(fd)
+        }
+        Err(_) => {
+            *incomplete = true;
+            out.push(None, GFP_KERNEL)?;
+            Ok(-1)
+        }
+    }
 }
 
 /// Attach flags of process metadata (collected from the sending task).
@@ -772,10 +797,12 @@ impl Connection {
             // before method calls do (`message.md` §2.6).
             return Err(EPERM);
         } else {
-            if !self.can_talk(&dst)? {
+            // One snapshot of the names serves the TALK check and metadata.
+            let names = self.bus.names()?;
+            if !self.can_talk(&dst, &names) {
                 return Err(EPERM);
             }
-            self.deliver(&dst, &msg)?;
+            self.deliver(&dst, &msg, &names)?;
         }
         // `reply` is the empty slice for everything but synchronous calls.
         let mut reply = [0u8; 24];
@@ -808,23 +835,22 @@ impl Connection {
     /// Whether this connection may talk to `dst` (`message.md` §3.6): a
     /// custom endpoint must grant TALK on a name `dst` owns; then the same
     /// user, a privileged sender, or the bus policy.
-    fn can_talk(&self, dst: &Connection) -> Result<bool> {
-        let names = self.bus.names()?;
+    fn can_talk(&self, dst: &Connection, names: &[NameSnap]) -> bool {
         let owned = || names.iter().filter(move |n| core::ptr::eq(&*n.owner, dst));
         if let Some(ep) = self.ep.endpoint().filter(|e| !e.is_default()) {
             if !owned().any(|n| ep.can_talk_name(&n.name)) {
-                return Ok(false);
+                return false;
             }
         }
         if self.privileged || crate::kext::current_euid().val == dst.uid {
-            return Ok(true);
+            return true;
         }
-        Ok(owned().any(|n| self.bus.policy_grants(&n.name, KDBUS_POLICY_TALK)))
+        owned().any(|n| self.bus.policy_grants(&n.name, KDBUS_POLICY_TALK))
     }
 
     /// Queues `msg` on `dst` (`message.md` §5.1): quota, slice, one copy of
     /// the payload, enqueue, wake-up.
-    fn deliver(&self, dst: &Arc<Connection>, msg: &Msg) -> Result {
+    fn deliver(&self, dst: &Arc<Connection>, msg: &Msg, names: &[NameSnap]) -> Result {
         let send_mask = self.inner.lock().attach_send;
         let mask = crate::attach_flags_mask() & send_mask & dst.inner.lock().attach_recv;
         // A sender with faked metadata contributes no process items.
@@ -833,7 +859,6 @@ impl Connection {
         } else {
             None
         };
-        let names = self.bus.names()?;
         let mut own = KVec::new();
         for n in names.iter().filter(|n| core::ptr::eq(&*n.owner, self)) {
             own.push((n.name.as_slice(), n.flags), GFP_KERNEL)?;
@@ -936,27 +961,13 @@ impl Connection {
                 self.pool.write(e.off, &size.to_ne_bytes())?;
                 // Descriptors: installed (O_CLOEXEC) by a RECV that is not a
                 // PEEK, for a receiver with ACCEPT_FD; -1 otherwise.
+                let install =
+                    flags & KDBUS_RECV_PEEK == 0 && self.hello_flags & KDBUS_HELLO_ACCEPT_FD != 0;
                 let mut reserved = KVec::new();
                 if let Some(fds_off) = e.fds_off {
-                    let install = flags & KDBUS_RECV_PEEK == 0
-                        && self.hello_flags & KDBUS_HELLO_ACCEPT_FD != 0;
                     let mut nums = KVec::with_capacity(4 * e.files.len(), GFP_KERNEL)?;
                     for _ in e.files.iter() {
-                        let mut fd = -1i32;
-                        if install {
-                            match FileDescriptorReservation::get_unused_fd_flags(
-                                bindings::O_CLOEXEC,
-                            ) {
-                                Ok(r) => {
-                                    fd = i32::try_from(r.reserved_fd()).unwrap_or(-1);
-                                    reserved.push(Some(r), GFP_KERNEL)?;
-                                }
-                                Err(_) => {
-                                    incomplete = true;
-                                    reserved.push(None, GFP_KERNEL)?;
-                                }
-                            }
-                        }
+                        let fd = reserve_fd(install, &mut reserved, &mut incomplete)?;
                         nums.extend_from_slice(&fd.to_ne_bytes(), GFP_KERNEL)?;
                     }
                     self.pool.write(e.off + fds_off, &nums)?;
@@ -964,20 +975,7 @@ impl Connection {
                 // Memfds: the same, one `fd` field per PAYLOAD_MEMFD item.
                 let mut memfd_reserved = KVec::new();
                 for (_, fd_off) in e.memfds.iter() {
-                    let mut fd = -1i32;
-                    if flags & KDBUS_RECV_PEEK == 0 && self.hello_flags & KDBUS_HELLO_ACCEPT_FD != 0
-                    {
-                        match FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC) {
-                            Ok(r) => {
-                                fd = i32::try_from(r.reserved_fd()).unwrap_or(-1);
-                                memfd_reserved.push(Some(r), GFP_KERNEL)?;
-                            }
-                            Err(_) => {
-                                incomplete = true;
-                                memfd_reserved.push(None, GFP_KERNEL)?;
-                            }
-                        }
-                    }
+                    let fd = reserve_fd(install, &mut memfd_reserved, &mut incomplete)?;
                     self.pool.write(e.off + fd_off, &fd.to_ne_bytes())?;
                 }
                 self.pool.publish(e.off);
