@@ -23,6 +23,7 @@ use crate::{
     metadata::Snapshot,
     names::Registry,
     node::{Node, NodeObject},
+    notify::Notifier,
     policy::{BusPolicy, PolicyDb},
     uapi::*,
 };
@@ -75,6 +76,8 @@ pub(crate) struct Bus {
     creator: Snapshot,
     #[pin]
     inner: Mutex<BusInner>,
+    #[pin]
+    notify: Notifier,
 }
 
 /// Checks the `<uid>-` prefix of a bus or endpoint name against the
@@ -181,6 +184,7 @@ pub(crate) fn make(control: &Arc<Node>, arg: usize) -> Result<Option<Arc<Node>>>
                 policy: BusPolicy::new(),
                 names: Registry::new(),
             }),
+            notify <- Notifier::new(),
         }),
         GFP_KERNEL,
     )?;
@@ -240,6 +244,16 @@ impl Bus {
 
     pub(crate) fn creator(&self) -> &Snapshot {
         &self.creator
+    }
+
+    /// The bus's notification queue.
+    pub(crate) fn notifier(&self) -> &Notifier {
+        &self.notify
+    }
+
+    /// Delivers the pending notifications (called with no lock held).
+    pub(crate) fn flush_notifications(&self) {
+        self.notify.flush(self);
     }
 
     /// The node's release action: return the creator's bus slot.

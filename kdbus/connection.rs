@@ -16,17 +16,26 @@
 use kernel::{
     alloc::KVec,
     bindings,
-    fs::{file::FileDescriptorReservation, File},
-    new_mutex, new_poll_condvar,
+    fs::{
+        file::{FileDescriptorReservation, LocalFile},
+        File,
+    },
+    impl_has_delayed_work, new_delayed_work, new_mutex, new_poll_condvar,
     prelude::*,
-    sync::{poll::PollCondVar, poll::PollTable, Arc, Mutex},
+    sync::{
+        aref::ARef,
+        atomic::Atomic,
+        poll::{PollCondVar, PollTable},
+        Arc, Mutex,
+    },
+    workqueue::{DelayedWork, RawWorkItem, WorkItem},
 };
 
 use crate::{
     bus::{Bus, NameSnap},
     domain::{Charge, Domain},
     item::{sanitize_attach, Args, CmdSpec, ItemRule, Parsed},
-    limits,
+    kext, limits,
     message::{Msg, MsgMeta},
     metadata::{push_item, push_str_item, Snapshot},
     names,
@@ -34,6 +43,7 @@ use crate::{
     policy::PolicyDb,
     pool::Pool,
     queue::{Entry, Queue},
+    reply::{self, Reply},
     uapi::*,
 };
 
@@ -55,6 +65,11 @@ struct ConnInner {
     dropped: u64,
     /// Received messages, not yet dequeued.
     queue: Queue,
+    /// Trackers of the calls this connection made, oldest first
+    /// (`message.md` §4.1).
+    replies: KVec<Arc<Reply>>,
+    /// The deadline the reply-timeout scanner is armed for.
+    scan_at: Option<u64>,
 }
 
 /// A connection.
@@ -78,12 +93,29 @@ pub(crate) struct Connection {
     /// The real UID (kuid value) of the HELLO caller, for TALK checks.
     uid: u32,
     charge: Charge,
+    /// Reply trackers of our calls that exist (`reply.rs`).
+    replies_alive: Atomic<u32>,
+    /// The reply-timeout scanner (`message.md` §7.5).
+    #[pin]
+    scan: DelayedWork<Connection>,
     #[pin]
     active: Gate,
     #[pin]
     inner: Mutex<ConnInner>,
     #[pin]
     wait: PollCondVar,
+}
+
+impl_has_delayed_work! {
+    impl HasDelayedWork<Self> for Connection { self.scan }
+}
+
+impl WorkItem for Connection {
+    type Pointer = Arc<Connection>;
+
+    fn run(this: Arc<Connection>) {
+        this.scan_replies();
+    }
 }
 
 /// HELLO's arguments.
@@ -277,6 +309,8 @@ pub(crate) fn hello(
             meta,
             uid: crate::kext::current_uid().val,
             charge,
+            replies_alive: Atomic::new(0),
+            scan <- new_delayed_work!("kdbus_reply_scan"),
             active <- Gate::new(),
             inner <- new_mutex!(ConnInner {
                 disconnected: false,
@@ -284,6 +318,8 @@ pub(crate) fn hello(
                 attach_recv,
                 dropped: 0,
                 queue: Queue::new(),
+                replies: KVec::new(),
+                scan_at: None,
             }),
             wait <- new_poll_condvar!(),
         }),
@@ -398,6 +434,60 @@ fn reserve_fd(
     }
 }
 
+/// Descriptor numbers reserved for a received message, installed once it
+/// is certain to be delivered.
+struct Installer {
+    fds: KVec<Option<FileDescriptorReservation>>,
+    memfds: KVec<Option<FileDescriptorReservation>>,
+    /// A descriptor could not be reserved (`INCOMPLETE_FDS`).
+    incomplete: bool,
+}
+
+impl Installer {
+    fn install(self, files: KVec<ARef<File>>, memfds: KVec<(ARef<File>, usize)>) {
+        for (r, f) in self.fds.into_iter().zip(files) {
+            if let Some(r) = r {
+                r.fd_install(f);
+            }
+        }
+        for (r, (f, _)) in self.memfds.into_iter().zip(memfds) {
+            if let Some(r) = r {
+                r.fd_install(f);
+            }
+        }
+    }
+}
+
+/// The file of a CANCEL_FD item (`message.md` §4.7): `EBADF` if the
+/// descriptor is not open, `EINVAL` if its file cannot be polled.
+fn cancel_file(payload: &[u8]) -> Result<ARef<LocalFile>> {
+    let fd = payload
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .map(i32::from_ne_bytes)
+        .ok_or(EINVAL)?;
+    let fd = u32::try_from(fd).map_err(|_| EBADF)?;
+    let file = LocalFile::fget(fd).map_err(|_| EBADF)?;
+    if !kext::file_can_poll(&file) {
+        return Err(EINVAL);
+    }
+    Ok(file)
+}
+
+/// Writes the empty `cmd_send.reply` of everything but a synchronous call.
+fn write_empty_reply(args: &Args, pool_size: usize) -> Result {
+    let mut reply = [0u8; 24];
+    reply[..8].copy_from_slice(&(pool_size as u64).to_ne_bytes());
+    args.write_user(32, &reply)
+}
+
+/// The quota index of the kernel's notifications.
+const KERNEL_USER: u32 = 0;
+
+/// The longest the reply-timeout scanner sleeps (jiffies) before it looks
+/// again; far deadlines are reached in several steps.
+const MAX_SCAN_DELAY: kernel::ffi::c_ulong = 1 << 30;
+
 /// Attach flags of process metadata (collected from the sending task).
 const PROCESS_META: u64 = KDBUS_ATTACH_CREDS
     | KDBUS_ATTACH_PIDS
@@ -418,7 +508,13 @@ fn bus_root(ep: &Arc<Node>) -> Result<&Arc<Node>> {
 
 /// The commands of a connected handle; `active` is the connection's active
 /// reference taken by the dispatcher.
-pub(crate) fn command(conn: &Arc<Connection>, active: ConnActive, cmd: u32, arg: usize) -> Result {
+pub(crate) fn command(
+    conn: &Arc<Connection>,
+    active: ConnActive,
+    file: &File,
+    cmd: u32,
+    arg: usize,
+) -> Result {
     // `abi.md` §3.2 rule 7: the connection type, before the argument is read.
     let allowed = match cmd {
         KDBUS_CMD_UPDATE | KDBUS_CMD_CONN_INFO | KDBUS_CMD_BUS_CREATOR_INFO | KDBUS_CMD_LIST => {
@@ -441,7 +537,7 @@ pub(crate) fn command(conn: &Arc<Connection>, active: ConnActive, cmd: u32, arg:
         KDBUS_CMD_CONN_INFO => conn.conn_info(arg),
         KDBUS_CMD_BUS_CREATOR_INFO => conn.bus_creator_info(arg),
         KDBUS_CMD_LIST => conn.list(arg),
-        KDBUS_CMD_SEND => conn.send(arg),
+        KDBUS_CMD_SEND => conn.send(file, arg),
         KDBUS_CMD_RECV => conn.recv(arg),
         // NAME_*, MATCH_* arrive with the names and match issues
         // (`Documentation/kdbus/status.rst`).
@@ -508,23 +604,55 @@ impl Connection {
             }
             inner.disconnected = true;
         }
-        // 1. No new ioctls; wait for the ones in flight.
+        // 1. Our blocked synchronous SENDs wake up (`ECONNRESET`); no new
+        // ioctls; wait for the ones in flight.
+        self.wait.notify_all();
         self.active.close_and_wait();
-        // 3. Its bus policy entries go first.
+        // 2. The reply-timeout scanner.
+        self.cancel_scan();
+        // 3. Its bus policy entries.
         self.bus.remove_policy(self.id);
-        // 5. Its names (activator registrations, owned names).
-        self.bus.remove_names(self);
-        // 6. Discard the queue.
-        let mut inner = self.inner.lock();
-        while let Some(e) = inner.queue.remove(0) {
-            self.pool.release_kernel(e.off);
-        }
-        drop(inner);
         // 4. Out of the ID table and the endpoint.
         self.bus.remove_conn(self);
         if let Some(ep) = self.ep.endpoint() {
             ep.remove_conn(self);
         }
+        // 5. Its names (activator registrations, owned names).
+        self.bus.remove_names(self);
+        // 6. Discard the queue; the calls in it will not be answered.
+        let (queued, own) = {
+            let mut inner = self.inner.lock();
+            let queued = inner.queue.drain();
+            (queued, core::mem::take(&mut inner.replies))
+        };
+        for e in queued.into_iter() {
+            self.pool.release_kernel(e.off);
+            if let Some(r) = &e.reply {
+                Self::abandon(r);
+            }
+        }
+        // 7. Our own calls are forgotten silently; a reply waiting in an
+        // interrupted call's tracker goes with it.
+        for r in own.iter() {
+            let outcome = r.with(|s| {
+                s.open = false;
+                s.waiting = false;
+                s.interrupted = false;
+                s.outcome.take()
+            });
+            if let Some(Ok(e)) = outcome {
+                self.unstage(e);
+            }
+        }
+        // 8. Calls others made to us: `EPIPE` or REPLY_DEAD.
+        if let Ok(conns) = self.bus.conns() {
+            for c in conns.iter() {
+                // On allocation failure those callers time out instead.
+                let _ = c.abandon_calls_to(self.id);
+            }
+        }
+        // 9. Notifications, in the order they were generated.
+        self.bus.flush_notifications();
         // Pollers see POLLERR | POLLHUP from now on.
         self.wait.notify_all();
         Ok(true)
@@ -763,51 +891,101 @@ impl Connection {
         args.write_user_u64(32, size as u64)
     }
 
-    /// SEND (`message.md` §2): unicast messages; broadcasts and method calls
-    /// arrive with the rest of the messaging and method-call issues.
-    fn send(self: &Arc<Self>, arg: usize) -> Result {
+    /// SEND (`message.md` §2): unicast messages, method calls and replies;
+    /// broadcasts arrive with the matches issue.
+    fn send(self: &Arc<Self>, file: &File, arg: usize) -> Result {
         let args = match Args::parse(arg, &SEND_SPEC)? {
             Parsed::Run(args) => args,
             Parsed::Negotiated => return Ok(()),
         };
         let sync = args.flags() & KDBUS_SEND_SYNC_REPLY != 0;
-        if let Some(item) = args.item(KDBUS_ITEM_CANCEL_FD) {
-            let fd = u32::from_ne_bytes([
-                item.payload[0],
-                item.payload[1],
-                item.payload[2],
-                item.payload[3],
-            ]);
-            kernel::fs::file::LocalFile::fget(fd).map_err(|_| EBADF)?;
-        }
+        // §2.2 step 6: validated for every SEND, used by synchronous calls.
+        let cancel = match args.item(KDBUS_ITEM_CANCEL_FD) {
+            Some(item) => Some(cancel_file(item.payload)?),
+            None => None,
+        };
         let domain = self.ep.domain().ok_or(ESHUTDOWN)?;
         let (bloom_size, _) = self.bus.bloom();
         let msg = Msg::read(args.get(24), bloom_size, self.id, sync, || domain.next_id())?;
         let flags = msg.flags();
-        if msg.dst_id() == KDBUS_DST_ID_BROADCAST || flags & KDBUS_MSG_EXPECT_REPLY != 0 {
-            // Broadcasts need matches, calls need reply trackers: not yet.
+        if msg.dst_id() == KDBUS_DST_ID_BROADCAST {
+            // Broadcasts need matches: not yet.
             return Err(EOPNOTSUPP);
         }
-        let dst = self.pin(&msg)?;
-        if flags & KDBUS_MSG_SIGNAL != 0 {
+        let timeout = msg.get(crate::message::off::TIMEOUT);
+        if flags & KDBUS_MSG_EXPECT_REPLY != 0 {
+            if sync {
+                // §4.5 step 1: an interrupted call with this cookie resumes.
+                if let Some(r) = self.resume(msg.cookie(), timeout) {
+                    return self.wait_reply(file, &args, r, cancel.as_deref());
+                }
+                // Step 2.
+                if reply::sync_deadline(timeout) <= kext::monotonic_now() {
+                    return Err(ETIMEDOUT);
+                }
+            }
+            let dst = self.pin(&msg)?;
+            let names = self.bus.names()?;
+            if !self.can_talk(&dst, &names) {
+                return Err(EPERM);
+            }
+            let r = Reply::new(self, dst.id, msg.cookie(), timeout, sync)?;
+            {
+                let mut inner = self.inner.lock();
+                if inner.disconnected {
+                    return Err(ECONNRESET);
+                }
+                inner.replies.push(r.clone(), GFP_KERNEL)?;
+            }
+            let queued = self
+                .stage(&dst, &msg, &names)
+                .and_then(|e| dst.enqueue(e, Some(&r)));
+            if let Err(e) = queued {
+                self.forget_reply(&r);
+                return Err(e);
+            }
+            if sync {
+                return self.wait_reply(file, &args, r, cancel.as_deref());
+            }
+            let mut inner = self.inner.lock();
+            self.arm_scan(&mut inner, timeout);
+        } else if flags & KDBUS_MSG_SIGNAL != 0 {
             // A unicast signal is delivered only through a match of the
             // receiver, and matches do not exist yet: not delivered.
-        } else if msg.get(crate::message::off::TIMEOUT) != 0 {
-            // A reply needs a reply tracker at the destination; none exist
-            // before method calls do (`message.md` §2.6).
-            return Err(EPERM);
+            self.pin(&msg)?;
+        } else if timeout != 0 {
+            // A reply (§4.3): the caller's tracker is the permission.
+            let dst = self.pin(&msg)?;
+            let names = self.bus.names()?;
+            let r = dst.take_reply(self.id, timeout)?;
+            let staged = self.stage(&dst, &msg, &names);
+            if r.is_sync() {
+                return match staged {
+                    Ok(e) => dst.attach(e, &r),
+                    Err(e) => {
+                        // The waiting caller fails too (`ECOMM` becomes
+                        // `EREMOTEIO` for it).
+                        let theirs = if e == ECOMM { EREMOTEIO } else { e };
+                        if r.record(Err(theirs)).is_none() {
+                            dst.wait.notify_all();
+                        }
+                        Err(e)
+                    }
+                }
+                .and_then(|()| write_empty_reply(&args, self.pool.size()));
+            }
+            dst.enqueue(staged?, None)?;
         } else {
+            let dst = self.pin(&msg)?;
             // One snapshot of the names serves the TALK check and metadata.
             let names = self.bus.names()?;
             if !self.can_talk(&dst, &names) {
                 return Err(EPERM);
             }
-            self.deliver(&dst, &msg, &names)?;
+            let e = self.stage(&dst, &msg, &names)?;
+            dst.enqueue(e, None)?;
         }
-        // `reply` is the empty slice for everything but synchronous calls.
-        let mut reply = [0u8; 24];
-        reply[..8].copy_from_slice(&(self.pool.size() as u64).to_ne_bytes());
-        args.write_user(32, &reply)
+        write_empty_reply(&args, self.pool.size())
     }
 
     /// Finds the destination of a unicast (`message.md` §3.1, §3.2).
@@ -848,9 +1026,12 @@ impl Connection {
         owned().any(|n| self.bus.policy_grants(&n.name, KDBUS_POLICY_TALK))
     }
 
-    /// Queues `msg` on `dst` (`message.md` §5.1): quota, slice, one copy of
-    /// the payload, enqueue, wake-up.
-    fn deliver(&self, dst: &Arc<Connection>, msg: &Msg, names: &[NameSnap]) -> Result {
+    /// Writes `msg` from this connection into a new slice of `dst`'s pool
+    /// (`message.md` §5.1): metadata, quota, slice, one copy of the payload.
+    /// The result is charged to our user at `dst` until it is queued
+    /// ([`Connection::enqueue`]), attached ([`Connection::attach`]) or
+    /// given back ([`Connection::unstage`]).
+    fn stage(&self, dst: &Arc<Connection>, msg: &Msg, names: &[NameSnap]) -> Result<Entry> {
         let send_mask = self.inner.lock().attach_send;
         let mask = crate::attach_flags_mask() & send_mask & dst.inner.lock().attach_recv;
         // A sender with faked metadata contributes no process items.
@@ -872,33 +1053,8 @@ impl Connection {
         for f in msg.files() {
             files.push(f.clone(), GFP_KERNEL)?;
         }
-
-        // Charge and allocate under the receiver's lock; copy without it.
-        let off = {
-            let mut inner = dst.inner.lock();
-            if inner.disconnected {
-                return Err(ECONNRESET);
-            }
-            if nfds > 0 && dst.kind != Kind::Monitor && dst.hello_flags & KDBUS_HELLO_ACCEPT_FD == 0
-            {
-                return Err(ECOMM);
-            }
-            inner.queue.admit(dst.pool.size(), user, size, nfds)?;
-            let off = dst.pool.alloc(size)?;
-            if let Err(e) = inner.queue.charge(user, size, nfds) {
-                dst.pool.release_kernel(off);
-                return Err(e);
-            }
-            off
-        };
-        let undo = |dst: &Connection| {
-            dst.inner.lock().queue.uncharge(user, size, nfds);
-            dst.pool.release_kernel(off);
-        };
-        if let Err(e) = msg.write_into(&dst.pool, off, self.id, meta_len) {
-            undo(dst);
-            return Err(e);
-        }
+        let memfds = msg.memfds()?;
+        let off = dst.reserve(user, size, nfds)?;
         let entry = Entry {
             seq: msg.seq,
             priority: msg.priority(),
@@ -909,22 +1065,421 @@ impl Connection {
             user,
             files,
             fds_off: msg.fds_off(),
-            memfds: msg.memfds()?,
+            memfds,
+            reply: None,
         };
-        let mut inner = dst.inner.lock();
-        if inner.disconnected {
-            drop(inner);
-            undo(dst);
-            return Err(ECONNRESET);
-        }
-        if let Err(e) = inner.queue.push(entry) {
-            drop(inner);
-            undo(dst);
+        // The copy runs without the receiver's lock.
+        if let Err(e) = msg.write_into(&dst.pool, off, self.id, meta_len) {
+            dst.unstage(entry);
             return Err(e);
         }
+        Ok(entry)
+    }
+
+    /// Reserves a slice of `size` bytes charged to `user`, for a message
+    /// with `nfds` descriptors (`message.md` §2.6, §5.7): `ECONNRESET`,
+    /// `ECOMM`, the quota, the pool.
+    fn reserve(&self, user: u32, size: usize, nfds: usize) -> Result<usize> {
+        let mut inner = self.inner.lock();
+        if inner.disconnected {
+            return Err(ECONNRESET);
+        }
+        if nfds > 0 && self.kind != Kind::Monitor && self.hello_flags & KDBUS_HELLO_ACCEPT_FD == 0 {
+            return Err(ECOMM);
+        }
+        inner.queue.admit(self.pool.size(), user, size, nfds)?;
+        let off = self.pool.alloc(size)?;
+        if let Err(e) = inner.queue.charge(user, size, nfds) {
+            self.pool.release_kernel(off);
+            return Err(e);
+        }
+        Ok(off)
+    }
+
+    /// Gives back a staged entry that will not be queued: its charge and
+    /// its slice.
+    fn unstage(&self, e: Entry) {
+        self.inner
+            .lock()
+            .queue
+            .uncharge(e.user, e.size, e.files.len());
+        self.pool.release_kernel(e.off);
+    }
+
+    /// Queues a staged entry (for a method call, `reply` is its tracker,
+    /// which opens now), and wakes the receiver.
+    fn enqueue(&self, mut e: Entry, reply: Option<&Arc<Reply>>) -> Result {
+        e.reply = reply.cloned();
+        let mut inner = self.inner.lock();
+        if inner.disconnected {
+            drop(inner);
+            self.unstage(e);
+            return Err(ECONNRESET);
+        }
+        if let Some(e) = inner.queue.push(e) {
+            drop(inner);
+            self.unstage(e);
+            return Err(ENOMEM);
+        }
+        if let Some(r) = reply {
+            r.with(|s| s.open = true);
+        }
         drop(inner);
-        dst.wait.notify_all();
+        self.wait.notify_all();
         Ok(())
+    }
+
+    /// Hands a staged reply to the synchronous caller waiting on `r`
+    /// (`message.md` §4.3); `ECONNRESET` if it stopped waiting.
+    fn attach(&self, e: Entry, r: &Reply) -> Result {
+        let inner = self.inner.lock();
+        let back = if inner.disconnected {
+            Some(Ok(e))
+        } else {
+            r.record(Ok(e))
+        };
+        drop(inner);
+        match back {
+            None => {
+                self.wait.notify_all();
+                Ok(())
+            }
+            Some(back) => {
+                if let Ok(e) = back {
+                    self.unstage(e);
+                }
+                Err(ECONNRESET)
+            }
+        }
+    }
+
+    /// Queues a kernel notification (`message.md` §7.1): `msg` is its
+    /// header and item, `seq` its sequence number; the only metadata it
+    /// can carry is a TIMESTAMP, taken now. Charged to the kernel.
+    pub(crate) fn deliver_kernel(&self, msg: &[u8], seq: u64) -> Result {
+        let recv = self.inner.lock().attach_recv;
+        let mask = crate::attach_flags_mask() & recv & KDBUS_ATTACH_TIMESTAMP;
+        let meta = MsgMeta::new(mask, None, &[], None, seq)?;
+        let meta_len = meta.len()?;
+        let size = (msg.len() + meta_len).next_multiple_of(8);
+        let off = self.reserve(KERNEL_USER, size, 0)?;
+        let entry = Entry {
+            seq,
+            priority: 0,
+            off,
+            size,
+            header_items: msg.len(),
+            meta,
+            user: KERNEL_USER,
+            files: KVec::new(),
+            fds_off: None,
+            memfds: KVec::new(),
+            reply: None,
+        };
+        let mut buf = KVec::with_capacity(size, GFP_KERNEL)?;
+        buf.extend_from_slice(msg, GFP_KERNEL)?;
+        buf.resize(size, 0, GFP_KERNEL)?;
+        if let Err(e) = self.pool.write(off, &buf) {
+            self.unstage(entry);
+            return Err(e);
+        }
+        self.enqueue(entry, None)
+    }
+
+    // ------------------------------------------------------------------
+    // Method calls (`message.md` §4).
+
+    /// The live trackers of this connection's calls (`reply.rs`).
+    pub(crate) fn replies_alive(&self) -> &Atomic<u32> {
+        &self.replies_alive
+    }
+
+    /// Removes `r` from our tracker list.
+    fn forget_reply(&self, r: &Arc<Reply>) {
+        self.inner.lock().replies.retain(|x| !Arc::ptr_eq(x, r));
+    }
+
+    /// Consumes our open tracker for a reply from `replier` with `cookie`,
+    /// the most recent one (`message.md` §4.3); `EPERM` if there is none.
+    /// An asynchronous tracker leaves the list now; a synchronous one when
+    /// its waiter takes the outcome.
+    fn take_reply(&self, replier: u64, cookie: u64) -> Result<Arc<Reply>> {
+        let mut inner = self.inner.lock();
+        let idx = inner
+            .replies
+            .iter()
+            .rposition(|r| {
+                r.cookie() == cookie
+                    && r.with(|s| {
+                        let hit = s.open && s.replier == replier;
+                        if hit {
+                            s.open = false;
+                        }
+                        hit
+                    })
+            })
+            .ok_or(EPERM)?;
+        let r = inner.replies[idx].clone();
+        if !r.is_sync() {
+            let _ = inner.replies.remove(idx);
+        }
+        Ok(r)
+    }
+
+    /// The call of `r` will not be answered: its callee dropped it or
+    /// disconnected. A synchronous caller gets `EPIPE`, an asynchronous one
+    /// a REPLY_DEAD (`message.md` §4.2, §4.5; `connection-pool.md` §5.3
+    /// steps 6, 8). Nothing happens if the tracker was closed already. The
+    /// caller of this function flushes the bus's notifications.
+    fn abandon(r: &Arc<Reply>) {
+        if !r.close() {
+            return;
+        }
+        let caller = r.caller();
+        if r.is_sync() {
+            if r.record(Err(EPIPE)).is_none() {
+                caller.wait.notify_all();
+            }
+        } else {
+            caller.forget_reply(r);
+            caller.notify_reply(KDBUS_ITEM_REPLY_DEAD, r.cookie());
+        }
+    }
+
+    /// Queues a REPLY_* notification for ourselves about `cookie`.
+    fn notify_reply(&self, ty: u64, cookie: u64) {
+        let seq = self.ep.domain().map_or(0, |d| d.next_id());
+        self.bus.notifier().reply(self.id, ty, cookie, seq);
+    }
+
+    /// Teardown step 8: our open trackers of calls to `replier`.
+    fn abandon_calls_to(&self, replier: u64) -> Result {
+        let mut dead = KVec::new();
+        for r in self.inner.lock().replies.iter() {
+            if r.with(|s| s.open && s.replier == replier) {
+                dead.push(r.clone(), GFP_KERNEL)?;
+            }
+        }
+        for r in dead.iter() {
+            Self::abandon(r);
+        }
+        Ok(())
+    }
+
+    /// The interrupted synchronous call with `cookie`, which resumes with
+    /// `deadline` (`message.md` §4.6).
+    fn resume(&self, cookie: u64, deadline: u64) -> Option<Arc<Reply>> {
+        let inner = self.inner.lock();
+        inner
+            .replies
+            .iter()
+            .rev()
+            .find(|r| {
+                r.is_sync()
+                    && r.cookie() == cookie
+                    && r.with(|s| {
+                        let hit = s.interrupted;
+                        if hit {
+                            s.interrupted = false;
+                            s.deadline = deadline;
+                        }
+                        hit
+                    })
+            })
+            .cloned()
+    }
+
+    /// Waits for the outcome of our synchronous call `r` (`message.md`
+    /// §4.5 step 4), its CANCEL_FD `cancel`, a signal or the deadline.
+    fn wait_reply(
+        self: &Arc<Self>,
+        file: &File,
+        args: &Args,
+        r: Arc<Reply>,
+        cancel: Option<&LocalFile>,
+    ) -> Result {
+        let deadline = reply::sync_deadline(r.with(|s| s.deadline));
+        let result = (|| -> Result {
+            let pw = kext::PollWait::new()?;
+            pw.table().register_wait(file, &self.wait);
+            loop {
+                if self.inner.lock().disconnected {
+                    return Err(ECONNRESET);
+                }
+                if r.with(|s| s.outcome.is_some()) {
+                    return Ok(());
+                }
+                if let Some(c) = cancel {
+                    if pw.poll_file(c) & bindings::POLLIN != 0 {
+                        return Err(ECANCELED);
+                    }
+                }
+                if kext::signal_pending() {
+                    return Err(ERESTARTSYS);
+                }
+                if !pw.sleep_until(deadline) {
+                    return Err(ETIMEDOUT);
+                }
+                pw.stop_registering();
+            }
+        })();
+        if result == Err(ERESTARTSYS) {
+            // §4.6: the tracker stays, flagged; a restarted (or re-issued)
+            // SEND resumes it, or the scanner removes it at its deadline.
+            let mut inner = self.inner.lock();
+            let deadline = r.with(|s| {
+                s.interrupted = true;
+                s.deadline
+            });
+            self.arm_scan(&mut inner, deadline);
+            return Err(ERESTARTSYS);
+        }
+        // Step 5: close the tracker; an outcome that raced in wins.
+        self.forget_reply(&r);
+        let outcome = r.with(|s| {
+            s.open = false;
+            s.waiting = false;
+            s.outcome.take()
+        });
+        match outcome {
+            Some(Ok(e)) => self.hand_over(args, e),
+            Some(Err(e)) => Err(e),
+            None => result.and(Err(ECONNRESET)),
+        }
+    }
+
+    /// Gives a synchronous caller its reply (`message.md` §4.5): metadata,
+    /// descriptors (memfds even without ACCEPT_FD), the slice published in
+    /// `cmd_send.reply`; the quota charge ends here.
+    fn hand_over(&self, args: &Args, e: Entry) -> Result {
+        let exported = self.export(&e, true, true);
+        self.inner
+            .lock()
+            .queue
+            .uncharge(e.user, e.size, e.files.len());
+        let installer = match exported {
+            Ok(i) => i,
+            Err(err) => {
+                // Not published, so released (§11 #7).
+                self.pool.release_kernel(e.off);
+                return Err(err);
+            }
+        };
+        self.pool.publish(e.off);
+        let incomplete = installer.incomplete;
+        installer.install(e.files, e.memfds);
+        self.pool.release_kernel(e.off);
+        let mut reply = [0u8; 24];
+        reply[..8].copy_from_slice(&(e.off as u64).to_ne_bytes());
+        reply[8..16].copy_from_slice(&(e.size as u64).to_ne_bytes());
+        if incomplete {
+            reply[16..].copy_from_slice(&KDBUS_RECV_RETURN_INCOMPLETE_FDS.to_ne_bytes());
+        }
+        args.write_user(32, &reply)
+    }
+
+    /// Arms the reply-timeout scanner for `deadline` unless it runs earlier
+    /// (`message.md` §7.5, §11 #5); `inner` is our locked state.
+    fn arm_scan(self: &Arc<Self>, inner: &mut ConnInner, deadline: u64) {
+        if inner.disconnected || inner.scan_at.is_some_and(|at| at <= deadline) {
+            return;
+        }
+        inner.scan_at = Some(deadline);
+        let now = u64::try_from(kext::monotonic_now()).unwrap_or(0);
+        // SAFETY: Converts a number.
+        let delay = unsafe { bindings::nsecs_to_jiffies(deadline.saturating_sub(now)) };
+        // One more jiffy: the conversion truncates, the scan must not run
+        // before the deadline.
+        let delay = delay.min(MAX_SCAN_DELAY) + 1;
+        // SAFETY: `__enqueue` hands the closure the `work_struct` of our
+        // `scan` field, which is the `work` of a `delayed_work`. The closure
+        // returns whether the work queue took the reference `__enqueue`
+        // passes: `mod_delayed_work_on` returns `false` when the work was
+        // idle and is now queued (it owns the reference), `true` when it
+        // was pending and only its timer changed (the pending instance
+        // owns one already). The work is never disabled while we can arm
+        // it: teardown cancels it only after setting `disconnected`, which
+        // we checked under the lock.
+        let extra = unsafe {
+            RawWorkItem::<0>::__enqueue(self.clone(), |work| {
+                !bindings::mod_delayed_work_on(
+                    bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32,
+                    bindings::system_wq,
+                    kernel::container_of!(work, bindings::delayed_work, work),
+                    delay,
+                )
+            })
+        };
+        // A pending work already holds a reference: drop ours.
+        drop(extra);
+    }
+
+    /// Teardown step 2: stops the scanner.
+    fn cancel_scan(&self) {
+        let dwork = core::ptr::from_ref(&self.scan)
+            .cast::<bindings::delayed_work>()
+            .cast_mut();
+        // SAFETY: `DelayedWork` is a transparent wrapper of `delayed_work`,
+        // initialised with the connection.
+        if unsafe { bindings::cancel_delayed_work_sync(dwork) } {
+            // SAFETY: A pending work owned one reference of the `Arc` that
+            // contains us (every connection lives in an `Arc`), taken by
+            // `arm_scan`; cancelling gave it back to us.
+            drop(unsafe { Arc::from_raw(core::ptr::from_ref(self)) });
+        }
+    }
+
+    /// The scanner (`message.md` §7.5): REPLY_TIMEOUT for expired
+    /// asynchronous calls, silent removal of interrupted synchronous calls
+    /// whose deadline passed; re-armed for the earliest remaining deadline.
+    fn scan_replies(self: &Arc<Self>) {
+        let now = kext::monotonic_now();
+        {
+            let mut inner = self.inner.lock();
+            inner.scan_at = None;
+            if inner.disconnected {
+                return;
+            }
+            let mut next: Option<u64> = None;
+            let mut i = 0;
+            while i < inner.replies.len() {
+                let r = inner.replies[i].clone();
+                let sync = r.is_sync();
+                // `Some(outcome)`: the tracker is done and leaves the list.
+                let done = r.with(|s| {
+                    let live = if sync { s.interrupted } else { s.open };
+                    if !live {
+                        return None;
+                    }
+                    if !reply::expired(s.deadline, now) {
+                        next = Some(next.map_or(s.deadline, |n| n.min(s.deadline)));
+                        return None;
+                    }
+                    s.open = false;
+                    s.waiting = false;
+                    s.interrupted = false;
+                    Some(s.outcome.take())
+                });
+                match done {
+                    None => i += 1,
+                    Some(outcome) => {
+                        let _ = inner.replies.remove(i);
+                        if !sync {
+                            self.notify_reply(KDBUS_ITEM_REPLY_TIMEOUT, r.cookie());
+                        }
+                        if let Some(Ok(e)) = outcome {
+                            // Nobody resumed: the reply goes (§4.6).
+                            inner.queue.uncharge(e.user, e.size, e.files.len());
+                            self.pool.release_kernel(e.off);
+                        }
+                    }
+                }
+            }
+            if let Some(next) = next {
+                self.arm_scan(&mut inner, next);
+            }
+        }
+        self.bus.flush_notifications();
     }
 
     /// RECV (`message.md` §6).
@@ -940,12 +1495,14 @@ impl Connection {
         let threshold = (flags & KDBUS_RECV_USE_PRIORITY != 0).then(|| args.get(24) as i64);
         let mut msg = (self.pool.size() as u64, 0u64);
         let mut incomplete = false;
+        let mut dropped_call = None;
         let mut inner = self.inner.lock();
         let result = match inner.queue.select(threshold) {
             None => Err(EAGAIN),
             Some(idx) if flags & KDBUS_RECV_DROP != 0 => {
                 if let Some(e) = inner.queue.remove(idx) {
                     self.pool.release_kernel(e.off);
+                    dropped_call = e.reply;
                 }
                 Ok(())
             }
@@ -953,45 +1510,17 @@ impl Connection {
                 let Some(e) = inner.queue.get(idx) else {
                     return Err(EAGAIN);
                 };
-                // Metadata, translated for us, and the final msg.size.
-                let mut meta = KVec::new();
-                e.meta.write(&mut meta)?;
-                self.pool.write(e.off + e.header_items, &meta)?;
-                let size = (e.header_items + meta.len()) as u64;
-                self.pool.write(e.off, &size.to_ne_bytes())?;
                 // Descriptors: installed (O_CLOEXEC) by a RECV that is not a
                 // PEEK, for a receiver with ACCEPT_FD; -1 otherwise.
                 let install =
                     flags & KDBUS_RECV_PEEK == 0 && self.hello_flags & KDBUS_HELLO_ACCEPT_FD != 0;
-                let mut reserved = KVec::new();
-                if let Some(fds_off) = e.fds_off {
-                    let mut nums = KVec::with_capacity(4 * e.files.len(), GFP_KERNEL)?;
-                    for _ in e.files.iter() {
-                        let fd = reserve_fd(install, &mut reserved, &mut incomplete)?;
-                        nums.extend_from_slice(&fd.to_ne_bytes(), GFP_KERNEL)?;
-                    }
-                    self.pool.write(e.off + fds_off, &nums)?;
-                }
-                // Memfds: the same, one `fd` field per PAYLOAD_MEMFD item.
-                let mut memfd_reserved = KVec::new();
-                for (_, fd_off) in e.memfds.iter() {
-                    let fd = reserve_fd(install, &mut memfd_reserved, &mut incomplete)?;
-                    self.pool.write(e.off + fd_off, &fd.to_ne_bytes())?;
-                }
+                let installer = self.export(e, install, install)?;
+                incomplete = installer.incomplete;
                 self.pool.publish(e.off);
                 msg = (e.off as u64, e.size as u64);
                 if flags & KDBUS_RECV_PEEK == 0 {
                     if let Some(e) = inner.queue.remove(idx) {
-                        for (r, f) in reserved.into_iter().zip(e.files) {
-                            if let Some(r) = r {
-                                r.fd_install(f);
-                            }
-                        }
-                        for (r, (f, _)) in memfd_reserved.into_iter().zip(e.memfds) {
-                            if let Some(r) = r {
-                                r.fd_install(f);
-                            }
-                        }
+                        installer.install(e.files, e.memfds);
                         self.pool.release_kernel(e.off);
                     }
                 }
@@ -1000,6 +1529,11 @@ impl Connection {
         };
         let dropped = core::mem::replace(&mut inner.dropped, 0);
         drop(inner);
+        // A dropped method call will not be answered (§6.1).
+        if let Some(r) = dropped_call {
+            Self::abandon(&r);
+            self.bus.flush_notifications();
+        }
         let mut out = [0u8; 32];
         out[..8].copy_from_slice(&dropped.to_ne_bytes());
         out[8..16].copy_from_slice(&msg.0.to_ne_bytes());
@@ -1012,6 +1546,38 @@ impl Connection {
             args.set_return_flags(KDBUS_RECV_RETURN_DROPPED_MSGS)?;
         }
         result
+    }
+
+    /// Writes what a received entry shows only to its receiver, in the
+    /// receiver's context (`message.md` §5.4, §5.6): the metadata, the
+    /// final `kdbus_msg.size`, and descriptor numbers, reserved when
+    /// `install_fds` (FDS) and `install_memfds` (PAYLOAD_MEMFD) hold, -1
+    /// otherwise.
+    fn export(&self, e: &Entry, install_fds: bool, install_memfds: bool) -> Result<Installer> {
+        let mut meta = KVec::new();
+        e.meta.write(&mut meta)?;
+        self.pool.write(e.off + e.header_items, &meta)?;
+        let size = (e.header_items + meta.len()) as u64;
+        self.pool.write(e.off, &size.to_ne_bytes())?;
+        let mut out = Installer {
+            fds: KVec::new(),
+            memfds: KVec::new(),
+            incomplete: false,
+        };
+        if let Some(fds_off) = e.fds_off {
+            let mut nums = KVec::with_capacity(4 * e.files.len(), GFP_KERNEL)?;
+            for _ in e.files.iter() {
+                let fd = reserve_fd(install_fds, &mut out.fds, &mut out.incomplete)?;
+                nums.extend_from_slice(&fd.to_ne_bytes(), GFP_KERNEL)?;
+            }
+            self.pool.write(e.off + fds_off, &nums)?;
+        }
+        // One `fd` field per PAYLOAD_MEMFD item.
+        for (_, fd_off) in e.memfds.iter() {
+            let fd = reserve_fd(install_memfds, &mut out.memfds, &mut out.incomplete)?;
+            self.pool.write(e.off + fd_off, &fd.to_ne_bytes())?;
+        }
+        Ok(out)
     }
 
     /// `mmap()` of the connection fd: the pool, read-only. Works on a

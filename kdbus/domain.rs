@@ -82,7 +82,7 @@ impl Drop for Charge {
 impl UserRef {
     /// Charges one bus; `EMFILE` if the user already has `limit`.
     pub(crate) fn charge_bus(self, limit: u32) -> Result<Charge> {
-        charge(&self.user.buses, limit)?;
+        charge(&self.user.buses, limit, EMFILE)?;
         Ok(Charge {
             user: self,
             kind: ChargeKind::Bus,
@@ -91,7 +91,7 @@ impl UserRef {
 
     /// Charges one connection; `EMFILE` if the user already has `limit`.
     pub(crate) fn charge_conn(self, limit: u32) -> Result<Charge> {
-        charge(&self.user.conns, limit)?;
+        charge(&self.user.conns, limit, EMFILE)?;
         Ok(Charge {
             user: self,
             kind: ChargeKind::Conn,
@@ -115,11 +115,12 @@ impl UserRef {
     }
 }
 
-fn charge(counter: &Atomic<u32>, limit: u32) -> Result {
+/// Increments `counter` unless it has reached `limit` (then `err`).
+pub(crate) fn charge(counter: &Atomic<u32>, limit: u32, err: Error) -> Result {
     let mut v = counter.load(ordering::Relaxed);
     loop {
         if v >= limit {
-            return Err(EMFILE);
+            return Err(err);
         }
         match counter.cmpxchg(v, v + 1, ordering::Relaxed) {
             Ok(_) => return Ok(()),

@@ -125,7 +125,7 @@ impl Handle {
             | KDBUS_CMD_NAME_ACQUIRE
             | KDBUS_CMD_NAME_RELEASE
             | KDBUS_CMD_MATCH_ADD
-            | KDBUS_CMD_MATCH_REMOVE => self.command(cmd, arg),
+            | KDBUS_CMD_MATCH_REMOVE => self.command(file, cmd, arg),
             _ => Err(ENOTTY),
         }
     }
@@ -173,7 +173,7 @@ impl Handle {
     }
 
     /// Every other command: needs a typed handle.
-    fn command(&self, cmd: u32, arg: usize) -> Result<c_long> {
+    fn command(&self, file: &File, cmd: u32, arg: usize) -> Result<c_long> {
         let typed = match &*self.state.lock() {
             HandleState::EpOwner(ep) => Typed::Ep(ep.clone()),
             HandleState::Connected(conn) => Typed::Conn(conn.clone()),
@@ -193,7 +193,7 @@ impl Handle {
                 if cmd == KDBUS_CMD_ENDPOINT_UPDATE {
                     return Err(EBADFD);
                 }
-                connection::command(&conn, active, cmd, arg)?;
+                connection::command(&conn, active, file, cmd, arg)?;
                 Ok(0)
             }
         }

@@ -2,7 +2,8 @@
 /*
  * C helpers for kdbus: kernel functions that exist only as inline functions
  * or macros, which Rust cannot call (an out-of-tree module cannot add to the
- * kernel's rust/helpers). Each is a one-line wrapper, nothing more.
+ * kernel's rust/helpers). Each is a thin wrapper, nothing more; the last one
+ * is a copy of a static function of fs/select.c.
  */
 
 #include <linux/cred.h>
@@ -11,6 +12,7 @@
 #include <net/sock.h>
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
+#include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/shmem_fs.h>
 #include <linux/sched/signal.h>
@@ -83,4 +85,21 @@ int kdbus_memfd_info(struct file *file, loff_t *size)
 		return -EMEDIUMTYPE;
 	*size = i_size_read(file_inode(file));
 	return READ_ONCE(SHMEM_I(file_inode(file))->seals);
+}
+
+/*
+ * poll_schedule_timeout() of fs/select.c, which is static: sleeps until a
+ * wait queue registered in @pwq fires, a signal arrives or the absolute
+ * CLOCK_MONOTONIC time @expires passes. Returns 0 on timeout.
+ */
+int kdbus_poll_sleep(struct poll_wqueues *pwq, ktime_t expires)
+{
+	int rc = -EINTR;
+
+	set_current_state(TASK_INTERRUPTIBLE);
+	if (!pwq->triggered)
+		rc = schedule_hrtimeout_range(&expires, 0, HRTIMER_MODE_ABS);
+	__set_current_state(TASK_RUNNING);
+	smp_store_mb(pwq->triggered, 0);
+	return rc;
 }

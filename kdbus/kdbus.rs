@@ -30,9 +30,11 @@ mod message;
 mod metadata;
 mod names;
 mod node;
+mod notify;
 mod policy;
 mod pool;
 mod queue;
+mod reply;
 
 /// The ABI, shared with userspace Rust: the very file the `kdbus-uapi`
 /// crate is made of, so the module and Rust userspace cannot disagree on a

@@ -53,5 +53,7 @@ unsigned long kdbus_totalram_pages(void);
 bool kdbus_access_ok(u64 addr, u64 size);
 bool kdbus_file_is_unix_socket(struct file *file);
 int kdbus_memfd_info(struct file *file, loff_t *size);
+struct poll_wqueues;
+int kdbus_poll_sleep(struct poll_wqueues *pwq, ktime_t expires);
 
 #endif

@@ -317,6 +317,10 @@ impl Msg {
         self.get(off::DST_ID)
     }
 
+    pub(crate) fn cookie(&self) -> u64 {
+        self.get(off::COOKIE)
+    }
+
     pub(crate) fn priority(&self) -> i64 {
         self.get(off::PRIORITY) as i64
     }

@@ -8,9 +8,14 @@
 //! leaves the queue. Every queued slice is accounted to its sending user
 //! (by domain user index; 0 is the kernel) until it leaves the queue.
 
-use kernel::{alloc::KVec, fs::File, prelude::*, sync::aref::ARef};
+use kernel::{
+    alloc::KVec,
+    fs::File,
+    prelude::*,
+    sync::{aref::ARef, Arc},
+};
 
-use crate::{limits, message::MsgMeta};
+use crate::{limits, message::MsgMeta, reply::Reply};
 
 /// A queued message.
 pub(crate) struct Entry {
@@ -33,6 +38,8 @@ pub(crate) struct Entry {
     pub(crate) fds_off: Option<usize>,
     /// Memfds, with the offset of each `fd` field in the slice.
     pub(crate) memfds: KVec<(ARef<File>, usize)>,
+    /// A method call: its reply tracker (`message.md` §4.1).
+    pub(crate) reply: Option<Arc<Reply>>,
 }
 
 /// Per sending user use of one receiver's queue.
@@ -86,7 +93,6 @@ impl Queue {
     /// before the message is written; [`Queue::push`] then queues it, or
     /// [`Queue::uncharge`] takes the charge back.
     pub(crate) fn charge(&mut self, user: u32, size: usize, fds: usize) -> Result {
-        self.entries.reserve(1, GFP_KERNEL)?;
         match self.users.iter_mut().find(|x| x.user == user) {
             Some(x) => {
                 x.bytes += size;
@@ -120,10 +126,22 @@ impl Queue {
         }
     }
 
-    /// Queues a charged entry.
-    pub(crate) fn push(&mut self, entry: Entry) -> Result {
-        self.entries.push(entry, GFP_KERNEL)?;
-        Ok(())
+    /// Queues a charged entry; gives it back if memory runs out.
+    pub(crate) fn push(&mut self, entry: Entry) -> Option<Entry> {
+        if self.entries.reserve(1, GFP_KERNEL).is_err() {
+            return Some(entry);
+        }
+        self.entries.push_within_capacity(entry).err().map(|e| e.0)
+    }
+
+    /// Takes every entry out of the queue (teardown), releasing their quota
+    /// charges; charges of slices being written or attached stay.
+    pub(crate) fn drain(&mut self) -> KVec<Entry> {
+        let entries = core::mem::take(&mut self.entries);
+        for e in entries.iter() {
+            self.uncharge(e.user, e.size, e.files.len());
+        }
+        entries
     }
 
     /// The index of the entry RECV takes (`message.md` §5.9): the oldest,
@@ -205,24 +223,44 @@ mod tests {
         assert_eq!(admit(p, 0, 0, 256, 8), Err(ENOBUFS));
     }
 
+    fn entry(seq: u64, priority: i64, user: u32) -> Entry {
+        Entry {
+            seq,
+            priority,
+            off: 0,
+            size: 8,
+            header_items: 64,
+            meta: MsgMeta::empty(),
+            user,
+            files: KVec::new(),
+            fds_off: None,
+            memfds: KVec::new(),
+            reply: None,
+        }
+    }
+
+    #[test]
+    fn drain_keeps_charges_of_staged_slices() {
+        let mut q = Queue::new();
+        // One queued entry, one charged but still being written.
+        assert!(q.charge(1, 8, 0).is_ok());
+        assert!(q.push(entry(1, 0, 1)).is_none());
+        assert!(q.charge(2, 8, 0).is_ok());
+        assert_eq!(q.drain().len(), 1);
+        assert_eq!(q.accounted, 8);
+        // The writer gives its charge back after teardown drained the queue.
+        q.uncharge(2, 8, 0);
+        assert_eq!(q.accounted, 0);
+        assert!(q.users.is_empty());
+    }
+
     #[test]
     fn priority_selection() {
         let mut q = Queue::new();
         for (seq, prio) in [(1u64, 5i64), (2, -3), (3, -3), (4, 0)] {
-            let e = Entry {
-                seq,
-                priority: prio,
-                off: 0,
-                size: 8,
-                header_items: 64,
-                meta: MsgMeta::empty(),
-                user: 1,
-                files: KVec::new(),
-                fds_off: None,
-                memfds: KVec::new(),
-            };
+            let e = entry(seq, prio, 1);
             assert!(q.charge(e.user, e.size, 0).is_ok());
-            assert!(q.push(e).is_ok());
+            assert!(q.push(e).is_none());
         }
         // FIFO without priorities.
         assert_eq!(q.select(None), Some(0));
