@@ -5,7 +5,9 @@
  * /sys/fs/kdbus.
  *
  *   make a bus, connect twice (HELLO), LIST the bus, CONN_INFO a peer,
- *   BUS_CREATOR_INFO, BYEBYE, close the bus.
+ *   BUS_CREATOR_INFO, messages with an fd and a memfd, a synchronous method
+ *   call with a deadline, calls that time out (synchronous: ETIMEDOUT;
+ *   asynchronous: a REPLY_TIMEOUT notification), BYEBYE, close the bus.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +19,8 @@
 #include <sys/ioctl.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/kdbus.h>
@@ -342,6 +346,153 @@ static void bus_creator_info(struct conn *c)
 	print_info(c, cmd.offset, "BUS_CREATOR_INFO");
 }
 
+/* ---- Method calls (message.md §4) ---- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* A message in @buf with one vector @text; returns the header. */
+static struct kdbus_msg *build_msg(uint64_t *buf, uint64_t to, uint64_t flags, uint64_t cookie,
+				   uint64_t timeout_or_reply, struct kdbus_vec *vec, const char *text)
+{
+	struct kdbus_msg *msg = (struct kdbus_msg *)buf;
+
+	vec->size = strlen(text) + 1;
+	vec->address = (uintptr_t)text;
+	msg->size = add_item((uint8_t *)buf, sizeof(*msg), KDBUS_ITEM_PAYLOAD_VEC, vec,
+			     sizeof(*vec));
+	msg->flags = flags;
+	msg->dst_id = to;
+	msg->payload_type = KDBUS_PAYLOAD_DBUS;
+	msg->cookie = cookie;
+	msg->timeout_ns = timeout_or_reply;	/* union with cookie_reply */
+	return msg;
+}
+
+/* The first PAYLOAD_OFF string of a message. */
+static const char *payload(struct kdbus_msg *msg)
+{
+	struct kdbus_item *item;
+
+	for (item = msg->items; (uint8_t *)item < (uint8_t *)msg + msg->size;
+	     item = (struct kdbus_item *)((uint8_t *)item + ALIGN8(item->size)))
+		if (item->type == KDBUS_ITEM_PAYLOAD_OFF && item->vec.offset != ~0ULL)
+			return (const char *)msg + item->vec.offset;
+	return "";
+}
+
+/* The callee (a child process): RECV one call and answer it. */
+static void answer_one(struct conn *c)
+{
+	struct kdbus_cmd_recv recv = { .size = sizeof(recv) };
+	struct kdbus_cmd_send send = { .size = sizeof(send) };
+	struct kdbus_cmd_free cmd_free = { .size = sizeof(cmd_free) };
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	uint64_t buf[32] = { 0 };
+	struct kdbus_vec vec;
+	struct kdbus_msg *call;
+
+	if (poll(&pfd, 1, 5000) != 1 || ioctl(c->fd, KDBUS_CMD_RECV, &recv) < 0)
+		die("callee RECV");
+	call = (struct kdbus_msg *)(c->pool + recv.msg.offset);
+	printf("  callee %llu got call cookie %llu, \"%s\", deadline %llu ns (absolute)\n",
+	       (unsigned long long)c->id, (unsigned long long)call->cookie, payload(call),
+	       (unsigned long long)call->timeout_ns);
+	send.msg_address = (uintptr_t)build_msg(buf, call->src_id, 0, 7, call->cookie, &vec,
+						"pong");
+	if (ioctl(c->fd, KDBUS_CMD_SEND, &send) < 0)
+		die("callee SEND reply");
+	cmd_free.offset = recv.msg.offset;
+	ioctl(c->fd, KDBUS_CMD_FREE, &cmd_free);
+}
+
+/* A synchronous call with a deadline 2 s ahead, answered by @callee. */
+static void sync_call(struct conn *caller, struct conn *callee)
+{
+	struct kdbus_cmd_send send = { .size = sizeof(send), .flags = KDBUS_SEND_SYNC_REPLY };
+	struct kdbus_cmd_free cmd_free = { .size = sizeof(cmd_free) };
+	uint64_t buf[32] = { 0 };
+	struct kdbus_vec vec;
+	struct kdbus_msg *reply;
+	uint64_t t0 = now_ns();
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		answer_one(callee);
+		_exit(0);
+	}
+	send.msg_address = (uintptr_t)build_msg(buf, callee->id, KDBUS_MSG_EXPECT_REPLY, 100,
+						t0 + 2000000000ULL, &vec, "ping");
+	if (ioctl(caller->fd, KDBUS_CMD_SEND, &send) < 0)
+		die("synchronous SEND");
+	reply = (struct kdbus_msg *)(caller->pool + send.reply.offset);
+	printf("synchronous call %llu -> %llu (deadline: now + 2 s): reply after %llu ms,\n"
+	       "  cookie_reply %llu, \"%s\", in the caller's pool at %llu (never queued)\n",
+	       (unsigned long long)caller->id, (unsigned long long)callee->id,
+	       (unsigned long long)(now_ns() - t0) / 1000000,
+	       (unsigned long long)reply->cookie_reply, payload(reply),
+	       (unsigned long long)send.reply.offset);
+	cmd_free.offset = send.reply.offset;
+	if (ioctl(caller->fd, KDBUS_CMD_FREE, &cmd_free) < 0)
+		die("FREE");
+	waitpid(pid, NULL, 0);
+}
+
+/* Calls nobody answers: a synchronous one fails ETIMEDOUT at its deadline,
+ * an asynchronous one earns a REPLY_TIMEOUT notification. */
+static void timed_out_calls(struct conn *caller, struct conn *callee)
+{
+	struct kdbus_cmd_send send = { .size = sizeof(send), .flags = KDBUS_SEND_SYNC_REPLY };
+	struct kdbus_cmd_recv recv = { .size = sizeof(recv) };
+	struct kdbus_cmd_free cmd_free = { .size = sizeof(cmd_free) };
+	struct pollfd pfd = { .fd = caller->fd, .events = POLLIN };
+	uint64_t buf[32] = { 0 };
+	struct kdbus_vec vec;
+	struct kdbus_msg *note;
+	uint64_t t0 = now_ns();
+	int i;
+
+	send.msg_address = (uintptr_t)build_msg(buf, callee->id, KDBUS_MSG_EXPECT_REPLY, 101,
+						t0 + 300000000ULL, &vec, "anyone?");
+	if (ioctl(caller->fd, KDBUS_CMD_SEND, &send) == 0 || errno != ETIMEDOUT)
+		die("synchronous call without an answer did not time out");
+	printf("synchronous call nobody answers (deadline: now + 300 ms): %s after %llu ms\n",
+	       strerror(errno), (unsigned long long)(now_ns() - t0) / 1000000);
+
+	t0 = now_ns();
+	send.flags = 0;
+	send.msg_address = (uintptr_t)build_msg(buf, callee->id, KDBUS_MSG_EXPECT_REPLY, 102,
+						t0 + 200000000ULL, &vec, "anyone there?");
+	if (ioctl(caller->fd, KDBUS_CMD_SEND, &send) < 0)
+		die("asynchronous SEND");
+	if (poll(&pfd, 1, 5000) != 1 || ioctl(caller->fd, KDBUS_CMD_RECV, &recv) < 0)
+		die("RECV notification");
+	note = (struct kdbus_msg *)(caller->pool + recv.msg.offset);
+	printf("asynchronous call (deadline: now + 200 ms): after %llu ms the kernel (src_id %llu)\n"
+	       "  sends %s for cookie %llu\n",
+	       (unsigned long long)(now_ns() - t0) / 1000000, (unsigned long long)note->src_id,
+	       note->items[0].type == KDBUS_ITEM_REPLY_TIMEOUT ? "REPLY_TIMEOUT" : "something else",
+	       (unsigned long long)note->cookie_reply);
+	cmd_free.offset = recv.msg.offset;
+	ioctl(caller->fd, KDBUS_CMD_FREE, &cmd_free);
+
+	/* The callee drops both unanswered calls (BYEBYE needs an empty queue). */
+	for (i = 0; i < 2; i++) {
+		struct kdbus_cmd_recv drop = { .size = sizeof(drop), .flags = KDBUS_RECV_DROP };
+
+		if (ioctl(callee->fd, KDBUS_CMD_RECV, &drop) < 0)
+			die("RECV DROP");
+	}
+	printf("callee drops the two unanswered calls (RECV DROP)\n");
+}
+
 int main(void)
 {
 	struct kdbus_cmd byebye = { .size = sizeof(byebye) };
@@ -361,6 +512,8 @@ int main(void)
 	recv_msg(&b);
 	pass_fd(&a, &b);
 	pass_memfd(&a, &b);
+	sync_call(&a, &b);
+	timed_out_calls(&a, &b);
 	if (ioctl(b.fd, KDBUS_CMD_BYEBYE, &byebye) < 0)
 		die("BYEBYE");
 	printf("BYEBYE (bob): ok\n");
