@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kdbus-util.h"
@@ -1220,4 +1221,25 @@ ssize_t kdbus_msg_payload(struct kdbus_msg *msg, uint64_t msg_size, void *buf, s
 		pos += size;
 	}
 	return pos;
+}
+
+int kdbus_queue_empty(struct kdbus_conn *c)
+{
+	struct kdbus_cmd_recv r;
+	int ret = kdbus_msg_recv(c, 0, 0, NULL, &r);
+
+	if (ret == -EAGAIN)
+		return 1;
+	if (ret < 0)
+		return ret;
+	kdbus_free(c->fd, r.msg.offset);
+	return 0;
+}
+
+uint64_t kdbus_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }

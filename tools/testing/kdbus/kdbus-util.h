@@ -438,6 +438,13 @@ uint64_t kdbus_msg_offset(struct kdbus_conn *c, const struct kdbus_msg *msg);
 /* The @n-th (0-based) item of @type in a received message (walked with
  * msg->size), or NULL. */
 struct kdbus_item *kdbus_msg_item(struct kdbus_msg *msg, uint64_t type, int n);
+/* RECV without waiting: 1 if @c's queue is empty (EAGAIN), 0 if a message
+ * was dequeued (and freed), or -errno. */
+int kdbus_queue_empty(struct kdbus_conn *c);
+
+/* CLOCK_MONOTONIC now, in ns: the clock of kdbus deadlines (message.md §4.4). */
+uint64_t kdbus_now_ns(void);
+
 /* Number of items in a received message. */
 int kdbus_msg_count(struct kdbus_msg *msg);
 

@@ -59,20 +59,6 @@ FIXTURE_TEARDOWN(send)
 	kdbus_domain_fini(&self->d);
 }
 
-/* Is @c's queue empty? 1, 0 (a message was dequeued and freed), -errno. */
-static int queue_empty(struct kdbus_conn *c)
-{
-	struct kdbus_cmd_recv r;
-	int ret = kdbus_msg_recv(c, 0, 0, NULL, &r);
-
-	if (ret == -EAGAIN)
-		return 1;
-	if (ret < 0)
-		return ret;
-	kdbus_free(c->fd, r.msg.offset);
-	return 0;
-}
-
 /* Receive one message and return its cookie (0 on failure); frees it. */
 static uint64_t recv_cookie(struct kdbus_conn *c)
 {
@@ -107,7 +93,7 @@ TEST_F(send, negotiate_flag_reports_1_and_sends_nothing)
 	cmd.msg_address = (uintptr_t)kdbus_b_cmd(&b);
 	ASSERT_EQ(0, kdbus_ioctl(self->a.fd, KDBUS_CMD_SEND, &cmd));
 	EXPECT_EQ(KDBUS_SEND_SYNC_REPLY, cmd.flags);
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, negotiate_item_keeps_cancel_fd_zeroes_dst_name)
@@ -128,7 +114,7 @@ TEST_F(send, negotiate_item_keeps_cancel_fd_zeroes_dst_name)
 	EXPECT_EQ(KDBUS_ITEM_NEGOTIATE, item->type);
 	EXPECT_EQ(KDBUS_ITEM_CANCEL_FD, item->data64[0]);
 	EXPECT_EQ(0, item->data64[1]);
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, unknown_cmd_flag_einval)
@@ -138,7 +124,7 @@ TEST_F(send, unknown_cmd_flag_einval)
 	plain(&b, self->b.id);
 	EXPECT_EQ(-EINVAL, kdbus_msg_send_b(self->a.fd, &b, 1ULL << 1, NULL));
 	EXPECT_EQ(-EINVAL, kdbus_msg_send_b(self->a.fd, &b, 1ULL << 62, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, success_writes_empty_reply_and_zero_return_flags)
@@ -158,7 +144,7 @@ TEST_F(send, success_writes_empty_reply_and_zero_return_flags)
 	EXPECT_EQ(POOL, cmd.reply.offset);
 	EXPECT_EQ(0, cmd.reply.msg_size);
 	EXPECT_EQ(0, cmd.reply.return_flags);
-	EXPECT_EQ(0, queue_empty(&self->b));
+	EXPECT_EQ(0, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, failure_leaves_reply_untouched_and_zeroes_return_flags)
@@ -204,7 +190,7 @@ TEST_F(send, sender_message_buffer_unchanged)
 	/* src_id in particular is not written back. */
 	EXPECT_EQ(0, m->src_id);
 	EXPECT_EQ(0, memcmp(copy, m, m->size));
-	EXPECT_EQ(0, queue_empty(&self->b));
+	EXPECT_EQ(0, kdbus_queue_empty(&self->b));
 }
 
 /* --------------------------------------------------- §2.5 rows 1 - 8 */
@@ -224,7 +210,7 @@ TEST_F(send, row1_misaligned_or_unreadable_msg_address_efault)
 	EXPECT_EQ(-EFAULT, kdbus_send(self->a.fd, m, 0, NULL));
 	EXPECT_EQ(-EFAULT, kdbus_send(self->a.fd, (void *)8, 0, NULL));
 	EXPECT_EQ(-EFAULT, kdbus_send(self->a.fd, NULL, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row2_msg_size_63_or_8193_einval)
@@ -244,7 +230,7 @@ TEST_F(send, row2_msg_size_63_or_8193_einval)
 		EXPECT_EQ(-EINVAL, kdbus_send(self->a.fd, m, 0, NULL))
 			TH_LOG("msg.size %llu", (unsigned long long)bad[i]);
 	}
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, msg_size_64_and_largest_vector_message_ok)
@@ -263,9 +249,9 @@ TEST_F(send, msg_size_64_and_largest_vector_message_ok)
 	m = kdbus_b_cmd(&b);
 	EXPECT_EQ(4160, m->size);
 	EXPECT_EQ(0, kdbus_send(self->a.fd, m, 0, NULL));
-	EXPECT_EQ(0, queue_empty(&self->b));
-	EXPECT_EQ(0, queue_empty(&self->b));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(0, kdbus_queue_empty(&self->b));
+	EXPECT_EQ(0, kdbus_queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, msg_size_8192_passes_size_check)
@@ -319,8 +305,8 @@ TEST_F(send, row3_message_body_unreadable_efault)
 	m->size = 64;
 	EXPECT_EQ(0, kdbus_send(self->a.fd, m, 0, NULL));
 	munmap(p, 2 * page);
-	EXPECT_EQ(0, queue_empty(&self->b));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(0, kdbus_queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row5_unknown_msg_flag_einval)
@@ -337,8 +323,8 @@ TEST_F(send, row5_unknown_msg_flag_einval)
 	/* NO_AUTO_START is a valid flag and has no effect by ID. */
 	kdbus_msg_init(&b, self->b.id, KDBUS_MSG_NO_AUTO_START, 0, 1);
 	EXPECT_EQ(0, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(0, queue_empty(&self->b));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(0, kdbus_queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row6_item_size_below_16_einval)
@@ -354,7 +340,7 @@ TEST_F(send, row6_item_size_below_16_einval)
 		EXPECT_EQ(-EINVAL, kdbus_msg_send_b(self->a.fd, &b, 0, NULL))
 			TH_LOG("item size %llu", (unsigned long long)sizes[i]);
 	}
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row6_item_beyond_msg_size_einval)
@@ -369,7 +355,7 @@ TEST_F(send, row6_item_beyond_msg_size_einval)
 	EXPECT_EQ(-EINVAL, kdbus_send(self->a.fd, m, 0, NULL));
 	m->size = 64 + 8;	/* not even a full item header */
 	EXPECT_EQ(-EINVAL, kdbus_send(self->a.fd, m, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row6_walk_must_end_at_aligned_size)
@@ -388,10 +374,10 @@ TEST_F(send, row6_walk_must_end_at_aligned_size)
 	EXPECT_EQ(-EINVAL, kdbus_send(self->a.fd, m, 0, NULL));
 	m->size = 64 + 32 + 12;
 	EXPECT_EQ(-EINVAL, kdbus_send(self->a.fd, m, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 	m->size = 64 + 64;
 	EXPECT_EQ(0, kdbus_send(self->a.fd, m, 0, NULL));
-	EXPECT_EQ(0, queue_empty(&self->b));
+	EXPECT_EQ(0, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row7_vec_payload_not_16_or_size_0_einval)
@@ -413,7 +399,7 @@ TEST_F(send, row7_vec_payload_not_16_or_size_0_einval)
 	plain(&b, self->b.id);
 	kdbus_b_item(&b, KDBUS_ITEM_PAYLOAD_VEC, &zpad, sizeof(zpad));
 	EXPECT_EQ(-EINVAL, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row7_dst_name_not_a_valid_string_einval)
@@ -447,7 +433,7 @@ TEST_F(send, row7_bloom_filter_below_8_einval)
 	kdbus_msg_init(&b, self->b.id, KDBUS_MSG_SIGNAL, 0, 1);
 	kdbus_b_item(&b, KDBUS_ITEM_BLOOM_FILTER, &gen, 0);
 	EXPECT_EQ(-EINVAL, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row7_known_type_checked_with_own_rule_enametoolong)
@@ -463,7 +449,7 @@ TEST_F(send, row7_known_type_checked_with_own_rule_enametoolong)
 	/* Row 7 comes before row 8 (payload_type). */
 	kdbus_msg_hdr(&b)->payload_type = 0;
 	EXPECT_EQ(-ENAMETOOLONG, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row8_payload_type_0_einval)
@@ -478,9 +464,9 @@ TEST_F(send, row8_payload_type_0_einval)
 	EXPECT_EQ(0, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
 	kdbus_msg_hdr(&b)->payload_type = ~0ULL;
 	EXPECT_EQ(0, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(0, queue_empty(&self->b));
-	EXPECT_EQ(0, queue_empty(&self->b));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(0, kdbus_queue_empty(&self->b));
+	EXPECT_EQ(0, kdbus_queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 /* ------------------------------------------------- §2.5 rows 9 - 13 */
@@ -499,7 +485,7 @@ TEST_F(send, row9_expect_reply_without_timeout_or_cookie_einval)
 	kdbus_msg_init(&b, KDBUS_DST_ID_BROADCAST, KDBUS_MSG_EXPECT_REPLY, 0, 0);
 	kdbus_msg_hdr(&b)->timeout_ns = DEADLINE;
 	EXPECT_EQ(-EINVAL, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row10_expect_reply_to_broadcast_enotuniq)
@@ -524,7 +510,7 @@ TEST_F(send, row11_expect_reply_with_signal_einval)
 	kdbus_msg_hdr(&b)->timeout_ns = DEADLINE;
 	kdbus_b_bloom_filter(&b, 0, BLOOM);
 	EXPECT_EQ(-EINVAL, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row12_sync_reply_without_expect_reply_einval)
@@ -533,7 +519,7 @@ TEST_F(send, row12_sync_reply_without_expect_reply_einval)
 
 	plain(&b, self->b.id);
 	EXPECT_EQ(-EINVAL, kdbus_msg_send_b(self->a.fd, &b, KDBUS_SEND_SYNC_REPLY, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row13_signal_with_cookie_reply_einval)
@@ -544,7 +530,7 @@ TEST_F(send, row13_signal_with_cookie_reply_einval)
 	kdbus_msg_hdr(&b)->cookie_reply = 5;
 	kdbus_b_bloom_filter(&b, 0, BLOOM);
 	EXPECT_EQ(-EINVAL, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 /* ------------------------------------------------ §2.5 rows 14 - 16 */
@@ -564,7 +550,7 @@ TEST_F(send, row14_129_items_e2big_128_ok)
 	for (i = 0; i < 129; i++)
 		kdbus_b_vec(&b, one_byte, 1);
 	EXPECT_EQ(-E2BIG, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 
 	plain(&b, self->b.id);
 	for (i = 0; i < 128; i++)
@@ -600,7 +586,7 @@ TEST_F(send, row14_counts_any_item_type_before_its_own_check)
 	for (i = 0; i < 128; i++)
 		kdbus_b_vec(&b, one_byte, 1);
 	EXPECT_EQ(-EINVAL, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row15_vec_sum_above_2mib_emsgsize_padding_counts)
@@ -619,13 +605,13 @@ TEST_F(send, row15_vec_sum_above_2mib_emsgsize_padding_counts)
 	kdbus_b_vec(&b, NULL, 2 * MIB);
 	kdbus_b_vec(&b, one_byte, 1);
 	EXPECT_EQ(-EMSGSIZE, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 	/* Exactly 2 MiB is fine (padding vectors place 0 bytes here). */
 	plain(&b, self->b.id);
 	kdbus_b_vec(&b, NULL, MIB);
 	kdbus_b_vec(&b, NULL, MIB);
 	EXPECT_EQ(0, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(0, queue_empty(&self->b));
+	EXPECT_EQ(0, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row15_vec_sum_overflow_emsgsize)
@@ -640,7 +626,7 @@ TEST_F(send, row15_vec_sum_overflow_emsgsize)
 	kdbus_b_vec(&b, NULL, 1ULL << 63);
 	kdbus_b_vec(&b, NULL, 1ULL << 63);
 	EXPECT_EQ(-EMSGSIZE, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row16_vec_outside_user_range_efault)
@@ -653,7 +639,7 @@ TEST_F(send, row16_vec_outside_user_range_efault)
 	plain(&b, self->b.id);
 	kdbus_b_vec(&b, (void *)(uintptr_t)(~0ULL - 3), 8);	/* wraps */
 	EXPECT_EQ(-EFAULT, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, vec_unmapped_user_memory_efault)
@@ -670,11 +656,11 @@ TEST_F(send, vec_unmapped_user_memory_efault)
 	plain(&b, self->b.id);
 	kdbus_b_vec(&b, p + page - 8, 16);
 	EXPECT_EQ(-EFAULT, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 	plain(&b, self->b.id);
 	kdbus_b_vec(&b, p + page - 8, 8);
 	EXPECT_EQ(0, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(0, queue_empty(&self->b));
+	EXPECT_EQ(0, kdbus_queue_empty(&self->b));
 	munmap(p, page);
 }
 
@@ -710,7 +696,7 @@ TEST_F(send, items_checked_in_order)
 	kdbus_b_bloom_filter(&b, 0, BLOOM);
 	kdbus_b_vec(&b, (void *)(uintptr_t)0xffff880000000000ULL, 8);
 	EXPECT_EQ(-EEXIST, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 /* ------------------------------------------------ §2.5 rows 28 - 33 */
@@ -723,7 +709,7 @@ TEST_F(send, row28_second_bloom_filter_eexist)
 	kdbus_b_bloom_filter(&b, 0, BLOOM);
 	kdbus_b_bloom_filter(&b, 0, BLOOM);
 	EXPECT_EQ(-EEXIST, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row29_bloom_length_not_multiple_of_8_efault)
@@ -736,7 +722,7 @@ TEST_F(send, row29_bloom_length_not_multiple_of_8_efault)
 	kdbus_msg_init(&b, self->b.id, KDBUS_MSG_SIGNAL, 0, 1);
 	kdbus_b_bloom_filter(&b, 0, 1);
 	EXPECT_EQ(-EFAULT, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row30_bloom_length_not_bus_size_edom)
@@ -755,7 +741,7 @@ TEST_F(send, row30_bloom_length_not_bus_size_edom)
 	plain(&b, self->b.id);
 	kdbus_b_bloom_filter(&b, 0, 32);
 	EXPECT_EQ(-EDOM, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row31_second_dst_name_eexist)
@@ -838,7 +824,7 @@ TEST_F(send, row33_other_item_types_einval)
 	plain(&b, self->b.id);
 	kdbus_b_item(&b, 0x4242, &id, sizeof(id));
 	EXPECT_EQ(-EINVAL, kdbus_msg_send_b(self->a.fd, &b, 0, NULL)) TH_LOG("0x4242");
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 /* ------------------------------------------------ §2.5 rows 34 - 39 */
@@ -898,7 +884,7 @@ TEST_F(send, row38_signal_without_bloom_or_bloom_without_signal_ebadmsg)
 	kdbus_msg_init(&b, self->b.id, KDBUS_MSG_SIGNAL, 0, 1);
 	kdbus_msg_hdr(&b)->src_id = self->b.id;
 	EXPECT_EQ(-EBADMSG, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, row39_foreign_src_id_einval_own_or_zero_ok)
@@ -913,16 +899,16 @@ TEST_F(send, row39_foreign_src_id_einval_own_or_zero_ok)
 	/* Row 39 before dispatch (ENXIO). */
 	kdbus_msg_hdr(&b)->dst_id = 0x7777777;
 	EXPECT_EQ(-EINVAL, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 
 	plain(&b, self->b.id);
 	kdbus_msg_hdr(&b)->src_id = self->a.id;
 	EXPECT_EQ(0, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
 	kdbus_msg_hdr(&b)->src_id = 0;
 	EXPECT_EQ(0, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(0, queue_empty(&self->b));
-	EXPECT_EQ(0, queue_empty(&self->b));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(0, kdbus_queue_empty(&self->b));
+	EXPECT_EQ(0, kdbus_queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 /* ------------------------------------------------------- addressing */
@@ -955,7 +941,7 @@ TEST_F(send, special_connection_ids_enxio)
 	EXPECT_EQ(-ENXIO, kdbus_msg_send_b(self->a.fd, &b, 0, NULL)) TH_LOG("policy holder");
 	plain(&b, mon.id);
 	EXPECT_EQ(-ENXIO, kdbus_msg_send_b(self->a.fd, &b, 0, NULL)) TH_LOG("monitor");
-	EXPECT_EQ(1, queue_empty(&act));
+	EXPECT_EQ(1, kdbus_queue_empty(&act));
 	kdbus_conn_close(&act);
 	kdbus_conn_close(&ph);
 	kdbus_conn_close(&mon);
@@ -992,7 +978,7 @@ TEST_F(send, id_on_other_bus_enxio)
 	ASSERT_NE(self->b.id, other.id);
 	plain(&b, other.id);
 	EXPECT_EQ(-ENXIO, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&other));
+	EXPECT_EQ(1, kdbus_queue_empty(&other));
 	kdbus_conn_close(&other);
 	close(owner2);
 }
@@ -1004,7 +990,7 @@ TEST_F(send, dead_sender_econnreset)
 	ASSERT_EQ(0, kdbus_byebye(self->a.fd));
 	plain(&b, self->b.id);
 	EXPECT_EQ(-ECONNRESET, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, own_id_delivered_to_self)
@@ -1014,7 +1000,7 @@ TEST_F(send, own_id_delivered_to_self)
 	kdbus_msg_init(&b, self->a.id, 0, 0, 0xabc);
 	ASSERT_EQ(0, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
 	EXPECT_EQ(0xabc, recv_cookie(&self->a));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, by_name_reaches_activator_with_dst_name_item)
@@ -1042,7 +1028,7 @@ TEST_F(send, by_name_reaches_activator_with_dst_name_item)
 	EXPECT_EQ(0, kdbus_free(act.fd, r.msg.offset));
 	/* An activator may RECV it for real. */
 	EXPECT_EQ(0x77, recv_cookie(&act));
-	EXPECT_EQ(1, queue_empty(&act));
+	EXPECT_EQ(1, kdbus_queue_empty(&act));
 	kdbus_conn_close(&act);
 }
 
@@ -1060,8 +1046,8 @@ TEST_F(send, by_name_with_owner_id_ok_other_id_eremchg)
 	kdbus_msg_hdr(&b)->dst_id = 0x7777777;
 	EXPECT_EQ(-EREMCHG, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
 	EXPECT_EQ(0x55, recv_cookie(&act));
-	EXPECT_EQ(1, queue_empty(&act));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&act));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 	kdbus_conn_close(&act);
 }
 
@@ -1075,7 +1061,7 @@ TEST_F(send, by_unregistered_name_esrch)
 	/* Also when an ID is given. */
 	kdbus_msg_hdr(&b)->dst_id = self->b.id;
 	EXPECT_EQ(-ESRCH, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(send, name_of_policy_holder_is_not_registered_esrch)
@@ -1102,7 +1088,7 @@ TEST_F(send, no_auto_start_to_activator_eaddrnotavail)
 	EXPECT_EQ(-EADDRNOTAVAIL, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
 	kdbus_msg_hdr(&b)->dst_id = act.id;
 	EXPECT_EQ(-EADDRNOTAVAIL, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&act));
+	EXPECT_EQ(1, kdbus_queue_empty(&act));
 	kdbus_conn_close(&act);
 }
 
@@ -1116,7 +1102,7 @@ TEST_F(send, unicast_signal_to_activator_name_ok_not_queued)
 	kdbus_b_bloom_filter(&b, 0, BLOOM);
 	kdbus_b_str(&b, KDBUS_ITEM_DST_NAME, ACT);
 	EXPECT_EQ(0, kdbus_msg_send_b(self->a.fd, &b, 0, NULL));
-	EXPECT_EQ(1, queue_empty(&act));
+	EXPECT_EQ(1, kdbus_queue_empty(&act));
 	kdbus_conn_close(&act);
 }
 
@@ -1139,10 +1125,10 @@ TEST_F(send, dst_name_without_padding_in_msg_size_ok)
 	EXPECT_EQ(0, kdbus_send(self->a.fd, m, 0, NULL));
 	m->size = 64 + 20;	/* cuts the item */
 	EXPECT_EQ(-EINVAL, kdbus_send(self->a.fd, m, 0, NULL));
-	EXPECT_EQ(0, queue_empty(&act));
-	EXPECT_EQ(0, queue_empty(&act));
-	EXPECT_EQ(0, queue_empty(&act));
-	EXPECT_EQ(1, queue_empty(&act));
+	EXPECT_EQ(0, kdbus_queue_empty(&act));
+	EXPECT_EQ(0, kdbus_queue_empty(&act));
+	EXPECT_EQ(0, kdbus_queue_empty(&act));
+	EXPECT_EQ(1, kdbus_queue_empty(&act));
 	kdbus_conn_close(&act);
 }
 

@@ -128,14 +128,6 @@ FIXTURE_TEARDOWN(sync)
 
 /* ------------------------------------------------------------ time */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * SEC + ts.tv_nsec;
-}
-
 /* Sleep until CLOCK_MONOTONIC reaches @t (signals do not cut it short). */
 static void sleep_until(uint64_t t)
 {
@@ -147,7 +139,7 @@ static void sleep_until(uint64_t t)
 
 static void sleep_ms(unsigned int ms)
 {
-	sleep_until(now_ns() + ms * MS);
+	sleep_until(kdbus_now_ns() + ms * MS);
 }
 
 /* ------------------------------------------------------------ signals */
@@ -266,7 +258,7 @@ static int call_issue(struct call *c)
 
 	memset(&cmd->reply, 0x5a, sizeof(cmd->reply));
 	c->ret = kdbus_ioctl(c->fd, KDBUS_CMD_SEND, cmd);
-	c->t_end = now_ns();
+	c->t_end = kdbus_now_ns();
 	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
 	return c->ret;
 }
@@ -348,20 +340,6 @@ static int wait_in(int fd, int ms, const int *stop)
 		if (r < 0 && r != -EINTR)
 			return 0;
 	}
-	return 0;
-}
-
-/* Is @c's queue empty? 1, 0 (a message was dequeued and freed), -errno. */
-static int queue_empty(struct kdbus_conn *c)
-{
-	struct kdbus_cmd_recv r;
-	int ret = kdbus_msg_recv(c, 0, 0, NULL, &r);
-
-	if (ret == -EAGAIN)
-		return 1;
-	if (ret < 0)
-		return ret;
-	kdbus_free(c->fd, r.msg.offset);
 	return 0;
 }
 
@@ -560,7 +538,7 @@ TEST_F(sync, reply_returned_in_pool_not_queued)
 {
 	struct call c;
 	struct callee k;
-	uint64_t deadline = now_ns() + LONG_NS;
+	uint64_t deadline = kdbus_now_ns() + LONG_NS;
 
 	call_init(&c, self->a.fd, self->b.id, 0x1001, deadline, -1);
 	ASSERT_EQ(0, callee_start(&k, &self->b, C_REPLY, 0, &c, R_PONG, 0));
@@ -575,15 +553,15 @@ TEST_F(sync, reply_returned_in_pool_not_queued)
 	/* Freed once: a second FREE finds no user reference. */
 	EXPECT_EQ(-ENXIO, kdbus_free(self->a.fd, CALL_CMD(&c)->reply.offset));
 	/* The reply never entered the caller's queue; nothing else left. */
-	EXPECT_EQ(1, queue_empty(&self->a));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(sync, callee_sees_cookie_and_absolute_deadline)
 {
 	struct call c;
 	struct callee k;
-	uint64_t deadline = now_ns() + LONG_NS + 12345;
+	uint64_t deadline = kdbus_now_ns() + LONG_NS + 12345;
 
 	call_init(&c, self->a.fd, self->b.id, 0xabcdef0123ULL, deadline, -1);
 	ASSERT_EQ(0, callee_start(&k, &self->b, C_REPLY, 0, &c, R_PONG, 0));
@@ -605,7 +583,7 @@ TEST_F(sync, unrelated_message_does_not_end_the_wait)
 	struct callee k;
 	struct kdbus_msg hdr;
 
-	call_init(&c, self->a.fd, self->b.id, 0x1002, now_ns() + LONG_NS, -1);
+	call_init(&c, self->a.fd, self->b.id, 0x1002, kdbus_now_ns() + LONG_NS, -1);
 	ASSERT_EQ(0, callee_start(&k, &self->b, C_NOTE_REPLY, 0, &c, R_PONG, 0));
 	EXPECT_EQ(0, call_issue(&c));
 	callee_join(&k);
@@ -615,7 +593,7 @@ TEST_F(sync, unrelated_message_does_not_end_the_wait)
 	/* The plain message is queued; the reply is not. */
 	ASSERT_EQ(0, recv_hdr(&self->a, &hdr));
 	EXPECT_EQ(5, hdr.cookie);
-	EXPECT_EQ(1, queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
 }
 
 TEST_F(sync, past_deadline_etimedout_nothing_sent)
@@ -624,13 +602,13 @@ TEST_F(sync, past_deadline_etimedout_nothing_sent)
 	struct call c;
 
 	memset(&pattern, 0x5a, sizeof(pattern));
-	call_init(&c, self->a.fd, self->b.id, 0x1003, now_ns() - MS, -1);
+	call_init(&c, self->a.fd, self->b.id, 0x1003, kdbus_now_ns() - MS, -1);
 	EXPECT_EQ(-ETIMEDOUT, call_issue(&c));
 	EXPECT_EQ(0, memcmp(&pattern, &CALL_CMD(&c)->reply, sizeof(pattern)));
 	call_init(&c, self->a.fd, self->b.id, 0x1004, 1, -1);
 	EXPECT_EQ(-ETIMEDOUT, call_issue(&c));
-	EXPECT_EQ(1, queue_empty(&self->b));
-	EXPECT_EQ(1, queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
 }
 
 TEST_F(sync, deadline_2_pow_63_or_more_etimedout_nothing_sent)
@@ -641,15 +619,15 @@ TEST_F(sync, deadline_2_pow_63_or_more_etimedout_nothing_sent)
 	EXPECT_EQ(-ETIMEDOUT, call_issue(&c));
 	call_init(&c, self->a.fd, self->b.id, 0x1006, ~0ULL, -1);
 	EXPECT_EQ(-ETIMEDOUT, call_issue(&c));
-	EXPECT_EQ(1, queue_empty(&self->b));
-	EXPECT_EQ(1, queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
 }
 
 TEST_F(sync, unanswered_times_out_at_deadline_late_reply_eperm)
 {
 	struct kdbus_msg hdr;
 	struct call c;
-	uint64_t deadline = now_ns() + 500 * MS;
+	uint64_t deadline = kdbus_now_ns() + 500 * MS;
 
 	call_init(&c, self->a.fd, self->b.id, 0x1007, deadline, -1);
 	EXPECT_EQ(-ETIMEDOUT, call_issue(&c));
@@ -660,7 +638,7 @@ TEST_F(sync, unanswered_times_out_at_deadline_late_reply_eperm)
 	EXPECT_EQ(0x1007, hdr.cookie);
 	EXPECT_EQ(-EPERM, send_reply(&self->b, self->a.id, 0x1007, R_PONG, 0));
 	/* Sync calls never produce REPLY_TIMEOUT. */
-	EXPECT_EQ(1, queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
 }
 
 TEST_F(sync, callee_disconnects_after_recv_epipe)
@@ -668,7 +646,7 @@ TEST_F(sync, callee_disconnects_after_recv_epipe)
 	struct call c;
 	struct callee k;
 
-	call_init(&c, self->a.fd, self->b.id, 0x1008, now_ns() + LONG_NS, -1);
+	call_init(&c, self->a.fd, self->b.id, 0x1008, kdbus_now_ns() + LONG_NS, -1);
 	ASSERT_EQ(0, callee_start(&k, &self->b, C_CLOSE, 100, &c, R_PONG, 0));
 	EXPECT_EQ(-EPIPE, call_issue(&c));
 	callee_join(&k);
@@ -682,7 +660,7 @@ TEST_F(sync, callee_disconnects_with_call_queued_epipe)
 	struct callee k;
 	int n;
 
-	call_init(&c, self->a.fd, self->b.id, 0x1009, now_ns() + LONG_NS, -1);
+	call_init(&c, self->a.fd, self->b.id, 0x1009, kdbus_now_ns() + LONG_NS, -1);
 	ASSERT_EQ(0, callee_start(&k, &self->b, C_CLOSE_QUEUED, 100, &c, R_PONG, 0));
 	EXPECT_EQ(-EPIPE, call_issue(&c));
 	callee_join(&k);
@@ -698,20 +676,20 @@ TEST_F(sync, callee_recv_drop_epipe)
 	struct call c;
 	struct callee k;
 
-	call_init(&c, self->a.fd, self->b.id, 0x100a, now_ns() + LONG_NS, -1);
+	call_init(&c, self->a.fd, self->b.id, 0x100a, kdbus_now_ns() + LONG_NS, -1);
 	ASSERT_EQ(0, callee_start(&k, &self->b, C_DROP, 100, &c, R_PONG, 0));
 	EXPECT_EQ(-EPIPE, call_issue(&c));
 	callee_join(&k);
 	EXPECT_EQ(0, k.got);
-	EXPECT_EQ(1, queue_empty(&self->a));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(sync, byebye_from_other_thread_econnreset)
 {
 	struct call c, again;
 	struct kdbus_msg hdr;
-	uint64_t deadline = now_ns() + LONG_NS;
+	uint64_t deadline = kdbus_now_ns() + LONG_NS;
 
 	call_init(&c, self->a.fd, self->b.id, 0x100b, deadline, -1);
 	ASSERT_EQ(0, call_start(&c));
@@ -758,7 +736,7 @@ TEST_F(sync, cancel_fd_written_ecanceled_call_delivered)
 	ASSERT_LE(0, efd);
 	w.fd = efd;
 	w.delay_ms = 100;
-	t0 = now_ns();
+	t0 = kdbus_now_ns();
 	deadline = t0 + LONG_NS;
 	call_init(&c, self->a.fd, self->b.id, 0x100d, deadline, efd);
 	ASSERT_EQ(0, pthread_create(&t, NULL, writer_fn, &w));
@@ -771,7 +749,7 @@ TEST_F(sync, cancel_fd_written_ecanceled_call_delivered)
 	ASSERT_EQ(0, recv_hdr(&self->b, &hdr));
 	EXPECT_EQ(0x100d, hdr.cookie);
 	EXPECT_EQ(-EPERM, send_reply(&self->b, self->a.id, 0x100d, R_PONG, 0));
-	EXPECT_EQ(1, queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
 	close(efd);
 }
 
@@ -783,7 +761,7 @@ TEST_F(sync, cancel_fd_already_readable_cancels_at_once)
 	int p[2], efd = eventfd(1, EFD_CLOEXEC);
 
 	ASSERT_LE(0, efd);
-	t0 = now_ns();
+	t0 = kdbus_now_ns();
 	call_init(&c, self->a.fd, self->b.id, 0x100e, t0 + LONG_NS, efd);
 	EXPECT_EQ(-ECANCELED, call_issue(&c));
 	EXPECT_GE(t0 + LATE_NS, c.t_end);
@@ -793,7 +771,7 @@ TEST_F(sync, cancel_fd_already_readable_cancels_at_once)
 	/* Any pollable file works, e.g. a pipe with data. */
 	ASSERT_EQ(0, pipe(p));
 	ASSERT_EQ(1, write(p[1], "x", 1));
-	t0 = now_ns();
+	t0 = kdbus_now_ns();
 	call_init(&c, self->a.fd, self->b.id, 0x100f, t0 + LONG_NS, p[0]);
 	EXPECT_EQ(-ECANCELED, call_issue(&c));
 	EXPECT_GE(t0 + LATE_NS, c.t_end);
@@ -801,7 +779,7 @@ TEST_F(sync, cancel_fd_already_readable_cancels_at_once)
 	EXPECT_EQ(0x100f, hdr.cookie);
 	/* The kernel never reads the cancel descriptor. */
 	EXPECT_EQ(POLLIN, kdbus_poll(p[0], POLLIN, 0) & POLLIN);
-	EXPECT_EQ(1, queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
 	close(p[0]);
 	close(p[1]);
 	close(efd);
@@ -814,7 +792,7 @@ TEST_F(sync, cancel_fd_not_written_call_completes)
 	int efd = eventfd(0, EFD_CLOEXEC);
 
 	ASSERT_LE(0, efd);
-	call_init(&c, self->a.fd, self->b.id, 0x1010, now_ns() + LONG_NS, efd);
+	call_init(&c, self->a.fd, self->b.id, 0x1010, kdbus_now_ns() + LONG_NS, efd);
 	ASSERT_EQ(0, callee_start(&k, &self->b, C_REPLY, 100, &c, R_PONG, 0));
 	EXPECT_EQ(0, call_issue(&c));
 	callee_join(&k);
@@ -833,12 +811,12 @@ TEST_F(sync, cancel_fd_validation)
 	ASSERT_LE(0, mfd);
 	ASSERT_LE(0, efd);
 	/* Closed descriptor: EBADF, nothing sent (§11 #1). */
-	call_init(&c, self->a.fd, self->b.id, 0x1011, now_ns() + LONG_NS, 1000);
+	call_init(&c, self->a.fd, self->b.id, 0x1011, kdbus_now_ns() + LONG_NS, 1000);
 	EXPECT_EQ(-EBADF, call_issue(&c));
 	/* A shmem file has no poll: EINVAL. */
-	call_init(&c, self->a.fd, self->b.id, 0x1012, now_ns() + LONG_NS, mfd);
+	call_init(&c, self->a.fd, self->b.id, 0x1012, kdbus_now_ns() + LONG_NS, mfd);
 	EXPECT_EQ(-EINVAL, call_issue(&c));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 	/* Validated but not used by a non-synchronous SEND. */
 	call_init(&c, self->a.fd, self->b.id, 7, 0, efd);
 	kdbus_msg_hdr(&c.b)->flags = 0;
@@ -846,12 +824,12 @@ TEST_F(sync, cancel_fd_validation)
 	cmd->flags = 0;
 	EXPECT_EQ(0, call_issue(&c));
 	EXPECT_EQ(CALLER_POOL, cmd->reply.offset);
-	EXPECT_EQ(0, queue_empty(&self->b));
+	EXPECT_EQ(0, kdbus_queue_empty(&self->b));
 	c.send.cancel.fd = 1000;
 	EXPECT_EQ(-EBADF, call_issue(&c));
 	c.send.cancel.fd = mfd;
 	EXPECT_EQ(-EINVAL, call_issue(&c));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 	close(mfd);
 	close(efd);
 }
@@ -863,14 +841,14 @@ TEST_F(sync, reply_with_fds_to_caller_without_accept_fd_eremoteio)
 	struct call c;
 	struct callee k;
 
-	call_init(&c, self->a.fd, self->b.id, 0x1013, now_ns() + LONG_NS, -1);
+	call_init(&c, self->a.fd, self->b.id, 0x1013, kdbus_now_ns() + LONG_NS, -1);
 	ASSERT_EQ(0, callee_start(&k, &self->b, C_REPLY, 0, &c, R_FDS, 0));
 	EXPECT_EQ(-EREMOTEIO, call_issue(&c));
 	callee_join(&k);
 	EXPECT_EQ(0, k.got);
 	EXPECT_EQ(-ECOMM, k.reply_ret);
-	EXPECT_EQ(1, queue_empty(&self->a));
-	EXPECT_EQ(1, queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
 }
 
 TEST_F(sync, reply_over_caller_quota_enobufs_both)
@@ -879,7 +857,7 @@ TEST_F(sync, reply_over_caller_quota_enobufs_both)
 	struct callee k;
 
 	/* Control: a 2096-byte slice fits the 2730-byte share. */
-	call_init(&c, self->a.fd, self->b.id, 0x1014, now_ns() + LONG_NS, -1);
+	call_init(&c, self->a.fd, self->b.id, 0x1014, kdbus_now_ns() + LONG_NS, -1);
 	ASSERT_EQ(0, callee_start(&k, &self->b, C_REPLY, 0, &c, R_BIG, 2000));
 	EXPECT_EQ(0, call_issue(&c));
 	callee_join(&k);
@@ -890,13 +868,13 @@ TEST_F(sync, reply_over_caller_quota_enobufs_both)
 	}
 
 	/* A 4096-byte slice exceeds (16384/2)/3. */
-	call_init(&c, self->a.fd, self->b.id, 0x1015, now_ns() + LONG_NS, -1);
+	call_init(&c, self->a.fd, self->b.id, 0x1015, kdbus_now_ns() + LONG_NS, -1);
 	ASSERT_EQ(0, callee_start(&k, &self->b, C_REPLY, 0, &c, R_BIG, 4000));
 	EXPECT_EQ(-ENOBUFS, call_issue(&c));
 	callee_join(&k);
 	EXPECT_EQ(0, k.got);
 	EXPECT_EQ(-ENOBUFS, k.reply_ret);
-	EXPECT_EQ(1, queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
 }
 
 TEST_F(sync, memfd_reply_installed_without_accept_fd)
@@ -908,7 +886,7 @@ TEST_F(sync, memfd_reply_installed_without_accept_fd)
 	struct callee k;
 	char buf[32] = { 0 };
 
-	call_init(&c, self->a.fd, self->b.id, 0x1016, now_ns() + LONG_NS, -1);
+	call_init(&c, self->a.fd, self->b.id, 0x1016, kdbus_now_ns() + LONG_NS, -1);
 	ASSERT_EQ(0, callee_start(&k, &self->b, C_REPLY, 0, &c, R_MEMFD, 0));
 	EXPECT_EQ(0, call_issue(&c));
 	callee_join(&k);
@@ -939,7 +917,7 @@ TEST_F(sync, sa_restart_storm_reply_returned_callee_got_call_once)
 	struct callee k;
 
 	ASSERT_EQ(0, catch_signal(SIGUSR1, SA_RESTART));
-	call_init(&c, self->a.fd, self->b.id, 0x2001, now_ns() + LONG_NS, -1);
+	call_init(&c, self->a.fd, self->b.id, 0x2001, kdbus_now_ns() + LONG_NS, -1);
 	ASSERT_EQ(0, callee_start(&k, &self->b, C_REPLY, 400, &c, R_PONG, 0));
 	ASSERT_EQ(0, storm_start(&s, pthread_self(), 3000));
 	call_issue(&c);
@@ -953,8 +931,8 @@ TEST_F(sync, sa_restart_storm_reply_returned_callee_got_call_once)
 	if (c.ret == 0)
 		EXPECT_STREQ("", reply_problem(&self->a, &c, 0x2001, self->b.id));
 	/* Exactly one call reached the callee: nothing more is queued. */
-	EXPECT_EQ(1, queue_empty(&self->b));
-	EXPECT_EQ(1, queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
 }
 
 TEST_F(sync, sa_restart_storm_no_reply_times_out_at_original_deadline)
@@ -965,7 +943,7 @@ TEST_F(sync, sa_restart_storm_no_reply_times_out_at_original_deadline)
 	uint64_t deadline;
 
 	ASSERT_EQ(0, catch_signal(SIGUSR1, SA_RESTART));
-	deadline = now_ns() + 500 * MS;
+	deadline = kdbus_now_ns() + 500 * MS;
 	call_init(&c, self->a.fd, self->b.id, 0x2002, deadline, -1);
 	ASSERT_EQ(0, storm_start(&s, pthread_self(), 3000));
 	call_issue(&c);
@@ -976,8 +954,8 @@ TEST_F(sync, sa_restart_storm_no_reply_times_out_at_original_deadline)
 	EXPECT_LE(3, n_sig);
 	ASSERT_EQ(0, recv_hdr(&self->b, &hdr));
 	EXPECT_EQ(0x2002, hdr.cookie);
-	EXPECT_EQ(1, queue_empty(&self->b));
-	EXPECT_EQ(1, queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
 }
 
 /*
@@ -1001,7 +979,7 @@ TEST_F(sync, eintr_then_identical_reissue_gets_reply)
 	struct call c;
 
 	ASSERT_EQ(0, catch_signal(SIGUSR1, 0));
-	call_init(&c, self->a.fd, self->b.id, 0x2003, now_ns() + LONG_NS, -1);
+	call_init(&c, self->a.fd, self->b.id, 0x2003, kdbus_now_ns() + LONG_NS, -1);
 	ASSERT_EQ(-EINTR, call_interrupted(&c, &self->b));
 	EXPECT_EQ(1, n_sig);
 	ASSERT_EQ(0, recv_hdr(&self->b, &hdr));
@@ -1015,8 +993,8 @@ TEST_F(sync, eintr_then_identical_reissue_gets_reply)
 	EXPECT_EQ(0, call_join(&c));
 	if (c.ret == 0)
 		EXPECT_STREQ("", reply_problem(&self->a, &c, 0x2003, self->b.id));
-	EXPECT_EQ(1, queue_empty(&self->b));
-	EXPECT_EQ(1, queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
 }
 
 TEST_F(sync, reply_while_interrupted_returned_by_reissue)
@@ -1025,19 +1003,19 @@ TEST_F(sync, reply_while_interrupted_returned_by_reissue)
 	struct call c;
 
 	ASSERT_EQ(0, catch_signal(SIGUSR1, 0));
-	call_init(&c, self->a.fd, self->b.id, 0x2004, now_ns() + LONG_NS, -1);
+	call_init(&c, self->a.fd, self->b.id, 0x2004, kdbus_now_ns() + LONG_NS, -1);
 	ASSERT_EQ(-EINTR, call_interrupted(&c, &self->b));
 	ASSERT_EQ(0, recv_hdr(&self->b, &hdr));
 	EXPECT_EQ(0x2004, hdr.cookie);
 	/* Reply while nobody waits: kept with the interrupted tracker. */
 	EXPECT_EQ(0, send_reply(&self->b, self->a.id, 0x2004, R_PONG, 0));
-	EXPECT_EQ(1, queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
 	EXPECT_EQ(0, call_issue(&c));
 	if (c.ret == 0)
 		EXPECT_STREQ("", reply_problem(&self->a, &c, 0x2004, self->b.id));
 	/* No duplicate call (§11 #3). */
-	EXPECT_EQ(1, queue_empty(&self->b));
-	EXPECT_EQ(1, queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
 }
 
 TEST_F(sync, callee_dies_while_interrupted_epipe_not_resent)
@@ -1046,7 +1024,7 @@ TEST_F(sync, callee_dies_while_interrupted_epipe_not_resent)
 	struct call c;
 
 	ASSERT_EQ(0, catch_signal(SIGUSR1, 0));
-	call_init(&c, self->a.fd, self->b.id, 0x2005, now_ns() + LONG_NS, -1);
+	call_init(&c, self->a.fd, self->b.id, 0x2005, kdbus_now_ns() + LONG_NS, -1);
 	ASSERT_EQ(-EINTR, call_interrupted(&c, &self->b));
 	ASSERT_EQ(0, recv_hdr(&self->b, &hdr));
 	kdbus_conn_close(&self->b);
@@ -1060,12 +1038,12 @@ TEST_F(sync, callee_drops_while_interrupted_epipe_not_resent)
 	struct call c;
 
 	ASSERT_EQ(0, catch_signal(SIGUSR1, 0));
-	call_init(&c, self->a.fd, self->b.id, 0x2006, now_ns() + LONG_NS, -1);
+	call_init(&c, self->a.fd, self->b.id, 0x2006, kdbus_now_ns() + LONG_NS, -1);
 	ASSERT_EQ(-EINTR, call_interrupted(&c, &self->b));
 	ASSERT_EQ(0, kdbus_msg_recv(&self->b, KDBUS_RECV_DROP, 0, NULL, NULL));
 	EXPECT_EQ(-EPIPE, call_issue(&c));
-	EXPECT_EQ(1, queue_empty(&self->b));
-	EXPECT_EQ(1, queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
 }
 
 TEST_F(sync, deadline_passed_while_interrupted_etimedout_not_resent)
@@ -1075,7 +1053,7 @@ TEST_F(sync, deadline_passed_while_interrupted_etimedout_not_resent)
 	uint64_t deadline;
 
 	ASSERT_EQ(0, catch_signal(SIGUSR1, 0));
-	deadline = now_ns() + SEC;
+	deadline = kdbus_now_ns() + SEC;
 	call_init(&c, self->a.fd, self->b.id, 0x2007, deadline, -1);
 	ASSERT_EQ(-EINTR, call_interrupted(&c, &self->b));
 	sleep_until(deadline + 100 * MS);
@@ -1084,8 +1062,8 @@ TEST_F(sync, deadline_passed_while_interrupted_etimedout_not_resent)
 	/* Only the original call is queued at the callee. */
 	ASSERT_EQ(0, recv_hdr(&self->b, &hdr));
 	EXPECT_EQ(0x2007, hdr.cookie);
-	EXPECT_EQ(1, queue_empty(&self->b));
-	EXPECT_EQ(1, queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
 }
 
 TEST_F(sync, interrupted_never_resumed_no_reply_timeout)
@@ -1095,16 +1073,16 @@ TEST_F(sync, interrupted_never_resumed_no_reply_timeout)
 	uint64_t deadline;
 
 	ASSERT_EQ(0, catch_signal(SIGUSR1, 0));
-	deadline = now_ns() + SEC;
+	deadline = kdbus_now_ns() + SEC;
 	call_init(&c, self->a.fd, self->b.id, 0x2008, deadline, -1);
 	ASSERT_EQ(-EINTR, call_interrupted(&c, &self->b));
 	sleep_until(deadline + 500 * MS);
-	EXPECT_EQ(1, queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
 	/* The interrupted tracker was reaped silently at its deadline. */
 	ASSERT_EQ(0, recv_hdr(&self->b, &hdr));
 	EXPECT_EQ(0x2008, hdr.cookie);
 	EXPECT_EQ(-EPERM, send_reply(&self->b, self->a.id, 0x2008, R_PONG, 0));
-	EXPECT_EQ(1, queue_empty(&self->a));
+	EXPECT_EQ(1, kdbus_queue_empty(&self->a));
 }
 
 /* ------------------------------------------------------------ stress */
@@ -1203,7 +1181,7 @@ static int stress_callee(void *p)
 				return 0;
 			}
 			kdbus_poll(c.fd, POLLIN, 5);
-			now = now_ns();
+			now = kdbus_now_ns();
 			for (i = 0; i < npend;) {
 				if (pend[i].at > now) {
 					i++;
@@ -1288,8 +1266,8 @@ static int stress_caller(void *p)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
 	setitimer(ITIMER_REAL, &it, NULL);
-	t_stop = now_ns() + S_BUDGET_NS;
-	while (calls < S_CALLS && now_ns() < t_stop) {
+	t_stop = kdbus_now_ns() + S_BUDGET_NS;
+	while (calls < S_CALLS && kdbus_now_ns() < t_stop) {
 		struct kdbus_cmd_send cmd;
 		struct kdbus_cmd_recv r;
 		struct kdbus_builder b;
@@ -1305,7 +1283,7 @@ static int stress_caller(void *p)
 		}
 		calls++;
 		kdbus_msg_init(&b, dst, KDBUS_MSG_EXPECT_REPLY, 0, cookie);
-		kdbus_msg_hdr(&b)->timeout_ns = now_ns() + (20 + rand_r(&seed) % 231) * MS;
+		kdbus_msg_hdr(&b)->timeout_ns = kdbus_now_ns() + (20 + rand_r(&seed) % 231) * MS;
 		kdbus_b_vec(&b, &cookie, sizeof(cookie));
 		ret = kdbus_msg_send_b(c.fd, &b, KDBUS_SEND_SYNC_REPLY, &cmd);
 		switch (ret) {
@@ -1366,7 +1344,7 @@ TEST_F_TIMEOUT(sync, stress_calls_signals_and_callee_deaths, 240)
 	uint64_t replied = 0, late = 0, ignored = 0, dropped = 0, kbad = 0;
 	int cstatus[S_CALLERS], kfail = 0, left = S_CALLERS, i, j, status;
 	struct stress_shared *sh;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = kdbus_now_ns();
 	pid_t pid;
 
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -1438,7 +1416,7 @@ TEST_F_TIMEOUT(sync, stress_calls_signals_and_callee_deaths, 240)
 	}
 	TH_LOG("%llu calls in %llu ms, %llu signals: %s %llu, %s %llu, %s %llu, %s %llu, "
 	       "%s %llu, %s %llu, %s %llu, %s %llu",
-	       (unsigned long long)calls, (unsigned long long)((now_ns() - t0) / MS),
+	       (unsigned long long)calls, (unsigned long long)((kdbus_now_ns() - t0) / MS),
 	       (unsigned long long)signals,
 	       s_names[0], (unsigned long long)tot[0], s_names[1], (unsigned long long)tot[1],
 	       s_names[2], (unsigned long long)tot[2], s_names[3], (unsigned long long)tot[3],
