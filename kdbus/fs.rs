@@ -2,20 +2,21 @@
 
 //! The Rust half of kdbusfs.
 //!
-//! `kdbusfs.c` does the VFS plumbing the bindings cannot reach; it asks this
-//! file about nodes (`kdbus_node_*`), creates and destroys domains
-//! (`kdbus_domain_*`), and installs [`kdbus_handle_fops`] on every regular
-//! file. Each function here is a thin, `unsafe extern "C"` entry point that
-//! borrows its arguments and calls one safe method.
+//! `kdbusfs.c` does the VFS plumbing the bindings cannot reach (the file
+//! system type, `fs_context`, the superblock); it creates and destroys
+//! domains through `kdbus_domain_*` and gets the root inode from
+//! `kdbusfs_iget_root`. Inodes, lookup, readdir and dentry revalidation are
+//! here; regular files get [`crate::handle::HANDLE_FOPS`].
 //!
 //! Reference counting across the boundary: a `struct kdbus_node *` held by
-//! C is an `Arc<Node>` turned into a raw pointer ([`Arc::into_raw`]); C owns
-//! one count per pointer it stores (`inode->i_private`, `sb->s_fs_info`,
-//! results of lookup and next) and gives it back with `kdbus_node_put`.
+//! C or by an inode is an `Arc<Node>` turned into a raw pointer
+//! ([`Arc::into_raw`]); `sb->s_fs_info` owns the root's count until
+//! `kdbus_domain_destroy`, `inode->i_private` one count until eviction.
 
 use kernel::{
     bindings,
-    ffi::{c_char, c_int},
+    ffi::{c_int, c_uint},
+    prelude::*,
     sync::{Arc, ArcBorrow},
 };
 
@@ -29,26 +30,6 @@ extern "C" {
     pub(crate) fn kdbusfs_init() -> c_int;
     /// Unregisters the `kdbusfs` type and removes `/sys/fs/kdbus`.
     pub(crate) fn kdbusfs_exit();
-}
-
-/// `struct kdbus_node_attr` of `kdbusfs.h`.
-#[repr(C)]
-pub(crate) struct NodeAttr {
-    name: *const c_char,
-    name_len: usize,
-    id: u32,
-    mode: bindings::umode_t,
-    uid: bindings::kuid_t,
-    gid: bindings::kgid_t,
-}
-
-fn fill_attr(node: &Node, attr: &mut NodeAttr) {
-    attr.name = node.name().as_ptr().cast();
-    attr.name_len = node.name().len();
-    attr.id = node.id();
-    attr.mode = node.mode();
-    attr.uid = node.uid();
-    attr.gid = node.gid();
 }
 
 /// Borrows a node pointer held by C.
@@ -98,94 +79,254 @@ unsafe extern "C" fn kdbus_domain_destroy(root: *const Node) {
     Domain::destroy(&root);
 }
 
-/// Takes one more count on a node C holds.
-///
-/// # Safety
-///
-/// `node` is a node pointer C holds a count on.
-#[no_mangle]
-unsafe extern "C" fn kdbus_node_get(node: *const Node) {
-    // SAFETY: C holds a count for the duration of the call.
-    let node: Arc<Node> = unsafe { borrow(node) }.into();
-    let _ = Arc::into_raw(node);
+// ----------------------------------------------------------------------
+// Inodes, lookup, readdir: the VFS calls these through the tables below,
+// which `kdbusfs_iget` installs.
+
+/// Wrapper that makes a C operations table usable in a `static`.
+#[repr(transparent)]
+struct Ops<T>(T);
+
+// SAFETY: The tables are immutable and only read by the VFS.
+unsafe impl<T> Sync for Ops<T> {}
+
+static DIR_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inode_operations {
+    lookup: Some(kdbusfs_lookup),
+    setattr: Some(kdbusfs_setattr),
+    ..pin_init::zeroed()
+});
+
+static FILE_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inode_operations {
+    setattr: Some(kdbusfs_setattr),
+    ..pin_init::zeroed()
+});
+
+static DIR_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations {
+    read: Some(bindings::generic_read_dir),
+    iterate_shared: Some(kdbusfs_readdir),
+    llseek: Some(bindings::generic_file_llseek),
+    ..pin_init::zeroed()
+});
+
+/// `S_DT_MASK` and the `DT_*` types of `readdir`.
+const S_DT_MASK: u32 = bindings::S_IFMT >> 12;
+const DT_DIR: u32 = 4;
+const DT_REG: u32 = 8;
+
+fn is_dir(mode: bindings::umode_t) -> bool {
+    u32::from(mode) & bindings::S_IFMT == bindings::S_IFDIR
 }
 
-/// Gives back one count on a node.
+/// The inode of `node` in `sb`: the cached one, or a new one holding a
+/// count on the node in `i_private` (given back at eviction). Inode
+/// numbers are node IDs.
 ///
 /// # Safety
 ///
-/// `node` is a node pointer C holds a count on; C gives that count up.
+/// `sb` is a live kdbusfs superblock.
+unsafe fn iget(sb: *mut bindings::super_block, node: &Arc<Node>) -> Result<*mut bindings::inode> {
+    // SAFETY: `sb` is live (caller).
+    let inode = unsafe { bindings::iget_locked(sb, node.id().into()) };
+    if inode.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `iget_locked` returned a referenced inode; `i_state` is read
+    // as `inode_state_read_once()` does.
+    let state = unsafe { core::ptr::read_volatile(&raw const (*inode).i_state.__state) };
+    if state & bindings::inode_state_flags_enum_I_NEW == 0 {
+        return Ok(inode);
+    }
+    let mode = node.mode();
+    // SAFETY: `I_NEW` is set: we initialise the inode alone, then unlock it.
+    unsafe {
+        (*inode).i_private = Arc::into_raw(node.clone()).cast_mut().cast();
+        (*inode).i_mode = mode;
+        (*inode).i_uid = node.uid();
+        (*inode).i_gid = node.gid();
+        bindings::simple_inode_init_ts(inode);
+        if is_dir(mode) {
+            (*inode).i_op = &DIR_IOPS.0;
+            (*inode).__bindgen_anon_3.i_fop = &DIR_FOPS.0;
+            bindings::set_nlink(inode, 2);
+        } else {
+            (*inode).i_op = &FILE_IOPS.0;
+            (*inode).__bindgen_anon_3.i_fop = &crate::handle::HANDLE_FOPS.0;
+        }
+        bindings::unlock_new_inode(inode);
+    }
+    Ok(inode)
+}
+
+/// The node of a kdbusfs inode.
+///
+/// # Safety
+///
+/// `inode` is a live kdbusfs inode; the result lives no longer than it.
+unsafe fn inode_node<'a>(inode: *const bindings::inode) -> ArcBorrow<'a, Node> {
+    // SAFETY: `iget` stored a counted node pointer in `i_private`, held
+    // until eviction.
+    unsafe { borrow((*inode).i_private.cast()) }
+}
+
+/// The root inode of a new superblock (`kdbusfs_fill_super`).
+///
+/// # Safety
+///
+/// `sb` is the superblock being filled, `root` the node
+/// `kdbus_domain_new` gave it.
 #[no_mangle]
-unsafe extern "C" fn kdbus_node_put(node: *const Node) {
-    if !node.is_null() {
-        // SAFETY: We take back the count C gives up.
-        drop(unsafe { Arc::from_raw(node) });
+unsafe extern "C" fn kdbusfs_iget_root(
+    sb: *mut bindings::super_block,
+    root: *const Node,
+) -> *mut bindings::inode {
+    // SAFETY: `s_fs_info` holds a count on `root` (caller).
+    let root: Arc<Node> = unsafe { borrow(root) }.into();
+    // SAFETY: `sb` is live (caller).
+    match unsafe { iget(sb, &root) } {
+        Ok(inode) => inode,
+        Err(e) => e.to_ptr(),
     }
 }
 
+/// `evict_inode`: gives back the inode's count on its node.
+///
 /// # Safety
 ///
-/// `node` is a node pointer C holds a count on; `attr` is valid for writes.
+/// Called by the VFS with a kdbusfs inode being evicted.
 #[no_mangle]
-unsafe extern "C" fn kdbus_node_attr(node: *const Node, attr: *mut NodeAttr) {
-    // SAFETY: C holds a count; `attr` is valid for writes (caller).
-    unsafe { fill_attr(&borrow(node), &mut *attr) };
+unsafe extern "C" fn kdbusfs_evict_inode(inode: *mut bindings::inode) {
+    // SAFETY: The inode is being evicted; nothing uses it any more.
+    unsafe {
+        bindings::clear_inode(inode);
+        drop(Arc::from_raw((*inode).i_private.cast::<Node>()));
+    }
 }
 
+/// `d_revalidate`: cached dentries of nodes that became inactive go.
+///
 /// # Safety
 ///
-/// `node` is a node pointer C holds a count on.
+/// Called by the VFS (possibly under RCU) with a live dentry.
 #[no_mangle]
-unsafe extern "C" fn kdbus_node_is_active(node: *const Node) -> bool {
-    // SAFETY: C holds a count.
-    unsafe { borrow(node) }.is_active()
+unsafe extern "C" fn kdbusfs_d_revalidate(
+    _dir: *mut bindings::inode,
+    _name: *const bindings::qstr,
+    dentry: *mut bindings::dentry,
+    _flags: c_uint,
+) -> c_int {
+    // SAFETY: `d_inode_rcu()`: the dentry is live; its inode, if any, is
+    // valid under RCU, and so is the node it holds a count on.
+    let inode = unsafe { core::ptr::read_volatile(&raw const (*dentry).d_inode) };
+    if inode.is_null() {
+        return 0;
+    }
+    // SAFETY: As above.
+    c_int::from(unsafe { inode_node(inode) }.is_active())
 }
 
-/// The active child `name` of `dir`, with a count for the caller, or NULL.
+/// `lookup`: the active child `dentry` names, or a negative dentry (never
+/// cached: `always_delete_dentry`).
 ///
 /// # Safety
 ///
-/// `dir` is a node pointer C holds a count on; `name` is valid for `len`
-/// bytes.
-#[no_mangle]
-unsafe extern "C" fn kdbus_node_lookup(
-    dir: *const Node,
-    name: *const c_char,
-    len: usize,
-) -> *const Node {
-    // SAFETY: `name` is valid for `len` bytes (caller).
-    let name = unsafe { core::slice::from_raw_parts(name.cast::<u8>(), len) };
-    // SAFETY: C holds a count on `dir`.
-    let dir: Arc<Node> = unsafe { borrow(dir) }.into();
-    let Some(active) = dir.acquire_active() else {
-        return core::ptr::null();
+/// Called by the VFS with a kdbusfs directory inode and a new dentry.
+unsafe extern "C" fn kdbusfs_lookup(
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    _flags: c_uint,
+) -> *mut bindings::dentry {
+    // SAFETY: The VFS holds the directory and the dentry for the call.
+    let (node, name) = unsafe {
+        let name = &(*dentry).__bindgen_anon_1.d_name;
+        let len = name.__bindgen_anon_1.__bindgen_anon_1.len as usize;
+        (inode_node(dir), core::slice::from_raw_parts(name.name, len))
     };
-    let found = active.node().find_active_child(name);
-    drop(active);
-    found.map_or(core::ptr::null(), Arc::into_raw)
+    let dir_node: Arc<Node> = node.into();
+    let found = dir_node
+        .acquire_active()
+        .and_then(|active| active.node().find_active_child(name));
+    let inode = match found {
+        // SAFETY: `dir` belongs to a live kdbusfs superblock.
+        Some(child) => match unsafe { iget((*dir).i_sb, &child) } {
+            Ok(inode) => inode,
+            Err(e) => return e.to_ptr(),
+        },
+        None => core::ptr::null_mut(),
+    };
+    // SAFETY: `d_splice_alias` takes over our inode reference (or NULL).
+    unsafe { bindings::d_splice_alias(inode, dentry) }
 }
 
-/// The active child of `dir` after position `after` (a node ID), with a
-/// count for the caller and its attributes, or NULL at the end.
+/// `setattr`: refused, so nothing can silently revert
+/// (`fs-bus-endpoint.md` §12 D2).
 ///
 /// # Safety
 ///
-/// `dir` is a node pointer C holds a count on; `attr` is valid for writes.
-#[no_mangle]
-unsafe extern "C" fn kdbus_node_next(
-    dir: *const Node,
-    after: bindings::loff_t,
-    attr: *mut NodeAttr,
-) -> *const Node {
-    let after = u32::try_from(after.max(0)).unwrap_or(u32::MAX);
-    // SAFETY: C holds a count on `dir`.
-    let dir = unsafe { borrow(dir) };
-    match dir.next_active_child(after) {
-        Some(child) => {
-            // SAFETY: `attr` is valid for writes (caller).
-            unsafe { fill_attr(&child, &mut *attr) };
-            Arc::into_raw(child)
+/// Called by the VFS; the arguments are not used.
+unsafe extern "C" fn kdbusfs_setattr(
+    _idmap: *mut bindings::mnt_idmap,
+    _dentry: *mut bindings::dentry,
+    _iattr: *mut bindings::iattr,
+) -> c_int {
+    EPERM.to_errno()
+}
+
+/// Calls the `readdir` actor for one entry, as `dir_emit()` does.
+///
+/// # Safety
+///
+/// `ctx` is the live directory context of this `iterate_shared` call.
+unsafe fn dir_emit(ctx: *mut bindings::dir_context, name: &[u8], ino: u64, ty: u32) -> bool {
+    // SAFETY: `ctx` is live (caller); the actor is the VFS's.
+    unsafe {
+        let Some(actor) = (*ctx).actor else {
+            return false;
+        };
+        let mask = S_DT_MASK | (*ctx).dt_flags_mask;
+        let len = c_int::try_from(name.len()).unwrap_or(c_int::MAX);
+        actor(ctx, name.as_ptr().cast(), len, (*ctx).pos, ino, ty & mask)
+    }
+}
+
+/// `iterate_shared`: ".", "..", then the active children by increasing
+/// node ID; the position after a child is its ID + 2, so a saved position
+/// resumes without repeating or skipping (`fs-bus-endpoint.md` §12 D3).
+///
+/// # Safety
+///
+/// Called by the VFS with an open kdbusfs directory and its context.
+unsafe extern "C" fn kdbusfs_readdir(
+    file: *mut bindings::file,
+    ctx: *mut bindings::dir_context,
+) -> c_int {
+    // SAFETY: The file and its dentry and inode are live for the call;
+    // `ctx` belongs to this call.
+    unsafe {
+        let dentry = (*file).__bindgen_anon_1.f_path.dentry;
+        let dir = (*file).f_inode;
+        if (*ctx).pos == 0 {
+            if !dir_emit(ctx, b".", (*dir).i_ino, DT_DIR) {
+                return 0;
+            }
+            (*ctx).pos = 1;
         }
-        None => core::ptr::null(),
+        if (*ctx).pos == 1 {
+            if !dir_emit(ctx, b"..", bindings::d_parent_ino(dentry) as u64, DT_DIR) {
+                return 0;
+            }
+            (*ctx).pos = 2;
+        }
+        let node = inode_node(dir);
+        loop {
+            let after = u32::try_from(((*ctx).pos - 2).max(0)).unwrap_or(u32::MAX);
+            let Some(child) = node.next_active_child(after) else {
+                return 0;
+            };
+            let ty = if is_dir(child.mode()) { DT_DIR } else { DT_REG };
+            if !dir_emit(ctx, child.name(), child.id().into(), ty) {
+                return 0;
+            }
+            (*ctx).pos = bindings::loff_t::from(child.id()) + 2;
+        }
     }
 }

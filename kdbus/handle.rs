@@ -230,7 +230,7 @@ enum Typed {
 pub(crate) fn is_kdbus_file(file: &File) -> bool {
     // SAFETY: `f_op` of a live file is valid and never changes.
     let fops = unsafe { (*file.as_ptr()).f_op };
-    core::ptr::eq(fops, &kdbus_handle_fops.0)
+    core::ptr::eq(fops, &HANDLE_FOPS.0)
 }
 
 // ----------------------------------------------------------------------
@@ -238,16 +238,14 @@ pub(crate) fn is_kdbus_file(file: &File) -> bool {
 
 /// Wrapper that makes the C `file_operations` usable in a `static`.
 #[repr(transparent)]
-pub(crate) struct Fops(bindings::file_operations);
+pub(crate) struct Fops(pub(crate) bindings::file_operations);
 
 // SAFETY: The table is immutable and only read by the VFS.
 unsafe impl Sync for Fops {}
 
-/// The file operations of every kdbusfs regular file (`kdbusfs.c` installs
+/// The file operations of every kdbusfs regular file (`fs.rs` installs
 /// them on `control` and endpoint inodes).
-#[no_mangle]
-#[used]
-pub(crate) static kdbus_handle_fops: Fops = Fops(bindings::file_operations {
+pub(crate) static HANDLE_FOPS: Fops = Fops(bindings::file_operations {
     owner: crate::kext::this_module(),
     open: Some(kdbus_open),
     release: Some(kdbus_release),
@@ -263,7 +261,7 @@ pub(crate) static kdbus_handle_fops: Fops = Fops(bindings::file_operations {
 ///
 /// Called by the VFS with a live kdbusfs inode and the new file.
 unsafe extern "C" fn kdbus_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
-    // SAFETY: `kdbusfs.c` stores a counted node pointer in `i_private` of
+    // SAFETY: `fs.rs` stores a counted node pointer in `i_private` of
     // every kdbusfs inode, valid while the inode lives.
     let node = unsafe { ArcBorrow::<Node>::from_raw((*inode).i_private.cast()) };
     // SAFETY: The VFS passes a valid file that lives for this call.

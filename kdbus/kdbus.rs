@@ -7,12 +7,14 @@
 //! directory with endpoints that connections open to exchange messages,
 //! copied once from the sender into the receiver's pool.
 //!
-//! One file per concept, as the specification's chapters: `fs` (the Rust
-//! half of the filesystem glue in `kdbusfs.c`), `node`, `domain`, `bus`,
-//! `endpoint`, `handle` (open files and the file operations), `connection`,
-//! `pool`, `item` (the generic argument parser), `names`, `policy`,
-//! `metadata`, `limits` (the ABI's numeric limits) and `kext` (safe
-//! wrappers for kernel APIs the `kernel` crate lacks). The object lifetime
+//! One file per concept, as the specification's chapters: `fs` (inodes,
+//! lookup, readdir; the superblock glue is in `kdbusfs.c`), `node`,
+//! `domain`, `bus`, `endpoint`, `handle` (open files and the file
+//! operations), `connection`, `pool`, `item` (the generic argument parser),
+//! `message`, `queue`, `reply` (method-call trackers), `notify` (kernel
+//! notifications), `names`, `policy`, `metadata`, `limits` (the ABI's
+//! numeric limits) and `kext` (safe wrappers for kernel APIs the `kernel`
+//! crate lacks). The object lifetime
 //! diagram and the lock order are in `Documentation/kdbus/lifetimes.rst`.
 
 use kernel::prelude::*;

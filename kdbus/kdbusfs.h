@@ -15,28 +15,14 @@
 /* A node of kdbusfs; opaque to C (a Rust Arc<Node>). */
 struct kdbus_node;
 
-struct kdbus_node_attr {
-	const char *name;	/* valid while a reference to the node is held */
-	size_t name_len;
-	u32 id;			/* the inode number */
-	umode_t mode;
-	kuid_t uid;
-	kgid_t gid;
-};
-
 /* Implemented in Rust (kdbus/fs.rs). */
 int kdbus_domain_new(struct super_block *sb, struct user_namespace *user_ns,
 		     struct kdbus_node **root);
 void kdbus_domain_destroy(struct kdbus_node *root);
-void kdbus_node_get(struct kdbus_node *node);
-void kdbus_node_put(struct kdbus_node *node);
-void kdbus_node_attr(struct kdbus_node *node, struct kdbus_node_attr *attr);
-bool kdbus_node_is_active(struct kdbus_node *node);
-struct kdbus_node *kdbus_node_lookup(struct kdbus_node *dir, const char *name,
-				     size_t len);
-struct kdbus_node *kdbus_node_next(struct kdbus_node *dir, loff_t after,
-				   struct kdbus_node_attr *attr);
-extern const struct file_operations kdbus_handle_fops;
+struct inode *kdbusfs_iget_root(struct super_block *sb, struct kdbus_node *root);
+void kdbusfs_evict_inode(struct inode *inode);
+int kdbusfs_d_revalidate(struct inode *dir, const struct qstr *name,
+			 struct dentry *dentry, unsigned int flags);
 
 /* Implemented in C (kdbusfs.c), called from Rust. */
 int kdbusfs_init(void);
