@@ -236,8 +236,9 @@ static void kdbus_close(struct kconn *c)
 
 /* One message with one vector (or, with @memfd >= 0, one memfd); retries
  * while the receiver's quota is full. */
-static int ksend_any(struct kconn *c, uint64_t dst, const void *data, size_t size,
-		     uint64_t cookie, int memfd)
+static int ksend_full(struct kconn *c, uint64_t dst, const void *data, size_t size,
+		      uint64_t cookie, int memfd, uint64_t msg_flags, uint64_t timeout_or_reply,
+		      struct kdbus_cmd_send *out)
 {
 	struct {
 		struct kdbus_msg msg;
@@ -248,6 +249,10 @@ static int ksend_any(struct kconn *c, uint64_t dst, const void *data, size_t siz
 	m.msg.dst_id = dst;
 	m.msg.payload_type = KDBUS_PAYLOAD_DBUS;
 	m.msg.cookie = cookie;
+	m.msg.flags = msg_flags;
+	m.msg.timeout_ns = timeout_or_reply;	/* union with cookie_reply */
+	if (msg_flags & KDBUS_MSG_EXPECT_REPLY)
+		cmd.flags = KDBUS_SEND_SYNC_REPLY;
 	if (memfd >= 0) {
 		m.msg.size = sizeof(m.msg) + 40;
 		m.item.size = 40;
@@ -266,7 +271,15 @@ static int ksend_any(struct kconn *c, uint64_t dst, const void *data, size_t siz
 			return -1;
 		sched_yield();
 	}
+	if (out)
+		*out = cmd;
 	return 0;
+}
+
+static int ksend_any(struct kconn *c, uint64_t dst, const void *data, size_t size,
+		     uint64_t cookie, int memfd)
+{
+	return ksend_full(c, dst, data, size, cookie, memfd, 0, 0, NULL);
 }
 
 static int ksend(struct kconn *c, uint64_t dst, const void *data, size_t size, uint64_t cookie)
@@ -274,8 +287,9 @@ static int ksend(struct kconn *c, uint64_t dst, const void *data, size_t size, u
 	return ksend_any(c, dst, data, size, cookie, -1);
 }
 
-/* Waits for and receives one message; returns its cookie. */
-static int64_t krecv(struct kconn *c)
+/* Waits for and receives one message; returns its cookie (and its sender
+ * in *@src if not NULL). */
+static int64_t krecv_from(struct kconn *c, uint64_t *src)
 {
 	struct kdbus_cmd_recv cmd = { .size = sizeof(cmd) };
 	struct kdbus_cmd_free f = { .size = sizeof(f) };
@@ -290,12 +304,19 @@ static int64_t krecv(struct kconn *c)
 	}
 	msg = (struct kdbus_msg *)(c->pool + cmd.msg.offset);
 	cookie = msg->cookie;
+	if (src)
+		*src = msg->src_id;
 	if (msg->size > sizeof(*msg) &&
 	    msg->items[0].type == KDBUS_ITEM_PAYLOAD_MEMFD && msg->items[0].memfd.fd >= 0)
 		close(msg->items[0].memfd.fd);
 	f.offset = cmd.msg.offset;
 	ioctl(c->fd, KDBUS_CMD_FREE, &f);
 	return cookie;
+}
+
+static int64_t krecv(struct kconn *c)
+{
+	return krecv_from(c, NULL);
 }
 
 static double kdbus_throughput(size_t size, double secs, int memfd)
@@ -368,6 +389,49 @@ static double kdbus_pingpong(size_t size, double secs)
 	return (t - t0) * 1e6 / rounds;
 }
 
+/* Synchronous method calls (SEND with SYNC_REPLY, the D-Bus pattern): the
+ * callee RECVs each call and replies; the caller's SEND returns the reply. */
+static double kdbus_call(size_t size, double secs)
+{
+	struct kconn a, b;
+	char *buf = calloc(1, size);
+	struct kdbus_cmd_free f = { .size = sizeof(f) };
+	uint64_t rounds = 0, cookie = 1;
+	double t0, t;
+	pid_t pid;
+
+	if (!buf || kdbus_setup(&a, &b))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int64_t c;
+		uint64_t src;
+
+		while ((c = krecv_from(&b, &src)) >= 0 && c != STOP_COOKIE)
+			ksend_full(&b, src, buf, size, 1, -1, 0, c, NULL);
+		_exit(0);
+	}
+	t0 = now();
+	do {
+		struct kdbus_cmd_send out;
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if (ksend_full(&a, b.id, buf, size, cookie++, -1, KDBUS_MSG_EXPECT_REPLY,
+			       (ts.tv_sec + 10) * 1000000000ULL + ts.tv_nsec, &out))
+			break;
+		f.offset = out.reply.offset;
+		ioctl(a.fd, KDBUS_CMD_FREE, &f);
+		rounds++;
+	} while ((t = now()) - t0 < secs);
+	ksend(&a, b.id, buf, 8, STOP_COOKIE);
+	waitpid(pid, NULL, 0);
+	kdbus_close(&a);
+	kdbus_close(&b);
+	free(buf);
+	return rounds ? (t - t0) * 1e6 / rounds : -1;
+}
+
 /* A sealed memfd of @size bytes. */
 static int make_memfd(size_t size)
 {
@@ -387,12 +451,12 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("kdbus-bench: %.2f s per cell; ratios are against AF_UNIX\n\n", secs);
-	printf("%-8s | %10s %10s %10s %8s %10s %8s | %9s %9s %9s %8s\n", "payload",
+	printf("%-8s | %10s %10s %10s %8s %10s %8s | %9s %9s %9s %8s %9s %8s\n", "payload",
 	       "pipe MB/s", "unix MB/s", "kdbus MB/s", "k/unix", "memfd MB/s", "m/unix",
-	       "pipe us", "unix us", "kdbus us", "k/unix");
+	       "pipe us", "unix us", "kdbus us", "k/unix", "call us", "c/unix");
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct chan p, u;
-		double tp, tu, tk, tm, lp, lu, lk;
+		double tp, tu, tk, tm, lp, lu, lk, lc;
 		int mfd = make_memfd(sizes[i]);
 
 		if (make_pipe(&p) || make_unix(&u)) {
@@ -408,13 +472,16 @@ int main(int argc, char **argv)
 		lp = pingpong(&p, sizes[i], secs);
 		lu = pingpong(&u, sizes[i], secs);
 		lk = kdbus_pingpong(sizes[i], secs);
-		printf("%-8zu | %10.1f %10.1f %10.1f %7.2fx %10.1f %7.2fx | %9.1f %9.1f %9.1f %7.2fx\n",
-		       sizes[i], tp, tu, tk, tk / tu, tm, tm / tu, lp, lu, lk, lk / lu);
+		lc = kdbus_call(sizes[i], secs);
+		printf("%-8zu | %10.1f %10.1f %10.1f %7.2fx %10.1f %7.2fx | %9.1f %9.1f %9.1f %7.2fx %9.1f %7.2fx\n",
+		       sizes[i], tp, tu, tk, tk / tu, tm, tm / tu, lp, lu, lk, lk / lu, lc, lc / lu);
 		close(p.a_tx); close(p.b_rx); close(p.b_tx); close(p.a_rx);
 		close(u.a_tx); close(u.b_tx);
 	}
 	printf("\nk/unix: kdbus (PAYLOAD_VEC, one copy into the pool) against AF_UNIX;\n"
 	       "m/unix: kdbus with one sealed memfd per message (no copy) against AF_UNIX;\n"
+	       "call: a synchronous method call (SEND with SYNC_REPLY, the callee RECVs\n"
+	       "and replies) against an AF_UNIX ping-pong of the same payload;\n"
 	       "throughput higher is better, latency lower is better.\n");
 	return 0;
 }
