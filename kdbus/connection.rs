@@ -1496,6 +1496,7 @@ impl Connection {
         let mut msg = (self.pool.size() as u64, 0u64);
         let mut incomplete = false;
         let mut dropped_call = None;
+        let mut received_call = None;
         let mut inner = self.inner.lock();
         let result = match inner.queue.select(threshold) {
             None => Err(EAGAIN),
@@ -1522,6 +1523,10 @@ impl Connection {
                     if let Some(e) = inner.queue.remove(idx) {
                         installer.install(e.files, e.memfds);
                         self.pool.release_kernel(e.off);
+                        // The call's tracker stays open at the caller; our
+                        // reference goes once we hold no lock (it may be the
+                        // last one keeping a closed caller alive).
+                        received_call = e.reply;
                     }
                 }
                 Ok(())
@@ -1529,6 +1534,7 @@ impl Connection {
         };
         let dropped = core::mem::replace(&mut inner.dropped, 0);
         drop(inner);
+        drop(received_call);
         // A dropped method call will not be answered (§6.1).
         if let Some(r) = dropped_call {
             Self::abandon(&r);
