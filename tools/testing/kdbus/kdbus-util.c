@@ -1243,3 +1243,15 @@ uint64_t kdbus_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
+
+/*
+ * Fault injection (the failslab pass of `make check`): with
+ * KDBUS_TEST_MAKE_IT_FAIL in the environment, a test process marks itself
+ * for failslab's task filter once its exec is over, so that the kernel
+ * allocations of this process and its children fail, not those of exec.
+ */
+__attribute__((constructor)) static void kdbus_make_it_fail(void)
+{
+	if (getenv("KDBUS_TEST_MAKE_IT_FAIL"))
+		kdbus_write_file("/proc/self/make-it-fail", "1");
+}
