@@ -1391,15 +1391,15 @@ impl Connection {
         // One more jiffy: the conversion truncates, the scan must not run
         // before the deadline.
         let delay = delay.min(MAX_SCAN_DELAY) + 1;
-        // SAFETY: `__enqueue` hands the closure the `work_struct` of our
-        // `scan` field, which is the `work` of a `delayed_work`. The closure
-        // returns whether the work queue took the reference `__enqueue`
-        // passes: `mod_delayed_work_on` returns `false` when the work was
-        // idle and is now queued (it owns the reference), `true` when it
-        // was pending and only its timer changed (the pending instance
-        // owns one already). The work is never disabled while we can arm
-        // it: teardown cancels it only after setting `disconnected`, which
-        // we checked under the lock.
+        // `mod_delayed_work_on` returns `false` when the work was idle and
+        // is now queued (it owns the reference `__enqueue` passes), `true`
+        // when it was pending and only its timer changed (the pending
+        // instance owns one already). The work is never disabled while we
+        // can arm it: teardown cancels it only after setting
+        // `disconnected`, which we checked under the lock.
+        //
+        // SAFETY: The closure gets the `work` of our `scan` `delayed_work`
+        // and returns whether the queue took the reference, as above.
         let extra = unsafe {
             RawWorkItem::<0>::__enqueue(self.clone(), |work| {
                 !bindings::mod_delayed_work_on(
