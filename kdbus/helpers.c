@@ -7,7 +7,9 @@
  */
 
 #include <linux/cred.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
+#include <linux/namei.h>
 #include <linux/net.h>
 #include <net/sock.h>
 #include <linux/pid.h>
@@ -63,6 +65,14 @@ unsigned long kdbus_totalram_pages(void)
 	return totalram_pages();
 }
 
+/* kext.rs mirrors LOOKUP_RCU, which bindgen cannot translate. */
+static_assert(LOOKUP_RCU == (1 << 8));
+
+struct page *kdbus_zero_page(void)
+{
+	return ZERO_PAGE(0);
+}
+
 bool kdbus_access_ok(u64 addr, u64 size)
 {
 	return access_ok(u64_to_user_ptr(addr), size);
@@ -73,6 +83,23 @@ bool kdbus_file_is_unix_socket(struct file *file)
 	struct socket *sock = sock_from_file(file);
 
 	return sock && sock->sk && sock->sk->sk_family == AF_UNIX;
+}
+
+/*
+ * Whether @file is an io_uring instance (not an O_PATH reference to one).
+ * io_is_uring_fops() is not exported to modules; io_uring makes its files
+ * with anon_inode_create_getfile("[io_uring]", ...), and only kernel code
+ * can name a file on the anon inode mount.
+ */
+bool kdbus_file_is_io_uring(struct file *file)
+{
+	const struct dentry *dentry = file->f_path.dentry;
+
+	if (file->f_mode & FMODE_PATH)
+		return false;
+	if (file->f_path.mnt->mnt_sb->s_magic != ANON_INODE_FS_MAGIC)
+		return false;
+	return strcmp(dentry->d_name.name, "[io_uring]") == 0;
 }
 
 /*

@@ -5,7 +5,7 @@
 //! Each wrapper states its invariants and is written so that it could be
 //! proposed for `rust/kernel/` as it is.
 
-use kernel::{bindings, prelude::*, sync::atomic::Atomic};
+use kernel::{bindings, error::to_result, prelude::*, sync::atomic::Atomic};
 
 /// A `u64` module parameter that is readable and writable through sysfs.
 ///
@@ -124,6 +124,8 @@ extern "C" {
     fn kdbus_totalram_pages() -> kernel::ffi::c_ulong;
     fn kdbus_access_ok(addr: u64, size: u64) -> bool;
     fn kdbus_file_is_unix_socket(file: *mut bindings::file) -> bool;
+    fn kdbus_file_is_io_uring(file: *mut bindings::file) -> bool;
+    fn kdbus_zero_page() -> *mut bindings::page;
     fn kdbus_memfd_info(
         file: *mut bindings::file,
         size: *mut bindings::loff_t,
@@ -134,6 +136,71 @@ extern "C" {
 pub(crate) fn is_unix_socket(file: &kernel::fs::File) -> bool {
     // SAFETY: `file` is a live file for the duration of the call.
     unsafe { kdbus_file_is_unix_socket(file.as_ptr()) }
+}
+
+/// Whether `file` is an io_uring instance (not an `O_PATH` reference to
+/// one).
+pub(crate) fn is_io_uring(file: &kernel::fs::File) -> bool {
+    // SAFETY: `file` is a live file for the duration of the call.
+    unsafe { kdbus_file_is_io_uring(file.as_ptr()) }
+}
+
+/// `LOOKUP_RCU` of `<linux/namei.h>` (a `BIT()` macro bindgen does not
+/// translate; `helpers.c` asserts the value).
+pub(crate) const LOOKUP_RCU: u32 = 1 << 8;
+
+/// Maps the shared zero page at `address` of `vma` (read-only mappings
+/// only: `vm_insert_page` refuses it where a PTE could become writable).
+pub(crate) fn vm_insert_zero_page(vma: &kernel::mm::virt::VmaMixedMap, address: usize) -> Result {
+    // SAFETY: `vma` is a live VMA whose caller holds the locks
+    // `vm_insert_page` needs (a `VmaMixedMap` exists only in that state);
+    // the zero page lives for ever.
+    to_result(unsafe { bindings::vm_insert_page(vma.as_ptr(), address, kdbus_zero_page()) })
+}
+
+/// The page-cache mapping (`struct address_space`) that the user mappings
+/// of a file are linked in, to remove page table entries from all of them.
+///
+/// # Invariants
+///
+/// `mapping` is a live `address_space`; the owner of this value keeps it
+/// alive (by keeping a VMA of the file, which holds the file).
+pub(crate) struct FileMapping {
+    mapping: core::ptr::NonNull<bindings::address_space>,
+}
+
+// SAFETY: An `address_space` may be used from any task; `unmap_mapping_range`
+// takes its own locks.
+unsafe impl Send for FileMapping {}
+
+impl FileMapping {
+    /// The mapping of the file of `vma`; `None` for an anonymous VMA.
+    ///
+    /// # Safety
+    ///
+    /// `vma` is a live VMA; the caller keeps it (and so its file) alive for
+    /// as long as it uses the returned value.
+    pub(crate) unsafe fn of_vma(vma: *mut bindings::vm_area_struct) -> Option<Self> {
+        // SAFETY: `vma` is live (caller); `vm_file` of a file VMA is a
+        // counted file, whose `f_mapping` is set for its whole life.
+        let mapping = unsafe {
+            let file = (*vma).vm_file;
+            if file.is_null() {
+                return None;
+            }
+            (*file).f_mapping
+        };
+        core::ptr::NonNull::new(mapping).map(|mapping| Self { mapping })
+    }
+
+    /// Removes the page table entries of page `idx` (file offset
+    /// `idx * PAGE_SIZE`) from every user mapping of the file.
+    pub(crate) fn unmap_page(&self, idx: usize) {
+        let page = kernel::page::PAGE_SIZE as bindings::loff_t;
+        let start = (idx as bindings::loff_t).saturating_mul(page);
+        // SAFETY: `mapping` is live by the type invariant.
+        unsafe { bindings::unmap_mapping_range(self.mapping.as_ptr(), start, page, 0) };
+    }
 }
 
 /// The seals and size of a memfd (`EMEDIUMTYPE` if not a shmem file).

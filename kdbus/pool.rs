@@ -19,12 +19,25 @@
 //! §10.2-§10.3): best fit, lower part of a split, eager coalescing, a kernel
 //! and a user reference per slice.
 //!
+//! # Never-written pages
+//!
+//! Only the kernel's writes allocate pages. A fault on a page nobody wrote
+//! yet maps the shared zero page (what the reference's shmem file showed,
+//! without allocating), so reading a whole pool costs no memory. When the
+//! kernel later stores the real page, it first removes the zero-page entries
+//! from the user mappings of that page ([`Pool::install`]); the next access
+//! faults the real page in. A page stored at an index is never replaced.
+//!
 //! # Locking
 //!
 //! `inner` (one mutex per pool) protects the slices; the XArray's own
-//! spinlock protects the page slots, and is never held while copying. Page
-//! contents are written, without any lock, by the holder of the slice: nobody
-//! else writes or reads that range (userspace does not know the offset yet).
+//! spinlock protects the page slots, and is never held while copying.
+//! `populate` serialises storing a new page with a fault's look-up and
+//! insert, and holds what the zap needs; lock order: mmap lock (fault,
+//! munmap, fork) -> `populate` -> the mapping's `i_mmap_rwsem` and page
+//! table locks (taken by the zap and by `vm_insert_page`). Page contents are
+//! written, without any lock, by the holder of the slice: nobody else writes
+//! or reads that range (userspace does not know the offset yet).
 
 use kernel::{
     alloc::{KBox, KVec},
@@ -38,6 +51,8 @@ use kernel::{
     uaccess::UserSliceReader,
     xarray::{AllocKind, XArray},
 };
+
+use crate::kext::FileMapping;
 
 /// One slice of the pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,6 +194,21 @@ struct PoolInner {
     slices: SliceAlloc,
 }
 
+/// What [`Pool::populate`] protects.
+///
+/// # Invariants
+///
+/// `mapping` is the file mapping of the pool's user mappings while `vmas`,
+/// the number of them, is non-zero (each holds the file, so the mapping
+/// lives); it is `None` when there are none. `zero_mapped` is only set
+/// while `mapping` is.
+struct Populate {
+    vmas: usize,
+    mapping: Option<FileMapping>,
+    /// A user mapping may show the zero page for some page not stored yet.
+    zero_mapped: bool,
+}
+
 /// A connection's pool.
 ///
 /// # Invariants
@@ -193,6 +223,9 @@ pub(crate) struct Pool {
     /// The pages in use, by page index.
     #[pin]
     pages: XArray<KBox<Page>>,
+    /// Storing a page against faults (see "Never-written pages").
+    #[pin]
+    populate: Mutex<Populate>,
 }
 
 impl Pool {
@@ -214,6 +247,11 @@ impl Pool {
                 size,
                 inner <- new_mutex!(PoolInner { slices }),
                 pages <- XArray::new(AllocKind::Alloc),
+                populate <- new_mutex!(Populate {
+                    vmas: 0,
+                    mapping: None,
+                    zero_mapped: false,
+                }),
             }),
             GFP_KERNEL,
         )
@@ -257,33 +295,55 @@ impl Pool {
         self.inner.lock().slices.free_user(off)
     }
 
-    /// The page at index `idx`, allocated (zeroed) on first use.
+    /// The page stored at index `idx`, if any.
+    fn stored(&self, idx: usize) -> Option<&Page> {
+        let ptr = self
+            .pages
+            .lock()
+            .get(idx)
+            .map(core::ptr::from_ref::<Page>)?;
+        // SAFETY: Pages are never removed from `pages` before the pool is
+        // dropped (type invariant), and `KBox` keeps each at a fixed
+        // address, so the page outlives the borrow of `self`.
+        Some(unsafe { &*ptr })
+    }
+
+    /// The page at index `idx`, allocated (zeroed) on first use: the
+    /// kernel is about to write into it.
     fn page(&self, idx: usize) -> Result<&Page> {
         if idx >= self.size / PAGE_SIZE {
             return Err(EFAULT);
         }
-        let found = self.pages.lock().get(idx).map(core::ptr::from_ref::<Page>);
-        let ptr = match found {
-            Some(ptr) => ptr,
-            None => {
-                let new = KBox::new(
-                    Page::alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO)?,
-                    GFP_KERNEL,
-                )?;
-                let mut pages = self.pages.lock();
-                if pages.get(idx).is_none() {
-                    // `store` drops and retakes the lock to allocate.
-                    pages.store(idx, new, GFP_KERNEL)?;
-                }
-                // Stored by us or by a racing task just now.
-                let stored = pages.get(idx).map(core::ptr::from_ref::<Page>);
-                stored.ok_or(ENOMEM)?
+        if let Some(page) = self.stored(idx) {
+            return Ok(page);
+        }
+        let new = KBox::new(
+            Page::alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO)?,
+            GFP_KERNEL,
+        )?;
+        self.install(idx, new)
+    }
+
+    /// Stores `new` at index `idx` unless a page is there already (a racing
+    /// writer stored it since our look-up: then `new` is freed and the
+    /// stored page is used), and takes any zero page shown for `idx` out
+    /// of the user mappings. Returns the page that stays at `idx`.
+    fn install(&self, idx: usize, new: KBox<Page>) -> Result<&Page> {
+        let populate = self.populate.lock();
+        if let Some(page) = self.stored(idx) {
+            return Ok(page);
+        }
+        // Only `install` stores, under `populate`: the slot stays empty even
+        // though `store` may drop the XArray lock to allocate.
+        let old = self.pages.lock().store(idx, new, GFP_KERNEL)?;
+        debug_assert!(old.is_none());
+        if populate.zero_mapped {
+            if let Some(mapping) = &populate.mapping {
+                mapping.unmap_page(idx);
             }
-        };
-        // SAFETY: Pages are never removed from `pages` before the pool is
-        // dropped (type invariant), and `KBox` keeps each at a fixed
-        // address, so the page outlives the borrow of `self`.
-        Ok(unsafe { &*ptr })
+        }
+        // `populate` is held over the zap, so the mapping stays.
+        self.stored(idx).ok_or(ENOMEM)
     }
 
     /// Runs `f` on each page piece of `[off, off + len)`: (page, offset in
@@ -355,10 +415,14 @@ impl Pool {
         }
         vma.set_mixedmap();
         vma.set_dontexpand();
+        // SAFETY: The VMA is being set up by this mmap call of our file.
+        let mapping = unsafe { FileMapping::of_vma(vma.as_ptr()) }.ok_or(EINVAL)?;
+        self.vma_opened(Some(mapping));
         let ptr = self.clone().into_foreign();
         // SAFETY: The VMA is being set up by this mmap call; we own its
         // `vm_ops` and `vm_private_data`. The private data holds one count
-        // on the pool, given back in `pool_vm_close`.
+        // on the pool and one in `Populate::vmas`, given back in
+        // `pool_vm_close`.
         unsafe {
             (*vma.as_ptr()).vm_private_data = ptr;
             (*vma.as_ptr()).vm_ops = &POOL_VM_OPS.0;
@@ -366,9 +430,41 @@ impl Pool {
         Ok(())
     }
 
-    /// Maps the page at index `idx` at `address` of a faulting VMA.
+    /// A user mapping of the pool was made, in `mapping`.
+    fn vma_opened(&self, mapping: Option<FileMapping>) {
+        let mut populate = self.populate.lock();
+        populate.vmas += 1;
+        if populate.mapping.is_none() {
+            populate.mapping = mapping;
+        }
+    }
+
+    /// A user mapping of the pool is gone.
+    fn vma_closed(&self) {
+        let mut populate = self.populate.lock();
+        populate.vmas = populate.vmas.saturating_sub(1);
+        if populate.vmas == 0 {
+            // INVARIANT: No mapping is left to show a zero page.
+            populate.mapping = None;
+            populate.zero_mapped = false;
+        }
+    }
+
+    /// Maps the page at index `idx` at `address` of a faulting VMA: the
+    /// stored page, or the zero page if nobody wrote it yet.
     fn page_for_fault(&self, idx: usize, vma: &VmaMixedMap, address: usize) -> Result {
-        match vma.vm_insert_page(address, self.page(idx)?) {
+        let mut populate = self.populate.lock();
+        let r = match self.stored(idx) {
+            Some(page) => vma.vm_insert_page(address, page),
+            None => {
+                // Before the insert: `install` of this page, which waits for
+                // `populate`, will see it and zap the entry.
+                populate.zero_mapped = true;
+                crate::kext::vm_insert_zero_page(vma, address)
+            }
+        };
+        drop(populate);
+        match r {
             // Another thread mapped it first.
             Err(e) if e == EBUSY => Ok(()),
             r => r,
@@ -398,6 +494,7 @@ static POOL_VM_OPS: VmOps = VmOps(bindings::vm_operations_struct {
 unsafe extern "C" fn pool_vm_open(vma: *mut bindings::vm_area_struct) {
     // SAFETY: `vm_private_data` holds a counted pool pointer (caller).
     let pool = unsafe { Arc::<Pool>::borrow((*vma).vm_private_data) };
+    pool.vma_opened(None);
     let _ = Arc::<Pool>::from(pool).into_foreign();
 }
 
@@ -407,7 +504,8 @@ unsafe extern "C" fn pool_vm_open(vma: *mut bindings::vm_area_struct) {
 /// gave a count to.
 unsafe extern "C" fn pool_vm_close(vma: *mut bindings::vm_area_struct) {
     // SAFETY: We take back the count this VMA held.
-    drop(unsafe { Arc::<Pool>::from_foreign((*vma).vm_private_data) });
+    let pool = unsafe { Arc::<Pool>::from_foreign((*vma).vm_private_data) };
+    pool.vma_closed();
 }
 
 /// # Safety
@@ -548,6 +646,34 @@ mod tests {
         // Holes: 256 at 0, 64 at 320, 576 at the end; 48 bytes go at 320.
         assert_eq!(a.alloc(48), Ok(320));
         assert!(check_invariants(&a));
+    }
+
+    /// The race of two writers touching a fresh page, forced: the second
+    /// store finds the slot taken, keeps the page that is there (with what
+    /// was written into it) and frees its own.
+    #[test]
+    fn a_stored_page_is_never_replaced() {
+        let Ok(pool) = Pool::new(4 * PAGE_SIZE as u64) else {
+            return;
+        };
+        assert!(pool.stored(1).is_none());
+        assert_eq!(pool.write(PAGE_SIZE + 8, b"kdbus"), Ok(()));
+        let first = pool.stored(1).map(core::ptr::from_ref);
+        assert!(first.is_some());
+        let Ok(Ok(late)) =
+            Page::alloc_page(GFP_KERNEL | __GFP_ZERO).map(|p| KBox::new(p, GFP_KERNEL))
+        else {
+            return;
+        };
+        let kept = pool.install(1, late).map(core::ptr::from_ref);
+        assert_eq!(kept.ok(), first);
+        assert_eq!(pool.stored(1).map(core::ptr::from_ref), first);
+        let mut out = [0u8; 5];
+        assert_eq!(pool.read(PAGE_SIZE + 8, &mut out), Ok(()));
+        assert_eq!(&out, b"kdbus");
+        // Never-written pages stay unallocated; out of range is refused.
+        assert!(pool.stored(0).is_none() && pool.stored(2).is_none());
+        assert_eq!(pool.page(4).map(|_| ()), Err(EFAULT));
     }
 
     #[test]
