@@ -513,8 +513,10 @@ pub(crate) const fn inline_advance(size: u64, inline_bytes: bool) -> u64 {
 }
 
 /// Takes a reference to the file of `fd` for an FDS item: `EBADF` if it is
-/// not open, `EOPNOTSUPP` for kdbus handles and `AF_UNIX` sockets (which
-/// could form reference cycles through queues); `O_PATH` files are fine.
+/// not open, `EOPNOTSUPP` for kdbus handles, `AF_UNIX` sockets and io_uring
+/// instances (each could form a reference cycle through a queue: an io_uring
+/// holds the files registered in it, as `SCM_RIGHTS` refuses it too);
+/// `O_PATH` files are fine.
 fn pin_file(fd: i32) -> Result<ARef<File>> {
     let fd = u32::try_from(fd).map_err(|_| EBADF)?;
     // SAFETY: `fget_raw` looks the descriptor up in the caller's table and
@@ -525,7 +527,10 @@ fn pin_file(fd: i32) -> Result<ARef<File>> {
     // owns; `File` wraps `struct file` transparently, and a file from
     // `fget_raw` is not subject to `fdget_pos` of this task.
     let file: ARef<File> = unsafe { ARef::from_raw(ptr.cast()) };
-    if crate::handle::is_kdbus_file(&file) || crate::kext::is_unix_socket(&file) {
+    if crate::handle::is_kdbus_file(&file)
+        || crate::kext::is_unix_socket(&file)
+        || crate::kext::is_io_uring(&file)
+    {
         return Err(EOPNOTSUPP);
     }
     Ok(file)
