@@ -204,19 +204,27 @@ unsafe extern "C" fn kdbusfs_evict_inode(inode: *mut bindings::inode) {
 
 /// `d_revalidate`: cached dentries of nodes that became inactive go.
 ///
+/// Not in RCU-walk mode (`-ECHILD`, the VFS retries in ref-walk): there the
+/// dentry's inode may be on its way out, and `evict_inode` drops the node
+/// behind `i_private` without waiting for a grace period.
+///
 /// # Safety
 ///
-/// Called by the VFS (possibly under RCU) with a live dentry.
+/// Called by the VFS with a live dentry; outside RCU-walk mode the dentry
+/// holds its inode.
 #[no_mangle]
 unsafe extern "C" fn kdbusfs_d_revalidate(
     _dir: *mut bindings::inode,
     _name: *const bindings::qstr,
     dentry: *mut bindings::dentry,
-    _flags: c_uint,
+    flags: c_uint,
 ) -> c_int {
-    // SAFETY: `d_inode_rcu()`: the dentry is live; its inode, if any, is
-    // valid under RCU, and so is the node it holds a count on.
-    let inode = unsafe { core::ptr::read_volatile(&raw const (*dentry).d_inode) };
+    if flags & crate::kext::LOOKUP_RCU != 0 {
+        return ECHILD.to_errno();
+    }
+    // SAFETY: In ref-walk mode the caller holds a reference on `dentry`, so
+    // its inode (if any) stays, and so does the node the inode counts.
+    let inode = unsafe { (*dentry).d_inode };
     if inode.is_null() {
         return 0;
     }
