@@ -9,10 +9,14 @@
 //! `private_data`, calls one safe method and converts its error to an errno
 //! in one place.
 //!
-//! The three make-commands run under the handle's `state` mutex; every
-//! other command takes it only to read the state (so it waits for a
-//! make-command in progress, like the reference's shared lock) and then
-//! runs without it.
+//! The three make-commands run under the handle's `making` mutex and
+//! publish what the handle became in `typed`, once. Every other command,
+//! `mmap()` and `poll()` read `typed` without a lock; only a command on a
+//! handle that is not typed yet takes `making`, so it waits for a
+//! make-command in progress (the reference's shared lock). `mmap()` never
+//! waits: it fails `EBADFD` on a handle that is not a connection yet,
+//! including one whose HELLO is in progress (the reference's try-lock,
+//! `fs-bus-endpoint.md` §12 D6).
 
 use kernel::{
     bindings,
@@ -20,7 +24,7 @@ use kernel::{
     fs::File,
     new_mutex,
     prelude::*,
-    sync::{Arc, ArcBorrow, Mutex},
+    sync::{Arc, ArcBorrow, Mutex, SetOnce},
     types::ForeignOwnable,
 };
 
@@ -32,9 +36,8 @@ use crate::{
     uapi::*,
 };
 
-/// What a handle has become.
-pub(crate) enum HandleState {
-    Untyped,
+/// What a handle has become (`fs-bus-endpoint.md` §5).
+pub(crate) enum Typed {
     /// The bus node this handle created.
     BusOwner(Arc<Node>),
     /// The custom endpoint node this handle created.
@@ -47,13 +50,17 @@ pub(crate) enum HandleState {
 /// # Invariants
 ///
 /// `node` is a control or endpoint node. `privileged` is decided at open and
-/// never changes; it can only be true on a default endpoint.
+/// never changes; it can only be true on a default endpoint. `typed` is
+/// populated at most once, by a make-command holding `making`.
 #[pin_data]
 pub(crate) struct Handle {
     node: Arc<Node>,
     privileged: bool,
+    /// Serialises the make-commands.
     #[pin]
-    state: Mutex<HandleState>,
+    making: Mutex<()>,
+    /// What the handle became; empty while untyped.
+    typed: SetOnce<Typed>,
 }
 
 /// Capability number of `CAP_IPC_OWNER`.
@@ -90,7 +97,8 @@ impl Handle {
             try_pin_init!(Handle {
                 node,
                 privileged,
-                state <- new_mutex!(HandleState::Untyped),
+                making <- new_mutex!(()),
+                typed: SetOnce::new(),
             }),
             GFP_KERNEL,
         )
@@ -98,12 +106,11 @@ impl Handle {
 
     /// The last `close()` (`fs-bus-endpoint.md` §5.5).
     fn release(&self) {
-        let state = core::mem::replace(&mut *self.state.lock(), HandleState::Untyped);
-        match state {
-            HandleState::Untyped => {}
-            HandleState::BusOwner(bus) => bus.deactivate(),
-            HandleState::EpOwner(ep) => ep.deactivate(),
-            HandleState::Connected(conn) => conn.release(),
+        match self.typed.as_ref() {
+            None => {}
+            Some(Typed::BusOwner(bus)) => bus.deactivate(),
+            Some(Typed::EpOwner(ep)) => ep.deactivate(),
+            Some(Typed::Connected(conn)) => conn.release(),
         }
     }
 
@@ -132,8 +139,8 @@ impl Handle {
 
     /// BUS_MAKE, ENDPOINT_MAKE, HELLO: exclusive on the handle.
     fn make(&self, file: &File, cmd: u32, arg: usize) -> Result {
-        let mut state = self.state.lock();
-        if !matches!(*state, HandleState::Untyped) {
+        let _making = self.making.lock();
+        if self.typed.as_ref().is_some() {
             return Err(EBADFD);
         }
         match self.node.object() {
@@ -145,7 +152,7 @@ impl Handle {
                     return Err(EBADFD);
                 }
                 if let Some(bus) = bus::make(control.node(), arg)? {
-                    *state = HandleState::BusOwner(bus);
+                    self.become_typed(Typed::BusOwner(bus));
                 }
             }
             NodeObject::Endpoint(_) => {
@@ -156,12 +163,12 @@ impl Handle {
                             return Err(EPERM);
                         }
                         if let Some(node) = endpoint::make(ep.node(), arg)? {
-                            *state = HandleState::EpOwner(node);
+                            self.become_typed(Typed::EpOwner(node));
                         }
                     }
                     KDBUS_CMD_HELLO => {
                         if let Some(conn) = connection::hello(&ep, self.privileged, file, arg)? {
-                            *state = HandleState::Connected(conn);
+                            self.become_typed(Typed::Connected(conn));
                         }
                     }
                     _ => return Err(EBADFD),
@@ -172,15 +179,25 @@ impl Handle {
         Ok(())
     }
 
+    /// Publishes what a make-command made of this handle (`making` held).
+    fn become_typed(&self, typed: Typed) {
+        // Cannot fail: `make` checked under `making` that `typed` is empty.
+        let _ = self.typed.populate(typed);
+    }
+
+    /// What the handle became; waits for a make-command in progress.
+    fn typed(&self) -> Option<&Typed> {
+        self.typed.as_ref().or_else(|| {
+            let _making = self.making.lock();
+            self.typed.as_ref()
+        })
+    }
+
     /// Every other command: needs a typed handle.
     fn command(&self, file: &File, cmd: u32, arg: usize) -> Result<c_long> {
-        let typed = match &*self.state.lock() {
-            HandleState::EpOwner(ep) => Typed::Ep(ep.clone()),
-            HandleState::Connected(conn) => Typed::Conn(conn.clone()),
-            HandleState::Untyped | HandleState::BusOwner(_) => return Err(EBADFD),
-        };
-        match typed {
-            Typed::Ep(ep) => {
+        match self.typed() {
+            None | Some(Typed::BusOwner(_)) => Err(EBADFD),
+            Some(Typed::EpOwner(ep)) => {
                 let active = ep.acquire_active().ok_or(ESHUTDOWN)?;
                 if cmd != KDBUS_CMD_ENDPOINT_UPDATE {
                     return Err(EBADFD);
@@ -188,42 +205,31 @@ impl Handle {
                 endpoint::update(active.node(), arg)?;
                 Ok(0)
             }
-            Typed::Conn(conn) => {
+            Some(Typed::Connected(conn)) => {
                 let active = conn.acquire_active().ok_or(ECONNRESET)?;
                 if cmd == KDBUS_CMD_ENDPOINT_UPDATE {
                     return Err(EBADFD);
                 }
-                connection::command(&conn, active, file, cmd, arg)?;
+                connection::command(conn, active, file, cmd, arg)?;
                 Ok(0)
             }
         }
     }
 
+    /// `mmap()`: never waits for a make-command (see the module comment).
     fn mmap(&self, vma: &kernel::mm::virt::VmaNew) -> Result {
-        // Never wait for a make-command here (the reference's try-lock,
-        // `fs-bus-endpoint.md` §12 D6).
-        let conn = match self.state.try_lock() {
-            Some(state) => match &*state {
-                HandleState::Connected(conn) => conn.clone(),
-                _ => return Err(EBADFD),
-            },
-            None => return Err(EBADFD),
-        };
-        conn.mmap(vma)
+        match self.typed.as_ref() {
+            Some(Typed::Connected(conn)) => conn.mmap(vma),
+            _ => Err(EBADFD),
+        }
     }
 
     fn poll(&self, file: &File, table: *mut bindings::poll_table_struct) -> u32 {
-        let conn = match &*self.state.lock() {
-            HandleState::Connected(conn) => conn.clone(),
-            _ => return bindings::POLLERR | bindings::POLLHUP,
-        };
-        conn.poll(file, table)
+        match self.typed.as_ref() {
+            Some(Typed::Connected(conn)) => conn.poll(file, table),
+            _ => bindings::POLLERR | bindings::POLLHUP,
+        }
     }
-}
-
-enum Typed {
-    Ep(Arc<Node>),
-    Conn(Arc<Connection>),
 }
 
 /// Whether `file` is a kdbus handle (any kdbusfs regular file).
