@@ -65,6 +65,11 @@ impl Charge {
         self.user.index
     }
 
+    /// The charged user.
+    pub(crate) fn user(&self) -> &UserRef {
+        &self.user
+    }
+
     fn counter(&self) -> &Atomic<u32> {
         match self.kind {
             ChargeKind::Bus => &self.user.buses,

@@ -6,7 +6,10 @@
 //! An entry is a message that sits, fully written, in a slice of the
 //! receiver's pool; the entry holds the slice's kernel reference until it
 //! leaves the queue. Every queued slice is accounted to its sending user
-//! (by domain user index; 0 is the kernel) until it leaves the queue.
+//! (by domain user index; 0 is the kernel) until it leaves the queue. A
+//! user with anything charged here is pinned in its domain's user table
+//! ([`Use::_pin`]), so its index cannot pass to a new user while its charges
+//! remain (`connection-pool.md` §10.6: the quota follows the user).
 
 use kernel::{
     alloc::KVec,
@@ -15,7 +18,7 @@ use kernel::{
     sync::{aref::ARef, Arc},
 };
 
-use crate::{limits, message::MsgMeta, reply::Reply};
+use crate::{domain::UserRef, limits, message::MsgMeta, reply::Reply};
 
 /// A queued message.
 pub(crate) struct Entry {
@@ -43,9 +46,11 @@ pub(crate) struct Entry {
 }
 
 /// Per sending user use of one receiver's queue.
-#[derive(Clone, Copy)]
 struct Use {
     user: u32,
+    /// Keeps `user` in its domain's table while this record exists (`None`
+    /// for the kernel, whose index 0 is never reused).
+    _pin: Option<UserRef>,
     bytes: usize,
     msgs: usize,
     /// Descriptors in FDS items (memfds do not count).
@@ -91,23 +96,33 @@ impl Queue {
 
     /// Charges `user` for a slice of `size` bytes (after [`Queue::admit`]),
     /// before the message is written; [`Queue::push`] then queues it, or
-    /// [`Queue::uncharge`] takes the charge back.
-    pub(crate) fn charge(&mut self, user: u32, size: usize, fds: usize) -> Result {
+    /// [`Queue::uncharge`] takes the charge back. A user's first charge here
+    /// pins it with what `pin` returns, until its last charge goes.
+    pub(crate) fn charge(
+        &mut self,
+        user: u32,
+        size: usize,
+        fds: usize,
+        pin: impl FnOnce() -> Result<Option<UserRef>>,
+    ) -> Result {
         match self.users.iter_mut().find(|x| x.user == user) {
             Some(x) => {
                 x.bytes += size;
                 x.msgs += 1;
                 x.fds += fds;
             }
-            None => self.users.push(
-                Use {
+            None => {
+                self.users.reserve(1, GFP_KERNEL)?;
+                let pin = pin()?;
+                // Cannot fail: capacity was reserved above.
+                let _ = self.users.push_within_capacity(Use {
                     user,
+                    _pin: pin,
                     bytes: size,
                     msgs: 1,
                     fds,
-                },
-                GFP_KERNEL,
-            )?,
+                });
+            }
         }
         self.accounted += size;
         Ok(())
@@ -243,9 +258,9 @@ mod tests {
     fn drain_keeps_charges_of_staged_slices() {
         let mut q = Queue::new();
         // One queued entry, one charged but still being written.
-        assert!(q.charge(1, 8, 0).is_ok());
+        assert!(q.charge(1, 8, 0, || Ok(None)).is_ok());
         assert!(q.push(entry(1, 0, 1)).is_none());
-        assert!(q.charge(2, 8, 0).is_ok());
+        assert!(q.charge(2, 8, 0, || Ok(None)).is_ok());
         assert_eq!(q.drain().len(), 1);
         assert_eq!(q.accounted, 8);
         // The writer gives its charge back after teardown drained the queue.
@@ -259,7 +274,7 @@ mod tests {
         let mut q = Queue::new();
         for (seq, prio) in [(1u64, 5i64), (2, -3), (3, -3), (4, 0)] {
             let e = entry(seq, prio, 1);
-            assert!(q.charge(e.user, e.size, 0).is_ok());
+            assert!(q.charge(e.user, e.size, 0, || Ok(None)).is_ok());
             assert!(q.push(e).is_none());
         }
         // FIFO without priorities.
