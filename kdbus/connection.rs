@@ -93,8 +93,9 @@ pub(crate) struct Connection {
     /// The real UID (kuid value) of the HELLO caller, for TALK checks.
     uid: u32,
     charge: Charge,
-    /// Reply trackers of our calls that exist (`reply.rs`).
-    replies_alive: Atomic<u32>,
+    /// Reply trackers of our calls that exist (`reply.rs`); shared with
+    /// them, as they do not keep us alive.
+    replies_alive: Arc<reply::Pending>,
     /// The reply-timeout scanner (`message.md` §7.5).
     #[pin]
     scan: DelayedWork<Connection>,
@@ -296,6 +297,7 @@ pub(crate) fn hello(
     let charge = user.charge_conn(limits::USER_MAX_CONN as u32)?;
 
     let (bloom_size, n_hash) = bus.bloom();
+    let replies_alive = Arc::new(Atomic::new(0), GFP_KERNEL)?;
     let conn = Arc::pin_init(
         try_pin_init!(Connection {
             id,
@@ -309,7 +311,7 @@ pub(crate) fn hello(
             meta,
             uid: crate::kext::current_uid().val,
             charge,
-            replies_alive: Atomic::new(0),
+            replies_alive,
             scan <- new_delayed_work!("kdbus_reply_scan"),
             active <- Gate::new(),
             inner <- new_mutex!(ConnInner {
@@ -628,7 +630,7 @@ impl Connection {
         for e in queued.into_iter() {
             self.pool.release_kernel(e.off);
             if let Some(r) = &e.reply {
-                Self::abandon(r);
+                self.abandon(r);
             }
         }
         // 7. Our own calls are forgotten silently; a reply waiting in an
@@ -929,7 +931,14 @@ impl Connection {
             if !self.can_talk(&dst, &names) {
                 return Err(EPERM);
             }
-            let r = Reply::new(self, dst.id, msg.cookie(), timeout, sync)?;
+            let r = Reply::new(
+                self.id,
+                &self.replies_alive,
+                dst.id,
+                msg.cookie(),
+                timeout,
+                sync,
+            )?;
             {
                 let mut inner = self.inner.lock();
                 if inner.disconnected {
@@ -1054,7 +1063,7 @@ impl Connection {
             files.push(f.clone(), GFP_KERNEL)?;
         }
         let memfds = msg.memfds()?;
-        let off = dst.reserve(user, size, nfds)?;
+        let off = dst.reserve(Some(&self.charge), size, nfds)?;
         let entry = Entry {
             seq: msg.seq,
             priority: msg.priority(),
@@ -1076,10 +1085,11 @@ impl Connection {
         Ok(entry)
     }
 
-    /// Reserves a slice of `size` bytes charged to `user`, for a message
-    /// with `nfds` descriptors (`message.md` §2.6, §5.7): `ECONNRESET`,
-    /// `ECOMM`, the quota, the pool.
-    fn reserve(&self, user: u32, size: usize, nfds: usize) -> Result<usize> {
+    /// Reserves a slice of `size` bytes charged to the user of `sender`
+    /// (`None`: the kernel), for a message with `nfds` descriptors
+    /// (`message.md` §2.6, §5.7): `ECONNRESET`, `ECOMM`, the quota, the pool.
+    fn reserve(&self, sender: Option<&Charge>, size: usize, nfds: usize) -> Result<usize> {
+        let user = sender.map_or(KERNEL_USER, Charge::user_index);
         let mut inner = self.inner.lock();
         if inner.disconnected {
             return Err(ECONNRESET);
@@ -1089,7 +1099,8 @@ impl Connection {
         }
         inner.queue.admit(self.pool.size(), user, size, nfds)?;
         let off = self.pool.alloc(size)?;
-        if let Err(e) = inner.queue.charge(user, size, nfds) {
+        let pin = || sender.map(|c| c.user().clone_ref()).transpose();
+        if let Err(e) = inner.queue.charge(user, size, nfds, pin) {
             self.pool.release_kernel(off);
             return Err(e);
         }
@@ -1162,7 +1173,7 @@ impl Connection {
         let meta = MsgMeta::new(mask, None, &[], None, seq)?;
         let meta_len = meta.len()?;
         let size = (msg.len() + meta_len).next_multiple_of(8);
-        let off = self.reserve(KERNEL_USER, size, 0)?;
+        let off = self.reserve(None, size, 0)?;
         let entry = Entry {
             seq,
             priority: 0,
@@ -1188,11 +1199,6 @@ impl Connection {
 
     // ------------------------------------------------------------------
     // Method calls (`message.md` §4).
-
-    /// The live trackers of this connection's calls (`reply.rs`).
-    pub(crate) fn replies_alive(&self) -> &Atomic<u32> {
-        &self.replies_alive
-    }
 
     /// Removes `r` from our tracker list.
     fn forget_reply(&self, r: &Arc<Reply>) {
@@ -1229,13 +1235,17 @@ impl Connection {
     /// The call of `r` will not be answered: its callee dropped it or
     /// disconnected. A synchronous caller gets `EPIPE`, an asynchronous one
     /// a REPLY_DEAD (`message.md` §4.2, §4.5; `connection-pool.md` §5.3
-    /// steps 6, 8). Nothing happens if the tracker was closed already. The
-    /// caller of this function flushes the bus's notifications.
-    fn abandon(r: &Arc<Reply>) {
+    /// steps 6, 8). Nothing happens if the tracker was closed already, or
+    /// if its caller has left the bus (its teardown closes its trackers).
+    /// `self` is any connection of the caller's bus; the caller of this
+    /// function flushes the bus's notifications.
+    fn abandon(&self, r: &Arc<Reply>) {
         if !r.close() {
             return;
         }
-        let caller = r.caller();
+        let Some(caller) = self.bus.find_conn(r.caller()) else {
+            return;
+        };
         if r.is_sync() {
             if r.record(Err(EPIPE)).is_none() {
                 caller.wait.notify_all();
@@ -1261,7 +1271,7 @@ impl Connection {
             }
         }
         for r in dead.iter() {
-            Self::abandon(r);
+            self.abandon(r);
         }
         Ok(())
     }
@@ -1537,7 +1547,7 @@ impl Connection {
         drop(received_call);
         // A dropped method call will not be answered (§6.1).
         if let Some(r) = dropped_call {
-            Self::abandon(&r);
+            self.abandon(&r);
             self.bus.flush_notifications();
         }
         let mut out = [0u8; 32];

@@ -19,14 +19,28 @@
 //! A synchronous caller interrupted by a signal keeps its tracker (flagged
 //! [`State::interrupted`]); outcomes that arrive meanwhile are recorded in
 //! [`State::outcome`] and handed to the resumed SEND (§4.6, §11 #3, #4).
+//!
+//! A tracker does not keep its caller alive: it holds the caller's ID (the
+//! callee looks the caller up on the bus when it must tell it something)
+//! and the caller's [`Pending`] count. A caller that closes frees its pool
+//! and its user's connection slot at once, even while its calls sit unread
+//! in a callee's queue; those trackers are closed by the caller's teardown,
+//! so their calls are later answered as after any caller death.
 
 use kernel::{
     new_spinlock,
     prelude::*,
-    sync::{atomic::ordering, Arc, SpinLock},
+    sync::{
+        atomic::{ordering, Atomic},
+        Arc, SpinLock,
+    },
 };
 
-use crate::{connection::Connection, limits, queue::Entry};
+use crate::{limits, queue::Entry};
+
+/// The number of trackers of one caller that exist, shared by the caller
+/// and its trackers (`message.md` §4.1: the limit of pending calls).
+pub(crate) type Pending = Atomic<u32>;
 
 /// The mutable part of a tracker.
 pub(crate) struct State {
@@ -51,11 +65,13 @@ pub(crate) struct State {
 ///
 /// # Invariants
 ///
-/// `caller.replies_alive` counts this tracker from [`Reply::new`] until it
-/// is dropped.
+/// `pending` counts this tracker from [`Reply::new`] until it is dropped.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Reply {
-    caller: Arc<Connection>,
+    /// ID of the connection that made the call.
+    caller: u64,
+    /// The caller's count of existing trackers.
+    pending: Arc<Pending>,
     cookie: u64,
     sync: bool,
     /// A leaf lock: nothing else is taken while it is held.
@@ -64,20 +80,23 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    /// A tracker for a call of `caller` to `replier`; `EMLINK` when the
-    /// caller already has the maximum of pending calls.
+    /// A tracker for a call of connection `caller`, whose tracker count is
+    /// `pending`, to `replier`; `EMLINK` when the caller already has the
+    /// maximum of pending calls.
     pub(crate) fn new(
-        caller: &Arc<Connection>,
+        caller: u64,
+        pending: &Arc<Pending>,
         replier: u64,
         cookie: u64,
         deadline: u64,
         is_sync: bool,
     ) -> Result<Arc<Reply>> {
-        let count = caller.replies_alive();
+        let count = &**pending;
         crate::domain::charge(count, limits::CONN_MAX_REQUESTS_PENDING as u32, EMLINK)?;
         let reply = Arc::pin_init(
             pin_init!(Reply {
-                caller: caller.clone(),
+                caller,
+                pending: pending.clone(),
                 cookie,
                 sync: is_sync,
                 state <- new_spinlock!(State {
@@ -100,8 +119,9 @@ impl Reply {
         }
     }
 
-    pub(crate) fn caller(&self) -> &Arc<Connection> {
-        &self.caller
+    /// The ID of the connection that made the call.
+    pub(crate) fn caller(&self) -> u64 {
+        self.caller
     }
 
     pub(crate) fn cookie(&self) -> u64 {
@@ -139,7 +159,7 @@ impl Reply {
 #[pinned_drop]
 impl PinnedDrop for Reply {
     fn drop(self: Pin<&mut Self>) {
-        self.caller.replies_alive().fetch_sub(1, ordering::Relaxed);
+        self.pending.fetch_sub(1, ordering::Relaxed);
     }
 }
 
