@@ -977,6 +977,26 @@ fail:
 	return ret;
 }
 
+int kdbus_conn_open_fd(struct kdbus_conn *c, int fd, uint64_t flags, size_t pool_size)
+{
+	void *pool = NULL;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	ret = kdbus_hello(fd, flags, _KDBUS_ATTACH_ALL, 0, pool_size, &c->hello);
+	if (ret < 0)
+		return ret;
+	ret = kdbus_pool_map(fd, pool_size, &pool);
+	if (ret < 0)
+		return ret;
+	c->fd = fd;
+	c->pool = pool;
+	c->pool_size = pool_size;
+	c->id = c->hello.id;
+	return 0;
+}
+
 int kdbus_conn_open_name(struct kdbus_conn *c, const char *path, uint64_t flags,
 			 const char *name, size_t pool_size)
 {
@@ -1242,6 +1262,62 @@ uint64_t kdbus_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* ---------------------------------------------------- patterns, meminfo */
+
+void kdbus_fill_pattern(void *buf, size_t len, uint64_t seed)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 0x2545f4914f6cdd1dULL;
+	uint8_t *p = buf;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		/* xorshift64 */
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(p + i, &x, 8);
+	}
+	for (; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = (uint8_t)x;
+	}
+}
+
+uint64_t kdbus_csum(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint64_t h = 0xcbf29ce484222325ULL ^ len;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	for (; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h ^ (h >> 32);
+}
+
+long long kdbus_meminfo_kb(const char *name)
+{
+	char buf[8192], *line;
+	size_t n = strlen(name);
+	ssize_t ret = kdbus_read_file("/proc/meminfo", buf, sizeof(buf));
+
+	if (ret < 0)
+		return ret;
+	for (line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (!strncmp(line, name, n) && line[n] == ':')
+			return strtoll(line + n + 1, NULL, 10);
+	}
+	return -ENOENT;
 }
 
 /*

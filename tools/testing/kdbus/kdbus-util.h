@@ -355,6 +355,12 @@ int kdbus_hello_b(int fd, struct kdbus_builder *b, uint64_t flags, uint64_t atta
 int kdbus_conn_open_b(struct kdbus_conn *c, const char *path, struct kdbus_builder *b,
 		      uint64_t flags, uint64_t attach_send, uint64_t attach_recv,
 		      size_t pool_size);
+/* HELLO(@flags, send mask ALL, recv mask 0, @pool_size) + mmap on an
+ * already open handle @fd (e.g. one a root parent opened, privileged,
+ * before switching to another uid). On success @c owns @fd
+ * (kdbus_conn_close() closes it); on failure @fd is left open and
+ * untouched. 0 or -errno. */
+int kdbus_conn_open_fd(struct kdbus_conn *c, int fd, uint64_t flags, size_t pool_size);
 /* As kdbus_conn_open() with one KDBUS_ITEM_NAME (activator, policy
  * holder; send mask ALL, recv mask 0). */
 int kdbus_conn_open_name(struct kdbus_conn *c, const char *path, uint64_t flags,
@@ -457,5 +463,17 @@ int kdbus_msg_count(struct kdbus_msg *msg);
  * a memfd with fd -1 -EBADF. Returns the stream length or -errno.
  */
 ssize_t kdbus_msg_payload(struct kdbus_msg *msg, uint64_t msg_size, void *buf, size_t len);
+
+/* ---------------------------------------------------------------------
+ * Payload patterns and memory accounting (stress and pool tests).
+ */
+
+/* Fill @len bytes with a pseudo-random stream determined by @seed. */
+void kdbus_fill_pattern(void *buf, size_t len, uint64_t seed);
+/* A 64-bit checksum of @len bytes (any alignment). */
+uint64_t kdbus_csum(const void *buf, size_t len);
+/* The value (in kB) of field @name ("MemFree", "MemAvailable", ...) of
+ * /proc/meminfo, or -errno (-ENOENT if there is no such field). */
+long long kdbus_meminfo_kb(const char *name);
 
 #endif

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * File descriptors in messages (message.md §2.3 FDS, §2.5 rows 23-27,
- * §2.6 ECOMM, §5.6, §5.7 step 4; connection-pool.md §10.6).
+ * §2.6 ECOMM, §5.6, §5.7 step 4; connection-pool.md §10.6), and io_uring
+ * descriptors, which can close a reference cycle through their registered
+ * file table (EOPNOTSUPP, like kdbus handles).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "kdbus-util.h"
@@ -198,6 +202,84 @@ TEST_F(fds, fds_in_flight_per_user_limited_to_16)
 	EXPECT_EQ(0, send_fds(self->a.fd, self->b.id, fds, 1));
 	close(p[0]);
 	close(p[1]);
+}
+
+/* ------------------------------------------------------------ io_uring */
+
+/* io_uring_setup() with @entries; the ring's fd or -errno. */
+static int uring_setup(unsigned int entries)
+{
+	struct io_uring_params p;
+	long fd;
+
+	memset(&p, 0, sizeof(p));
+	fd = syscall(__NR_io_uring_setup, entries, &p);
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* IORING_REGISTER_FILES of @n descriptors into @ring's file table. */
+static int uring_register_files(int ring, const int *fds, unsigned int n)
+{
+	return syscall(__NR_io_uring_register, ring, IORING_REGISTER_FILES, fds, n) < 0 ?
+	       -errno : 0;
+}
+
+/* After an (unexpectedly) accepted SEND of a ring: receive the message
+ * and close what was installed, so that the queue does not keep the
+ * ring, and the ring the connection, alive forever. */
+static void drain_ring(struct kdbus_conn *c)
+{
+	struct kdbus_msg *msg;
+	int n, i, *fds;
+
+	while (kdbus_msg_recv(c, 0, 0, &msg, NULL) == 0 && msg) {
+		fds = fds_of(msg, &n);
+		for (i = 0; fds && i < n; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		kdbus_free(c->fd, kdbus_msg_offset(c, msg));
+	}
+}
+
+/*
+ * An io_uring can hold files in its registered file table, so a ring in a
+ * message can close a reference cycle that nothing would ever collect:
+ * the receiver's queue holds the ring, the ring holds the receiver's
+ * connection file. kdbus refuses io_uring descriptors as it refuses its
+ * own handles and AF_UNIX sockets.
+ */
+TEST_F(fds, io_uring_holding_the_receiver_to_peer_eopnotsupp)
+{
+	int ring = uring_setup(4), ret;
+
+	if (ring == -ENOSYS)
+		SKIP(return, "no io_uring in this kernel");
+	ASSERT_LE(0, ring);
+	ASSERT_EQ(0, uring_register_files(ring, &self->b.fd, 1));
+	ret = send_fds(self->a.fd, self->b.id, &ring, 1);
+	EXPECT_EQ(-EOPNOTSUPP, ret);
+	if (ret == 0)
+		drain_ring(&self->b);
+	close(ring);
+}
+
+/* The exact cycle: a connection sends itself a ring that holds its own
+ * connection file. */
+TEST_F(fds, io_uring_holding_the_sender_to_itself_eopnotsupp)
+{
+	int ring = uring_setup(4), ret;
+
+	if (ring == -ENOSYS)
+		SKIP(return, "no io_uring in this kernel");
+	ASSERT_LE(0, ring);
+	ASSERT_EQ(0, uring_register_files(ring, &self->b.fd, 1));
+	ret = send_fds(self->b.fd, self->b.id, &ring, 1);
+	EXPECT_EQ(-EOPNOTSUPP, ret);
+	if (ret == 0)
+		drain_ring(&self->b);
+	/* Nothing was queued. */
+	EXPECT_EQ(1, kdbus_queue_empty(&self->b));
+	close(ring);
 }
 
 TEST_HARNESS_MAIN

@@ -5,7 +5,8 @@
  * covers is not repeated): the empty sysfs mount point, the parameter's
  * effect on BUS_CREATOR_INFO, the fresh mount's listing and attributes,
  * domains per mount, bind mounts, the operations the VFS refuses, ioctl on
- * directories, (lazy) unmount, unloading and loading with parameters.
+ * directories, (lazy) unmount, unloading and loading with parameters, and
+ * a bounded stress of path walks racing bus and endpoint teardown.
  *
  * Not covered here: "existing connections keep exchanging messages" after
  * a lazy unmount (needs SEND/RECV); the lazy-unmount test checks the
@@ -14,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,6 +400,155 @@ TEST_F(fs, plain_umount_busy_lazy_umount_keeps_domain_working)
 	close(untyped);
 	kdbus_conn_close(&c);
 	close(owner);
+}
+
+/*
+ * Stress (bounded: CHURN_SECS): path walks below the mount, most of them
+ * in RCU mode, revalidate cached dentries of a bus and of a custom
+ * endpoint while another thread creates and tears down a bus and an
+ * endpoint with those very names, over and over. Revalidation under RCU
+ * must not touch a node that teardown already freed; a use-after-free
+ * shows as a KASAN report in the kernel log (which fails the VM run), so
+ * the test itself checks only that every walk ends in success or in the
+ * errors of a vanished node.
+ */
+#define CHURN_SECS	4
+#define CHURN_WALKERS	2
+
+struct churn {
+	char root[64];
+	char bus[64];
+	char ep[64];
+	char bus_dir[256], bus_path[256], ep_path[256];
+	uint64_t deadline;
+	int stop;		/* atomic */
+	unsigned long cycles, walks, hits;
+	int err;		/* first unexpected errno */
+	char what[64];
+};
+
+static void churn_unexpected(struct churn *c, const char *what, int err)
+{
+	if (!__atomic_load_n(&c->err, __ATOMIC_SEQ_CST)) {
+		snprintf(c->what, sizeof(c->what), "%s", what);
+		__atomic_store_n(&c->err, err, __ATOMIC_SEQ_CST);
+	}
+}
+
+static void *churn_make(void *arg)
+{
+	struct churn *c = arg;
+
+	while (kdbus_now_ns() < c->deadline && !__atomic_load_n(&c->err, __ATOMIC_SEQ_CST)) {
+		int ctl, epo, ret, held;
+
+		ctl = kdbus_open_control(c->root);
+		if (ctl < 0) {
+			churn_unexpected(c, "open control", -ctl);
+			break;
+		}
+		ret = kdbus_bus_make(ctl, KDBUS_MAKE_ACCESS_WORLD, c->bus, 64, 1);
+		if (ret < 0) {
+			churn_unexpected(c, "BUS_MAKE", -ret);
+			close(ctl);
+			break;
+		}
+		epo = kdbus_open_bus(c->root, c->bus);
+		ret = epo < 0 ? epo : kdbus_ep_make(epo, KDBUS_MAKE_ACCESS_WORLD, c->ep);
+		if (ret < 0) {
+			churn_unexpected(c, "ENDPOINT_MAKE", -ret);
+			if (epo >= 0)
+				close(epo);
+			close(ctl);
+			break;
+		}
+		/* Hold the endpoint's dentry a moment, as a client would. */
+		held = kdbus_open_ep(c->root, c->bus, c->ep);
+		if (held >= 0)
+			close(held);
+		close(epo);	/* endpoint teardown */
+		close(ctl);	/* bus teardown */
+		c->cycles++;
+	}
+	__atomic_store_n(&c->stop, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* 0 if @ret is success or the error of a node that is not (or no longer)
+ * there, else the errno. */
+static int churn_check(int ret)
+{
+	if (ret >= 0)
+		return 0;
+	return errno == ENOENT || errno == ESHUTDOWN ? 0 : errno;
+}
+
+/* Walks: stat() and access() (cheap, RCU walks through cached dentries),
+ * and every eighth time open() of both nodes. */
+static void *churn_walk(void *arg)
+{
+	struct churn *c = arg;
+	unsigned long n = 0;
+	struct stat st;
+	int fd, ret, err;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_SEQ_CST)) {
+		ret = stat(c->bus_path, &st);
+		if (ret == 0)
+			__atomic_add_fetch(&c->hits, 1, __ATOMIC_RELAXED);
+		else if ((err = churn_check(ret)))
+			churn_unexpected(c, "stat bus", err);
+		if ((err = churn_check(access(c->ep_path, F_OK))))
+			churn_unexpected(c, "access endpoint", err);
+		if ((err = churn_check(stat(c->bus_dir, &st))))
+			churn_unexpected(c, "stat bus dir", err);
+		__atomic_add_fetch(&c->walks, 1, __ATOMIC_RELAXED);
+		if (n++ % 8)
+			continue;
+		fd = open(c->bus_path, O_RDWR | O_CLOEXEC);
+		if ((err = churn_check(fd)))
+			churn_unexpected(c, "open bus", err);
+		if (fd >= 0)
+			close(fd);
+		fd = open(c->ep_path, O_RDWR | O_CLOEXEC);
+		if ((err = churn_check(fd)))
+			churn_unexpected(c, "open endpoint", err);
+		if (fd >= 0)
+			close(fd);
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(fs, stress_path_walks_while_buses_and_endpoints_come_and_go, 120)
+{
+	struct churn *c = calloc(1, sizeof(*c));
+	pthread_t maker, walkers[CHURN_WALKERS];
+	struct stat st;
+	int i;
+
+	ASSERT_NE(NULL, c);
+	snprintf(c->root, sizeof(c->root), "%s", self->d.root);
+	kdbus_domain_name(&self->d, c->bus, sizeof(c->bus), "churn");
+	kdbus_domain_name(&self->d, c->ep, sizeof(c->ep), "churn-ep");
+	kdbus_path(c->bus_dir, sizeof(c->bus_dir), c->root, "%s", c->bus);
+	kdbus_path(c->bus_path, sizeof(c->bus_path), c->root, "%s/bus", c->bus);
+	kdbus_path(c->ep_path, sizeof(c->ep_path), c->root, "%s/%s", c->bus, c->ep);
+	c->deadline = kdbus_now_ns() + CHURN_SECS * 1000000000ULL;
+	for (i = 0; i < CHURN_WALKERS; i++)
+		ASSERT_EQ(0, pthread_create(&walkers[i], NULL, churn_walk, c));
+	ASSERT_EQ(0, pthread_create(&maker, NULL, churn_make, c));
+	pthread_join(maker, NULL);
+	for (i = 0; i < CHURN_WALKERS; i++)
+		pthread_join(walkers[i], NULL);
+	TH_LOG("%lu bus/endpoint cycles, %lu walks, %lu found the bus", c->cycles, c->walks,
+	       c->hits);
+	EXPECT_EQ(0, c->err) TH_LOG("%s: errno %d", c->what, c->err);
+	EXPECT_LT(0, c->cycles);
+	EXPECT_LT(0, c->walks);
+	/* Everything is gone at the end. */
+	EXPECT_EQ(-1, stat(c->bus_dir, &st));
+	EXPECT_EQ(ENOENT, errno);
+	free(c);
 }
 
 /*

@@ -3,7 +3,8 @@
  * File handles on kdbusfs (fs-bus-endpoint.md §2.9, §5, checklist §13
  * "Handles"): no access-mode checks, read/write/lseek, poll and mmap on
  * handles that are not connections, and the ioctl dispatch matrix of §5.3
- * (ENOTTY for unknown numbers, EBADFD for commands in the wrong state).
+ * (ENOTTY for unknown numbers, EBADFD for commands in the wrong state);
+ * mmap() of a connection while other threads poll and ioctl the handle.
  *
  * Not covered here: "a kdbus control fd placed in a message's FDS item →
  * SEND fails EOPNOTSUPP" (needs a real SEND, message.md).
@@ -11,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -380,6 +383,90 @@ TEST_F(handle, make_commands_on_connection_ebadfd)
 	EXPECT_EQ(-EBADFD, kdbus_bus_make(c.fd, 0, name, 64, 1));
 	EXPECT_EQ(-EBADFD, kdbus_ep_make(c.fd, 0, name));
 	EXPECT_EQ(-EBADFD, kdbus_hello(c.fd, 0, 0, 0, KDBUS_TEST_POOL_SIZE, NULL));
+	kdbus_conn_close(&c);
+}
+
+/* ------------------------------------------ mmap next to other commands */
+
+#define MMAP_LOOPS	20000
+#define MMAP_SECS	3
+
+struct hammer {
+	int fd;
+	int stop;		/* atomic */
+	unsigned long calls;
+	int unexpected;		/* a result other than the expected one */
+};
+
+/* poll() without waiting, as an event loop does. */
+static void *poll_hammer(void *arg)
+{
+	struct hammer *h = arg;
+
+	while (!__atomic_load_n(&h->stop, __ATOMIC_SEQ_CST)) {
+		/* Nothing queued: no event. */
+		if (kdbus_poll(h->fd, POLLIN, 0) != 0)
+			h->unexpected++;
+		__atomic_add_fetch(&h->calls, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/* Cheap ioctls: FREE of an offset that was never handed out. */
+static void *ioctl_hammer(void *arg)
+{
+	struct hammer *h = arg;
+
+	while (!__atomic_load_n(&h->stop, __ATOMIC_SEQ_CST)) {
+		if (kdbus_free(h->fd, 1ULL << 40) != -ENXIO)
+			h->unexpected++;
+		__atomic_add_fetch(&h->calls, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/*
+ * mmap() of a connection never fails because another thread is using the
+ * same handle at that moment (poll, an ioctl): the handle's state is
+ * settled once HELLO succeeded (connection-pool.md §10.1).
+ */
+TEST_F_TIMEOUT(handle, mmap_never_fails_while_other_threads_poll_and_ioctl, 120)
+{
+	struct hammer hp = { 0 }, hi = { 0 };
+	uint64_t deadline;
+	struct kdbus_conn c;
+	pthread_t tp, ti;
+	int i, fails = 0, first_err = 0;
+
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->ep_path, 0, 4 * KDBUS_TEST_POOL_SIZE));
+	hp.fd = hi.fd = c.fd;
+	ASSERT_EQ(0, pthread_create(&tp, NULL, poll_hammer, &hp));
+	ASSERT_EQ(0, pthread_create(&ti, NULL, ioctl_hammer, &hi));
+	/* Let both threads get going. */
+	while (!__atomic_load_n(&hp.calls, __ATOMIC_RELAXED) ||
+	       !__atomic_load_n(&hi.calls, __ATOMIC_RELAXED))
+		sched_yield();
+	deadline = kdbus_now_ns() + MMAP_SECS * 1000000000ULL;
+	for (i = 0; i < MMAP_LOOPS && kdbus_now_ns() < deadline; i++) {
+		void *p = mmap(NULL, 4 * KDBUS_TEST_POOL_SIZE, PROT_READ, MAP_SHARED, c.fd, 0);
+
+		if (p == MAP_FAILED) {
+			if (!fails++)
+				first_err = errno;
+			continue;
+		}
+		munmap(p, 4 * KDBUS_TEST_POOL_SIZE);
+	}
+	__atomic_store_n(&hp.stop, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&hi.stop, 1, __ATOMIC_SEQ_CST);
+	pthread_join(tp, NULL);
+	pthread_join(ti, NULL);
+	TH_LOG("%d mmaps, %lu polls, %lu FREEs", i, hp.calls, hi.calls);
+	EXPECT_EQ(0, fails) TH_LOG("%d of %d mmaps failed, the first with errno %d",
+				   fails, i, first_err);
+	EXPECT_EQ(0, hp.unexpected);
+	EXPECT_EQ(0, hi.unexpected);
+	EXPECT_LT(100, i);
 	kdbus_conn_close(&c);
 }
 

@@ -4,7 +4,10 @@
  * §7.5, checklist §15 "Pool", "FREE", "poll"): pool-size rules, the
  * read-only mapping, slice offsets, KDBUS_CMD_FREE, EXFULL and coalescing
  * (driven by the caller's own CONN_INFO / LIST answers), poll states and
- * read()/write().
+ * read()/write(). Also, with SEND/RECV: reading pages nobody wrote
+ * allocates nothing and a message later written there shows through the
+ * mappings that read them, and a bounded stress of concurrent first writes
+ * and first read faults of fresh pages (checksummed messages).
  *
  * Not covered here (they need SEND/RECV): payload placement, receiver
  * quotas (ENOBUFS, 256 messages, 16 fds, per-user share), dropped
@@ -15,10 +18,15 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kdbus-util.h"
@@ -595,6 +603,452 @@ TEST_F(pool, freed_slices_coalesce_in_any_order)
 		n1 = n2;
 	}
 	kdbus_conn_close(&c);
+}
+
+/* --------------------------------------------------- untouched pages */
+
+#define EMPTY_POOLS	8
+#define EMPTY_POOL_SIZE	(16 << 20)
+#define BIG_VEC		(2 << 20)	/* the largest vector sum of a message */
+
+/* Compares the payload stream of message @m (read through whatever
+ * mapping @m points into) with @want (@len bytes; @scratch holds as
+ * many): 0 when equal, else the first differing offset + 1, -EMSGSIZE for
+ * another length, or -errno from kdbus_msg_payload(). */
+static long long payload_diff(struct kdbus_msg *m, uint64_t msg_size, const uint8_t *want,
+			      size_t len, uint8_t *scratch)
+{
+	ssize_t n = kdbus_msg_payload(m, msg_size, scratch, len);
+	size_t i;
+
+	if (n < 0)
+		return n;
+	if ((size_t)n != len)
+		return -EMSGSIZE;
+	for (i = 0; i < len; i++)
+		if (scratch[i] != want[i])
+			return i + 1;
+	return 0;
+}
+
+/*
+ * Reading a pool that nobody wrote allocates no memory (pool.rst: a
+ * read fault on a page the kernel never wrote maps a zero page), it reads
+ * zeros, and a message written later into such a page shows up through
+ * the very mappings (shared and private) that read the zero page before.
+ */
+TEST_F_TIMEOUT(pool, reading_untouched_pages_allocates_nothing_and_sees_later_writes, 300)
+{
+	static struct kdbus_conn c[EMPTY_POOLS];
+	const size_t pages = EMPTY_POOL_SIZE / POOL;
+	struct kdbus_conn tx;
+	struct kdbus_cmd_recv r;
+	struct kdbus_msg *m;
+	long long before, after, avail_before, avail_after;
+	uint64_t nonzero = 0, sizes[3] = { 100, BIG_VEC, BIG_VEC - 4096 - 13 };
+	uint8_t *want, *scratch, *priv = NULL;
+	size_t i, p;
+	int k;
+
+	want = malloc(BIG_VEC + 8);	/* message k starts at want + k */
+	scratch = malloc(BIG_VEC);
+	ASSERT_NE(NULL, want);
+	ASSERT_NE(NULL, scratch);
+	/* Touch our own buffers now, not during the measurement. */
+	memset(scratch, 0, BIG_VEC);
+	kdbus_fill_pattern(want, BIG_VEC + 8, 6);
+	ASSERT_EQ(0, kdbus_conn_open(&tx, self->path, 0, POOL));
+	for (i = 0; i < EMPTY_POOLS; i++)
+		ASSERT_EQ(0, kdbus_conn_open(&c[i], self->path, 0, EMPTY_POOL_SIZE)) TH_LOG("conn %zu", i);
+	/* A private mapping of the receiver, read before the writes too. */
+	ASSERT_EQ(0, try_map(c[3].fd, EMPTY_POOL_SIZE, PROT_READ, MAP_PRIVATE, 0, (void **)&priv));
+
+	before = kdbus_meminfo_kb("MemFree");
+	avail_before = kdbus_meminfo_kb("MemAvailable");
+	ASSERT_LT(0, before);
+	ASSERT_LT(0, avail_before);
+	/* One byte of every page; page 0 holds the 32-byte HELLO slice. */
+	for (i = 0; i < EMPTY_POOLS; i++)
+		for (p = 0; p < pages; p++)
+			nonzero += ((volatile uint8_t *)c[i].pool)[p * POOL + POOL / 2] != 0;
+	for (p = 0; p < pages; p++)
+		nonzero += ((volatile uint8_t *)priv)[p * POOL + POOL / 2] != 0;
+	after = kdbus_meminfo_kb("MemFree");
+	avail_after = kdbus_meminfo_kb("MemAvailable");
+	EXPECT_EQ(0, nonzero);
+	/* The old module allocated all 8 * 16 MiB here. */
+	EXPECT_LT(before - after, 16 << 10)
+		TH_LOG("MemFree dropped by %lld kB reading %d empty 16 MiB pools",
+		       before - after, EMPTY_POOLS);
+	EXPECT_LT(avail_before - avail_after, 16 << 10)
+		TH_LOG("MemAvailable dropped by %lld kB", avail_before - avail_after);
+
+	/*
+	 * Messages into pages that were read as zeros: a small one right
+	 * behind the HELLO slice, then two of 2 MiB (received, not freed, so
+	 * the third lands some 2 MiB into the pool), all checked through the
+	 * mapping that read those pages before they were written.
+	 */
+	for (k = 0; k < 3; k++) {
+		struct kdbus_test_vec v = { want + k, sizes[k] };
+		uint64_t off;
+
+		ASSERT_EQ(0, kdbus_msg_send(tx.fd, c[3].id, 0, 0, k + 1, &v, 1)) TH_LOG("msg %d", k);
+		ASSERT_EQ(0, kdbus_msg_recv(&c[3], 0, 0, &m, &r)) TH_LOG("msg %d", k);
+		ASSERT_NE(NULL, m);
+		off = r.msg.offset;
+		EXPECT_EQ(k + 1, m->cookie);
+		EXPECT_EQ(tx.id, m->src_id);
+		EXPECT_EQ(0, payload_diff(m, r.msg.msg_size, want + k, sizes[k], scratch))
+			TH_LOG("msg %d at pool offset %llu, size %llu", k,
+			       (unsigned long long)off, (unsigned long long)r.msg.msg_size);
+		m = (struct kdbus_msg *)(priv + off);
+		EXPECT_EQ(0, payload_diff(m, r.msg.msg_size, want + k, sizes[k], scratch))
+			TH_LOG("msg %d through the private mapping", k);
+		if (k == 2)
+			EXPECT_LT(BIG_VEC, off) TH_LOG("msg 2 at %llu", (unsigned long long)off);
+	}
+	/* The other pools still read zeros. */
+	nonzero = 0;
+	for (i = 0; i < EMPTY_POOLS; i++) {
+		if (i == 3)
+			continue;
+		for (p = 0; p < pages; p++)
+			nonzero += ((volatile uint8_t *)c[i].pool)[p * POOL + POOL / 2] != 0;
+	}
+	EXPECT_EQ(0, nonzero);
+	munmap(priv, EMPTY_POOL_SIZE);
+	for (i = 0; i < EMPTY_POOLS; i++)
+		kdbus_conn_close(&c[i]);
+	kdbus_conn_close(&tx);
+	free(want);
+	free(scratch);
+}
+
+/* ------------------------------------------------ fresh pages, concurrently */
+
+/*
+ * Stress (bounded: RACE_SECS or RACE_ROUNDS rounds): two senders write
+ * messages of varied sizes into a fresh 16 MiB pool while the receiver
+ * reads them and a fourth thread reads pages just ahead of the last
+ * received slice, so that first writes and first read faults of the same
+ * page happen at the same time. Each round uses a new receiver whose
+ * slices are received but not freed, so every write goes to pages never
+ * written before. Every message carries its length, sequence number and
+ * a checksum, verified at RECV. A lost page shows as a bad checksum, a
+ * freed one as a KASAN report in the kernel log (which fails the VM run).
+ */
+#define RACE_POOL	(16 << 20)
+#define RACE_MAX	(40 << 10)	/* largest payload after the header */
+#define RACE_SECS	6
+#define RACE_ROUNDS	8
+#define RACE_MAGIC	0x6b646275
+
+struct race_hdr {
+	uint32_t magic;
+	uint32_t sender;
+	uint64_t seq;
+	uint64_t len;		/* payload bytes after the header */
+	uint64_t sum;		/* kdbus_csum() of them */
+};
+
+struct race {
+	const char *path;
+	uint64_t deadline;
+	pthread_barrier_t start, end;
+	bool stop;			/* set before the start barrier */
+	struct kdbus_conn rx;		/* this round's receiver */
+	int senders_done;		/* atomic */
+	int reader_done;		/* atomic */
+	uint64_t front;			/* atomic: end of the last received slice */
+	uint64_t written;		/* atomic: about where the senders write */
+	pthread_mutex_t lock;
+	int err;			/* first error, under lock */
+	char why[160];
+	uint64_t msgs, bytes, touches;
+};
+
+struct race_sender {
+	struct race *r;
+	uint32_t id;
+	struct kdbus_conn c;
+	uint8_t *buf;
+};
+
+static void race_fail(struct race *r, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void race_fail(struct race *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&r->lock);
+	if (!r->err) {
+		r->err = err ? err : -EIO;
+		va_start(ap, fmt);
+		vsnprintf(r->why, sizeof(r->why), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+static bool race_failed(struct race *r)
+{
+	bool failed;
+
+	pthread_mutex_lock(&r->lock);
+	failed = r->err != 0;
+	pthread_mutex_unlock(&r->lock);
+	return failed;
+}
+
+static void *race_send(void *arg)
+{
+	struct race_sender *s = arg;
+	struct race *r = s->r;
+	unsigned int seed = 1 + s->id;
+
+	for (;;) {
+		uint64_t seq = 0;
+
+		pthread_barrier_wait(&r->start);
+		if (r->stop)
+			break;
+		while (kdbus_now_ns() < r->deadline && !race_failed(r)) {
+			struct race_hdr *h = (struct race_hdr *)s->buf;
+			struct kdbus_test_vec v;
+			uint64_t slice;
+			int ret;
+
+			/* Mostly sizes that span pages, some small ones. */
+			h->len = rand_r(&seed) % 4 ? 1 + rand_r(&seed) % RACE_MAX :
+						     1 + rand_r(&seed) % 200;
+			h->magic = RACE_MAGIC;
+			h->sender = s->id;
+			h->seq = seq;
+			kdbus_fill_pattern(h + 1, h->len, (uint64_t)s->id << 48 | seq);
+			h->sum = kdbus_csum(h + 1, h->len);
+			v.data = s->buf;
+			v.size = sizeof(*h) + h->len;
+			/* Slices are allocated back to back (none is freed):
+			 * header 64 + one PAYLOAD_OFF item 32 + the payload. */
+			slice = 96 + KDBUS_ALIGN8(v.size);
+			__atomic_add_fetch(&r->written, slice, __ATOMIC_SEQ_CST);
+			ret = kdbus_msg_send(s->c.fd, r->rx.id, 0, 0, seq + 1, &v, 1);
+			if (ret < 0)
+				__atomic_sub_fetch(&r->written, slice, __ATOMIC_SEQ_CST);
+			if (ret == 0) {
+				seq++;
+			} else if (ret == -ENOBUFS) {
+				/* Our share of the queue is full: let the reader catch up. */
+				usleep(200);
+			} else if (ret == -EXFULL) {
+				break;	/* the pool is used up: the round is over */
+			} else {
+				race_fail(r, ret, "sender %u: SEND of seq %llu", s->id,
+					  (unsigned long long)seq);
+				break;
+			}
+		}
+		__atomic_add_fetch(&r->senders_done, 1, __ATOMIC_SEQ_CST);
+		pthread_barrier_wait(&r->end);
+	}
+	return NULL;
+}
+
+/* Receive and check one message: 1 if one was received, 0 if the queue
+ * was empty, -1 on a failure (recorded). */
+static int race_recv_one(struct race *r, uint64_t *next, uint8_t *buf)
+{
+	struct kdbus_cmd_recv cr;
+	struct kdbus_msg *m;
+	struct race_hdr *h = (struct race_hdr *)buf;
+	ssize_t n;
+	int ret = kdbus_msg_recv(&r->rx, 0, 0, &m, &cr);
+
+	if (ret == -EAGAIN)
+		return 0;
+	if (ret < 0 || !m) {
+		race_fail(r, ret, "RECV");
+		return -1;
+	}
+	__atomic_store_n(&r->front, cr.msg.offset + cr.msg.msg_size, __ATOMIC_SEQ_CST);
+	n = kdbus_msg_payload(m, cr.msg.msg_size, buf, sizeof(*h) + RACE_MAX);
+	if (n < (ssize_t)sizeof(*h) || h->magic != RACE_MAGIC || h->sender > 1 ||
+	    h->len > RACE_MAX || (size_t)n != sizeof(*h) + h->len) {
+		race_fail(r, -EBADMSG, "message at %llu: length %zd, bad header",
+			  (unsigned long long)cr.msg.offset, n);
+		return -1;
+	}
+	if (h->seq != next[h->sender] || m->cookie != h->seq + 1) {
+		race_fail(r, -EBADMSG, "sender %u: seq %llu, expected %llu",
+			  h->sender, (unsigned long long)h->seq,
+			  (unsigned long long)next[h->sender]);
+		return -1;
+	}
+	if (kdbus_csum(h + 1, h->len) != h->sum) {
+		race_fail(r, -EBADMSG,
+			  "sender %u seq %llu: bad checksum (%llu bytes at pool offset %llu)",
+			  h->sender, (unsigned long long)h->seq, (unsigned long long)h->len,
+			  (unsigned long long)cr.msg.offset);
+		return -1;
+	}
+	next[h->sender]++;
+	r->msgs++;
+	r->bytes += h->len;
+	/* Not freed: the next slices go to fresh pages. */
+	return 1;
+}
+
+static void *race_read(void *arg)
+{
+	struct race *r = arg;
+	uint8_t *buf = malloc(sizeof(struct race_hdr) + RACE_MAX);
+
+	for (;;) {
+		uint64_t next[2] = { 0, 0 };
+
+		pthread_barrier_wait(&r->start);
+		if (r->stop)
+			break;
+		while (buf) {
+			int got = race_recv_one(r, next, buf);
+
+			if (got < 0)
+				break;
+			if (got)
+				continue;
+			/* Empty: done once both senders are and the queue
+			 * stays empty after that. */
+			if (__atomic_load_n(&r->senders_done, __ATOMIC_SEQ_CST) == 2) {
+				if (race_recv_one(r, next, buf) == 0)
+					break;
+				continue;
+			}
+			kdbus_poll(r->rx.fd, POLLIN, 10);
+		}
+		if (!buf)
+			race_fail(r, -ENOMEM, "reader buffer");
+		__atomic_store_n(&r->reader_done, 1, __ATOMIC_SEQ_CST);
+		pthread_barrier_wait(&r->end);
+	}
+	free(buf);
+	return NULL;
+}
+
+/*
+ * Read faults racing the senders' first writes, two ways:
+ * - each page once, as soon as it is among the RACE_AHEAD pages behind
+ *   the last received slice (pages the senders are writing or about to);
+ * - the first page of each RACE_CHUNK-page chunk (whose first store also
+ *   allocates page-table nodes of the pool's page array), a random 0-3 ms
+ *   after a sender started the SEND that reaches into it (a SEND takes
+ *   milliseconds in the test VM), to hit the moment that SEND writes it.
+ * A page is faulted again only if a write replaced what the first fault
+ * mapped, so once per page is what matters; in between, yield.
+ */
+#define RACE_AHEAD	32
+#define RACE_CHUNK	64
+
+static void *race_touch(void *arg)
+{
+	struct race *r = arg;
+	const uint64_t pages = RACE_POOL / POOL;
+	unsigned int seed = 77;
+
+	for (;;) {
+		uint64_t next = 0, chunk = RACE_CHUNK;
+
+		pthread_barrier_wait(&r->start);
+		if (r->stop)
+			break;
+		while (!__atomic_load_n(&r->reader_done, __ATOMIC_SEQ_CST)) {
+			uint64_t end = __atomic_load_n(&r->front, __ATOMIC_SEQ_CST) / POOL + RACE_AHEAD;
+			uint64_t written = __atomic_load_n(&r->written, __ATOMIC_SEQ_CST);
+			volatile uint8_t *pool = r->rx.pool;
+			bool idle = true;
+
+			if (chunk < pages && written > chunk * POOL) {
+				struct timespec ts = { 0, (rand_r(&seed) % 3000) * 1000L };
+
+				nanosleep(&ts, NULL);
+				(void)pool[chunk * POOL];
+				r->touches++;
+				chunk += RACE_CHUNK;
+				idle = false;
+			}
+			if (end > pages)
+				end = pages;
+			for (; next < end; next++) {
+				(void)pool[next * POOL + (next * 64) % POOL];
+				r->touches++;
+				idle = false;
+			}
+			if (idle)
+				sched_yield();
+		}
+		pthread_barrier_wait(&r->end);
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(pool, stress_fresh_pages_written_and_faulted_concurrently, 180)
+{
+	struct race_sender s[2];
+	struct race *r = calloc(1, sizeof(*r));
+	pthread_t t[4];
+	int round, i;
+
+	ASSERT_NE(NULL, r);
+	r->path = self->path;
+	pthread_mutex_init(&r->lock, NULL);
+	ASSERT_EQ(0, pthread_barrier_init(&r->start, NULL, 5));
+	ASSERT_EQ(0, pthread_barrier_init(&r->end, NULL, 5));
+	for (i = 0; i < 2; i++) {
+		s[i].r = r;
+		s[i].id = i;
+		s[i].buf = malloc(sizeof(struct race_hdr) + RACE_MAX);
+		ASSERT_NE(NULL, s[i].buf);
+		ASSERT_EQ(0, kdbus_conn_open(&s[i].c, self->path, 0, POOL));
+	}
+	r->deadline = kdbus_now_ns() + RACE_SECS * 1000000000ULL;
+	ASSERT_EQ(0, pthread_create(&t[0], NULL, race_send, &s[0]));
+	ASSERT_EQ(0, pthread_create(&t[1], NULL, race_send, &s[1]));
+	ASSERT_EQ(0, pthread_create(&t[2], NULL, race_read, r));
+	ASSERT_EQ(0, pthread_create(&t[3], NULL, race_touch, r));
+	for (round = 0; round < RACE_ROUNDS; round++) {
+		if (kdbus_now_ns() >= r->deadline || race_failed(r))
+			break;
+		/* A fresh receiver: every page of its pool is new. */
+		if (kdbus_conn_open(&r->rx, self->path, 0, RACE_POOL) < 0) {
+			race_fail(r, -EIO, "receiver of round %d", round);
+			break;
+		}
+		r->senders_done = 0;
+		r->reader_done = 0;
+		r->front = 0;
+		r->written = r->rx.hello.items_size;	/* the HELLO slice at 0 */
+		pthread_barrier_wait(&r->start);
+		pthread_barrier_wait(&r->end);
+		kdbus_conn_close(&r->rx);
+	}
+	r->stop = true;
+	pthread_barrier_wait(&r->start);
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	TH_LOG("%d rounds, %llu messages, %llu payload bytes, %llu page touches", round,
+	       (unsigned long long)r->msgs, (unsigned long long)r->bytes,
+	       (unsigned long long)r->touches);
+	EXPECT_EQ(0, r->err) TH_LOG("%s", r->why);
+	EXPECT_LT(0, round);
+	EXPECT_LT(0, r->msgs);
+	for (i = 0; i < 2; i++) {
+		kdbus_conn_close(&s[i].c);
+		free(s[i].buf);
+	}
+	pthread_barrier_destroy(&r->start);
+	pthread_barrier_destroy(&r->end);
+	free(r);
 }
 
 /* ------------------------------------------------------------------ poll */

@@ -7,8 +7,9 @@
  * written at RECV and the masks that select them, RECV flags (PEEK, DROP,
  * USE_PRIORITY) and priorities, FREE of peeked / received slices, receiver
  * quotas (per-user share, 256 messages) and EXFULL, poll POLLIN, and
- * BYEBYE with a non-empty queue. Checklist message.md §12 "Delivery
- * layout", "Quotas and drops", "RECV".
+ * BYEBYE with a non-empty queue, and a user's share of a receiver's queue
+ * outliving the user (not inherited by the next user). Checklist
+ * message.md §12 "Delivery layout", "Quotas and drops", "RECV".
  *
  * Not covered (not part of this step): memfds and FDS items (descriptor
  * installation, INCOMPLETE_FDS, the fd quota), broadcasts and therefore
@@ -965,6 +966,98 @@ TEST_F(recv, pool_full_of_unfreed_messages_exfull)
 	EXPECT_EQ(offs[3], r.msg.offset);
 	free(data);
 	kdbus_conn_close(&rx);
+}
+
+/*
+ * The per-user share of a receiver's queue belongs to the user, not to
+ * whatever user gets its quota index next (connection-pool.md §10.6,
+ * fs-bus-endpoint.md §4.3). User A fills its share of the root receiver's
+ * queue and leaves (its domain user object may go, its messages stay
+ * queued); user B comes next and its first message must be judged on B's
+ * own (empty) share. The handles are opened by root, so A and B are
+ * privileged (they may talk to the root receiver) but charged to their
+ * own real uids at HELLO.
+ */
+#define QUOTA_UID_A	4001
+#define QUOTA_UID_B	4002
+#define QUOTA_SLICE	16384			/* 10 fit in a 1 MiB pool's share */
+#define QUOTA_VEC	(QUOTA_SLICE - 96)	/* header 64 + PAYLOAD_OFF 32 */
+
+struct quota_user {
+	int fd;			/* opened by root */
+	uint64_t dst;
+	uint64_t cookie;	/* of the first message */
+	const char *data;
+};
+
+/* User A: send until ENOBUFS; exactly 10 messages fit (L = 174762). */
+static int quota_fill(void *arg)
+{
+	struct quota_user *u = arg;
+	struct kdbus_conn c;
+	int i, ret = 0;
+
+	KDBUS_CHILD_CHECK(getuid() == QUOTA_UID_A);
+	KDBUS_CHILD_CHECK(kdbus_conn_open_fd(&c, u->fd, 0, POOL) == 0);
+	for (i = 0; i < 100; i++) {
+		ret = send_vec(c.fd, u->dst, u->cookie + i, u->data, QUOTA_VEC);
+		if (ret < 0)
+			break;
+	}
+	if (ret != -ENOBUFS || i != 10)
+		fprintf(stderr, "# user A: %d messages sent, then %d\n", i, ret);
+	KDBUS_CHILD_CHECK(ret == -ENOBUFS);
+	KDBUS_CHILD_CHECK(i == 10);
+	kdbus_conn_close(&c);
+	return 0;
+}
+
+/* User B: one message; exits with the errno of that SEND (0: sent). */
+static int quota_first_send(void *arg)
+{
+	struct quota_user *u = arg;
+	struct kdbus_conn c;
+	int ret;
+
+	KDBUS_CHILD_CHECK(getuid() == QUOTA_UID_B);
+	KDBUS_CHILD_CHECK(kdbus_conn_open_fd(&c, u->fd, 0, POOL) == 0);
+	ret = send_vec(c.fd, u->dst, u->cookie, u->data, QUOTA_VEC);
+	kdbus_conn_close(&c);
+	return -ret;
+}
+
+TEST_F(recv, user_share_not_inherited_by_next_user)
+{
+	struct kdbus_conn rx;
+	struct quota_user a = { .cookie = 1 }, b = { .cookie = 100 };
+	char *data = calloc(1, QUOTA_VEC);
+	int i, status;
+
+	ASSERT_NE(NULL, data);
+	ASSERT_EQ(0, open_rx(&rx, self->path, 0, BIG));
+	a.dst = b.dst = rx.id;
+	a.data = b.data = data;
+
+	a.fd = open(self->path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, a.fd);
+	ASSERT_EQ(0, kdbus_run_as(QUOTA_UID_A, QUOTA_UID_A, quota_fill, &a));
+	/* Our copy of A's handle was the last: A's connection is gone. */
+	close(a.fd);
+
+	b.fd = open(self->path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, b.fd);
+	status = kdbus_run_as(QUOTA_UID_B, QUOTA_UID_B, quota_first_send, &b);
+	close(b.fd);
+	EXPECT_EQ(0, status) TH_LOG("user B's first SEND failed with errno %d", status);
+
+	/* Nothing was received in between; everything is there, in order. */
+	for (i = 0; i < 10; i++)
+		EXPECT_EQ(a.cookie + i, recv_cookie(&rx, 0, 0));
+	if (status == 0)
+		EXPECT_EQ(b.cookie, recv_cookie(&rx, 0, 0));
+	EXPECT_EQ(-EAGAIN, recv_cookie(&rx, 0, 0));
+	kdbus_conn_close(&rx);
+	free(data);
 }
 
 /* -------------------------------------------------------------- poll */

@@ -11,7 +11,8 @@
  * RECV DROP, BYEBYE), replies to a vanished caller, CANCEL_FD validation on
  * an asynchronous SEND, and multi-threaded stress runs (one with thousands of
  * pipelined calls and repeated callee deaths) in which every call ends with
- * exactly one outcome.
+ * exactly one outcome, and the connection slots of callers that closed while
+ * their calls sat unread at the callee.
  *
  * Checklist message.md §12 covered here:
  *  "Replies and calls": all asynchronous items (reply delivered, EPERM for
@@ -754,6 +755,83 @@ TEST_F(reply, caller_closing_with_calls_outstanding)
 	EXPECT_EQ(0, send_reply(self->c.fd, self->b.id, 84, NULL));
 	EXPECT_EQ(REPLY_COOKIE, recv_cookie(&self->b));
 	EXPECT_EQ(0, kdbus_byebye(self->b.fd));
+}
+
+/*
+ * A callee that never reads does not keep its callers alive: a closed
+ * caller returns its connection slot (connection-pool.md §3.9, the slot
+ * goes with the connection object, fs-bus-endpoint.md §4.4) even though
+ * its calls, with their trackers, still sit unread in the callee's queue.
+ * One unprivileged user runs the callee and PIN_CALLERS callers, closes
+ * the callers and then must be able to HELLO up to the per-user limit.
+ */
+#define PIN_UID		4003
+#define PIN_CALLERS	200
+
+static int pinned_callers_fn(void *arg)
+{
+	static struct kdbus_conn callers[PIN_CALLERS];
+	static int fds[KDBUS_TEST_MAX_CONN];
+	static uint64_t ids[PIN_CALLERS];
+	const char *path = arg;
+	uint64_t deadline = kdbus_now_ns() + 3600 * NSEC;
+	struct kdbus_cmd_recv r;
+	struct kdbus_conn svc;
+	struct kdbus_msg *m;
+	int i, n, fd, ret = 0;
+
+	KDBUS_CHILD_CHECK(getuid() == PIN_UID);
+	KDBUS_CHILD_CHECK(kdbus_conn_open(&svc, path, 0, B_POOL) == 0);
+	for (i = 0; i < PIN_CALLERS; i++) {
+		KDBUS_CHILD_CHECK(kdbus_conn_open(&callers[i], path, 0, KDBUS_TEST_POOL_SIZE) == 0);
+		ids[i] = callers[i].id;
+		KDBUS_CHILD_CHECK(send_call(callers[i].fd, svc.id, i + 1, deadline, NULL) == 0);
+	}
+	for (i = 0; i < PIN_CALLERS; i++)
+		kdbus_conn_close(&callers[i]);
+
+	/* The callee holds one slot: 1023 more connections. */
+	for (n = 0; n < KDBUS_TEST_MAX_CONN - 1; n++) {
+		fds[n] = open(path, O_RDWR | O_CLOEXEC);
+		KDBUS_CHILD_CHECK(fds[n] >= 0);
+		ret = kdbus_hello(fds[n], 0, 0, 0, KDBUS_TEST_POOL_SIZE, NULL);
+		if (ret < 0) {
+			close(fds[n]);
+			break;
+		}
+	}
+	if (n != KDBUS_TEST_MAX_CONN - 1)
+		fprintf(stderr, "# uid %d: HELLO %d after the callee failed with %d\n",
+			PIN_UID, n + 1, ret);
+	KDBUS_CHILD_CHECK(n == KDBUS_TEST_MAX_CONN - 1);
+	/* And the limit is exact. */
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	KDBUS_CHILD_CHECK(fd >= 0);
+	KDBUS_CHILD_CHECK(kdbus_hello(fd, 0, 0, 0, KDBUS_TEST_POOL_SIZE, NULL) == -EMFILE);
+	close(fd);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+
+	/* The calls are still queued, in order; their callers are gone, so
+	 * a reply has nobody to go to. */
+	for (i = 0; i < 3; i++) {
+		KDBUS_CHILD_CHECK(kdbus_msg_recv(&svc, 0, 0, &m, &r) == 0 && m);
+		KDBUS_CHILD_CHECK(m->cookie == (uint64_t)i + 1);
+		KDBUS_CHILD_CHECK(m->src_id == ids[i]);
+		KDBUS_CHILD_CHECK(m->flags & KDBUS_MSG_EXPECT_REPLY);
+		kdbus_free(svc.fd, r.msg.offset);
+		ret = send_reply(svc.fd, ids[i], i + 1, NULL);
+		KDBUS_CHILD_CHECK(ret == -ENXIO || ret == -EPERM);
+	}
+	kdbus_conn_close(&svc);
+	return 0;
+}
+
+TEST_F_TIMEOUT(reply, unread_calls_do_not_pin_closed_callers_slots, 300)
+{
+	/* Inherited by the child: callee + callers + 1024 HELLOs. */
+	ASSERT_EQ(0, kdbus_raise_nofile(2 * KDBUS_TEST_MAX_CONN + PIN_CALLERS));
+	EXPECT_EQ(0, kdbus_run_as(PIN_UID, PIN_UID, pinned_callers_fn, self->path));
 }
 
 /* ----------------------------------------------------------- CANCEL_FD */
