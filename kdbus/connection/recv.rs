@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! RECV (`message.md` §6): taking a message off the queue, writing what
+//! only the receiver may see (metadata, descriptor numbers) and installing
+//! its files.
+
+use kernel::{
+    alloc::KVec,
+    bindings,
+    fs::{file::FileDescriptorReservation, File},
+    prelude::*,
+    sync::aref::ARef,
+};
+
+use crate::{
+    item::{Args, CmdSpec, Parsed},
+    queue::Entry,
+    uapi::*,
+};
+
+use super::Connection;
+
+static RECV_SPEC: CmdSpec = CmdSpec {
+    size: 64,
+    flags: KDBUS_RECV_PEEK | KDBUS_RECV_DROP | KDBUS_RECV_USE_PRIORITY,
+    items: &[],
+};
+
+/// Reserves a descriptor for one file of a message being received (when
+/// `install`), recording the reservation (or `None` on failure, which sets
+/// `incomplete`) in `out`; returns the number to show, -1 if none.
+pub(super) fn reserve_fd(
+    install: bool,
+    out: &mut KVec<Option<FileDescriptorReservation>>,
+    incomplete: &mut bool,
+) -> Result<i32> {
+    if !install {
+        return Ok(-1);
+    }
+    match FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC) {
+        Ok(r) => {
+            let fd = i32::try_from(r.reserved_fd()).unwrap_or(-1);
+            out.push(Some(r), GFP_KERNEL)?;
+            Ok(fd)
+        }
+        Err(_) => {
+            *incomplete = true;
+            out.push(None, GFP_KERNEL)?;
+            Ok(-1)
+        }
+    }
+}
+
+/// Descriptor numbers reserved for a received message, installed once it
+/// is certain to be delivered.
+pub(super) struct Installer {
+    pub(super) fds: KVec<Option<FileDescriptorReservation>>,
+    pub(super) memfds: KVec<Option<FileDescriptorReservation>>,
+    /// A descriptor could not be reserved (`INCOMPLETE_FDS`).
+    pub(super) incomplete: bool,
+}
+
+impl Installer {
+    pub(super) fn install(self, files: KVec<ARef<File>>, memfds: KVec<(ARef<File>, usize)>) {
+        for (r, f) in self.fds.into_iter().zip(files) {
+            if let Some(r) = r {
+                r.fd_install(f);
+            }
+        }
+        for (r, (f, _)) in self.memfds.into_iter().zip(memfds) {
+            if let Some(r) = r {
+                r.fd_install(f);
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// RECV (`message.md` §6).
+    pub(super) fn recv(&self, arg: usize) -> Result {
+        let mut args = match Args::parse(arg, &RECV_SPEC)? {
+            Parsed::Run(args) => args,
+            Parsed::Negotiated => return Ok(()),
+        };
+        let flags = args.flags();
+        if flags & KDBUS_RECV_DROP != 0 && flags & KDBUS_RECV_USE_PRIORITY != 0 {
+            return Err(EINVAL);
+        }
+        let threshold = (flags & KDBUS_RECV_USE_PRIORITY != 0).then(|| args.get(24) as i64);
+        let mut msg = (self.pool.size() as u64, 0u64);
+        let mut incomplete = false;
+        let mut dropped_call = None;
+        let mut received_call = None;
+        let mut inner = self.inner.lock();
+        let result = match inner.queue.select(threshold) {
+            None => Err(EAGAIN),
+            Some(idx) if flags & KDBUS_RECV_DROP != 0 => {
+                if let Some(e) = inner.queue.remove(idx) {
+                    self.pool.release_kernel(e.off);
+                    dropped_call = e.reply;
+                }
+                Ok(())
+            }
+            Some(idx) => {
+                let Some(e) = inner.queue.get(idx) else {
+                    return Err(EAGAIN);
+                };
+                // Descriptors: installed (O_CLOEXEC) by a RECV that is not a
+                // PEEK, for a receiver with ACCEPT_FD; -1 otherwise.
+                let install =
+                    flags & KDBUS_RECV_PEEK == 0 && self.hello_flags & KDBUS_HELLO_ACCEPT_FD != 0;
+                let installer = self.export(e, install, install)?;
+                incomplete = installer.incomplete;
+                self.pool.publish(e.off);
+                msg = (e.off as u64, e.size as u64);
+                if flags & KDBUS_RECV_PEEK == 0 {
+                    if let Some(e) = inner.queue.remove(idx) {
+                        installer.install(e.files, e.memfds);
+                        self.pool.release_kernel(e.off);
+                        // The call's tracker stays open at the caller; our
+                        // reference goes once we hold no lock (it may be the
+                        // last one keeping a closed caller alive).
+                        received_call = e.reply;
+                    }
+                }
+                Ok(())
+            }
+        };
+        let dropped = core::mem::replace(&mut inner.dropped, 0);
+        drop(inner);
+        drop(received_call);
+        // A dropped method call will not be answered (§6.1).
+        if let Some(r) = dropped_call {
+            self.abandon(&r);
+            self.bus.flush_notifications();
+        }
+        let mut out = [0u8; 32];
+        out[..8].copy_from_slice(&dropped.to_ne_bytes());
+        out[8..16].copy_from_slice(&msg.0.to_ne_bytes());
+        out[16..24].copy_from_slice(&msg.1.to_ne_bytes());
+        if incomplete {
+            out[24..32].copy_from_slice(&KDBUS_RECV_RETURN_INCOMPLETE_FDS.to_ne_bytes());
+        }
+        args.write_user(32, &out)?;
+        if dropped != 0 {
+            args.set_return_flags(KDBUS_RECV_RETURN_DROPPED_MSGS)?;
+        }
+        result
+    }
+
+    /// Writes what a received entry shows only to its receiver, in the
+    /// receiver's context (`message.md` §5.4, §5.6): the metadata, the
+    /// final `kdbus_msg.size`, and descriptor numbers, reserved when
+    /// `install_fds` (FDS) and `install_memfds` (PAYLOAD_MEMFD) hold, -1
+    /// otherwise.
+    pub(super) fn export(
+        &self,
+        e: &Entry,
+        install_fds: bool,
+        install_memfds: bool,
+    ) -> Result<Installer> {
+        let mut meta = KVec::new();
+        e.meta.write(&mut meta)?;
+        self.pool.write(e.off + e.header_items, &meta)?;
+        let size = (e.header_items + meta.len()) as u64;
+        self.pool.write(e.off, &size.to_ne_bytes())?;
+        let mut out = Installer {
+            fds: KVec::new(),
+            memfds: KVec::new(),
+            incomplete: false,
+        };
+        if let Some(fds_off) = e.fds_off {
+            let mut nums = KVec::with_capacity(4 * e.files.len(), GFP_KERNEL)?;
+            for _ in e.files.iter() {
+                let fd = reserve_fd(install_fds, &mut out.fds, &mut out.incomplete)?;
+                nums.extend_from_slice(&fd.to_ne_bytes(), GFP_KERNEL)?;
+            }
+            self.pool.write(e.off + fds_off, &nums)?;
+        }
+        // One `fd` field per PAYLOAD_MEMFD item.
+        for (_, fd_off) in e.memfds.iter() {
+            let fd = reserve_fd(install_memfds, &mut out.memfds, &mut out.incomplete)?;
+            self.pool.write(e.off + fd_off, &fd.to_ne_bytes())?;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! SEND (`message.md` §2, §3, §5): unicast messages, method calls and
+//! replies, from the sender's side into the receiver's queue; and kernel
+//! notifications into a queue (§7).
+
+use kernel::{
+    alloc::KVec,
+    fs::{file::LocalFile, File},
+    prelude::*,
+    sync::{aref::ARef, Arc},
+};
+
+use crate::{
+    bus::NameSnap,
+    domain::Charge,
+    item::{Args, CmdSpec, ItemRule, Parsed},
+    kext,
+    message::{Msg, MsgMeta},
+    metadata::Snapshot,
+    queue::Entry,
+    reply::{self, Reply},
+    uapi::*,
+};
+
+use super::{Connection, Kind};
+
+static SEND_SPEC: CmdSpec = CmdSpec {
+    size: 56,
+    flags: KDBUS_SEND_SYNC_REPLY,
+    items: &[ItemRule::once(KDBUS_ITEM_CANCEL_FD)],
+};
+
+/// Writes the empty `cmd_send.reply` of everything but a synchronous call.
+pub(super) fn write_empty_reply(args: &Args, pool_size: usize) -> Result {
+    let mut reply = [0u8; 24];
+    reply[..8].copy_from_slice(&(pool_size as u64).to_ne_bytes());
+    args.write_user(32, &reply)
+}
+
+/// The quota index of the kernel's notifications.
+pub(super) const KERNEL_USER: u32 = 0;
+
+/// Attach flags of process metadata (collected from the sending task).
+pub(super) const PROCESS_META: u64 = KDBUS_ATTACH_CREDS
+    | KDBUS_ATTACH_PIDS
+    | KDBUS_ATTACH_AUXGROUPS
+    | KDBUS_ATTACH_TID_COMM
+    | KDBUS_ATTACH_PID_COMM
+    | KDBUS_ATTACH_EXE
+    | KDBUS_ATTACH_CMDLINE
+    | KDBUS_ATTACH_CGROUP
+    | KDBUS_ATTACH_CAPS
+    | KDBUS_ATTACH_SECLABEL
+    | KDBUS_ATTACH_AUDIT;
+
+/// The file of a CANCEL_FD item (`message.md` §4.7): `EBADF` if the
+/// descriptor is not open, `EINVAL` if its file cannot be polled.
+pub(super) fn cancel_file(payload: &[u8]) -> Result<ARef<LocalFile>> {
+    let fd = payload
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .map(i32::from_ne_bytes)
+        .ok_or(EINVAL)?;
+    let fd = u32::try_from(fd).map_err(|_| EBADF)?;
+    let file = LocalFile::fget(fd).map_err(|_| EBADF)?;
+    if !kext::file_can_poll(&file) {
+        return Err(EINVAL);
+    }
+    Ok(file)
+}
+
+impl Connection {
+    /// SEND (`message.md` §2): unicast messages, method calls and replies;
+    /// broadcasts arrive with the matches issue.
+    pub(super) fn send(self: &Arc<Self>, file: &File, arg: usize) -> Result {
+        let args = match Args::parse(arg, &SEND_SPEC)? {
+            Parsed::Run(args) => args,
+            Parsed::Negotiated => return Ok(()),
+        };
+        let sync = args.flags() & KDBUS_SEND_SYNC_REPLY != 0;
+        // §2.2 step 6: validated for every SEND, used by synchronous calls.
+        let cancel = match args.item(KDBUS_ITEM_CANCEL_FD) {
+            Some(item) => Some(cancel_file(item.payload)?),
+            None => None,
+        };
+        let domain = self.ep.domain().ok_or(ESHUTDOWN)?;
+        let (bloom_size, _) = self.bus.bloom();
+        let msg = Msg::read(args.get(24), bloom_size, self.id, sync, || domain.next_id())?;
+        let flags = msg.flags();
+        if msg.dst_id() == KDBUS_DST_ID_BROADCAST {
+            // Broadcasts need matches: not yet.
+            return Err(EOPNOTSUPP);
+        }
+        let timeout = msg.get(crate::message::off::TIMEOUT);
+        if flags & KDBUS_MSG_EXPECT_REPLY != 0 {
+            if sync {
+                // §4.5 step 1: an interrupted call with this cookie resumes.
+                if let Some(r) = self.resume(msg.cookie(), timeout) {
+                    return self.wait_reply(file, &args, r, cancel.as_deref());
+                }
+                // Step 2.
+                if reply::sync_deadline(timeout) <= kext::monotonic_now() {
+                    return Err(ETIMEDOUT);
+                }
+            }
+            let dst = self.pin(&msg)?;
+            let names = self.bus.names()?;
+            if !self.can_talk(&dst, &names) {
+                return Err(EPERM);
+            }
+            let r = Reply::new(
+                self.id,
+                &self.replies_alive,
+                dst.id,
+                msg.cookie(),
+                timeout,
+                sync,
+            )?;
+            {
+                let mut inner = self.inner.lock();
+                if inner.disconnected {
+                    return Err(ECONNRESET);
+                }
+                inner.replies.push(r.clone(), GFP_KERNEL)?;
+            }
+            let queued = self
+                .stage(&dst, &msg, &names)
+                .and_then(|e| dst.enqueue(e, Some(&r)));
+            if let Err(e) = queued {
+                self.forget_reply(&r);
+                return Err(e);
+            }
+            if sync {
+                return self.wait_reply(file, &args, r, cancel.as_deref());
+            }
+            let mut inner = self.inner.lock();
+            self.arm_scan(&mut inner, timeout);
+        } else if flags & KDBUS_MSG_SIGNAL != 0 {
+            // A unicast signal is delivered only through a match of the
+            // receiver, and matches do not exist yet: not delivered.
+            self.pin(&msg)?;
+        } else if timeout != 0 {
+            // A reply (§4.3): the caller's tracker is the permission.
+            let dst = self.pin(&msg)?;
+            let names = self.bus.names()?;
+            let r = dst.take_reply(self.id, timeout)?;
+            let staged = self.stage(&dst, &msg, &names);
+            if r.is_sync() {
+                return match staged {
+                    Ok(e) => dst.attach(e, &r),
+                    Err(e) => {
+                        // The waiting caller fails too (`ECOMM` becomes
+                        // `EREMOTEIO` for it).
+                        let theirs = if e == ECOMM { EREMOTEIO } else { e };
+                        if r.record(Err(theirs)).is_none() {
+                            dst.wait.notify_all();
+                        }
+                        Err(e)
+                    }
+                }
+                .and_then(|()| write_empty_reply(&args, self.pool.size()));
+            }
+            dst.enqueue(staged?, None)?;
+        } else {
+            let dst = self.pin(&msg)?;
+            // One snapshot of the names serves the TALK check and metadata.
+            let names = self.bus.names()?;
+            if !self.can_talk(&dst, &names) {
+                return Err(EPERM);
+            }
+            let e = self.stage(&dst, &msg, &names)?;
+            dst.enqueue(e, None)?;
+        }
+        write_empty_reply(&args, self.pool.size())
+    }
+
+    /// Finds the destination of a unicast (`message.md` §3.1, §3.2).
+    pub(super) fn pin(&self, msg: &Msg) -> Result<Arc<Connection>> {
+        let dst_id = msg.dst_id();
+        match msg.dst_name() {
+            Some(name) => {
+                let owner = self.bus.name_owner(name).ok_or(ESRCH)?;
+                if dst_id != 0 && dst_id != owner.id {
+                    return Err(EREMCHG);
+                }
+                if msg.flags() & KDBUS_MSG_NO_AUTO_START != 0 && owner.kind == Kind::Activator {
+                    return Err(EADDRNOTAVAIL);
+                }
+                Ok(owner)
+            }
+            None => self
+                .bus
+                .find_conn(dst_id)
+                .filter(|c| c.kind == Kind::Ordinary)
+                .ok_or(ENXIO),
+        }
+    }
+
+    /// Whether this connection may talk to `dst` (`message.md` §3.6): a
+    /// custom endpoint must grant TALK on a name `dst` owns; then the same
+    /// user, a privileged sender, or the bus policy.
+    pub(super) fn can_talk(&self, dst: &Connection, names: &[NameSnap]) -> bool {
+        let owned = || names.iter().filter(move |n| core::ptr::eq(&*n.owner, dst));
+        if let Some(ep) = self.ep.endpoint().filter(|e| !e.is_default()) {
+            if !owned().any(|n| ep.can_talk_name(&n.name)) {
+                return false;
+            }
+        }
+        if self.privileged || crate::kext::current_euid().val == dst.uid {
+            return true;
+        }
+        owned().any(|n| self.bus.policy_grants(&n.name, KDBUS_POLICY_TALK))
+    }
+
+    /// Writes `msg` from this connection into a new slice of `dst`'s pool
+    /// (`message.md` §5.1): metadata, quota, slice, one copy of the payload.
+    /// The result is charged to our user at `dst` until it is queued
+    /// ([`Connection::enqueue`]), attached ([`Connection::attach`]) or
+    /// given back ([`Connection::unstage`]).
+    pub(super) fn stage(
+        &self,
+        dst: &Arc<Connection>,
+        msg: &Msg,
+        names: &[NameSnap],
+    ) -> Result<Entry> {
+        let send_mask = self.inner.lock().attach_send;
+        let mask = crate::attach_flags_mask() & send_mask & dst.inner.lock().attach_recv;
+        // A sender with faked metadata contributes no process items.
+        let snapshot = if mask & PROCESS_META != 0 && !self.meta.is_faked() {
+            Some(Arc::new(Snapshot::current()?, GFP_KERNEL)?)
+        } else {
+            None
+        };
+        let mut own = KVec::new();
+        for n in names.iter().filter(|n| core::ptr::eq(&*n.owner, self)) {
+            own.push((n.name.as_slice(), n.flags), GFP_KERNEL)?;
+        }
+        let meta = MsgMeta::new(mask, snapshot, &own, self.description.as_deref(), msg.seq)?;
+        let meta_len = meta.len()?;
+        let size = msg.slice_size(meta_len);
+        let user = self.charge.user_index();
+        let nfds = msg.files().len();
+        let mut files = KVec::with_capacity(nfds, GFP_KERNEL)?;
+        for f in msg.files() {
+            files.push(f.clone(), GFP_KERNEL)?;
+        }
+        let memfds = msg.memfds()?;
+        let off = dst.reserve(Some(&self.charge), size, nfds)?;
+        let entry = Entry {
+            seq: msg.seq,
+            priority: msg.priority(),
+            off,
+            size,
+            header_items: msg.header_items(),
+            meta,
+            user,
+            files,
+            fds_off: msg.fds_off(),
+            memfds,
+            reply: None,
+        };
+        // The copy runs without the receiver's lock.
+        if let Err(e) = msg.write_into(&dst.pool, off, self.id, meta_len) {
+            dst.unstage(entry);
+            return Err(e);
+        }
+        Ok(entry)
+    }
+
+    /// Reserves a slice of `size` bytes charged to the user of `sender`
+    /// (`None`: the kernel), for a message with `nfds` descriptors
+    /// (`message.md` §2.6, §5.7): `ECONNRESET`, `ECOMM`, the quota, the pool.
+    pub(super) fn reserve(
+        &self,
+        sender: Option<&Charge>,
+        size: usize,
+        nfds: usize,
+    ) -> Result<usize> {
+        let user = sender.map_or(KERNEL_USER, Charge::user_index);
+        let mut inner = self.inner.lock();
+        if inner.disconnected {
+            return Err(ECONNRESET);
+        }
+        if nfds > 0 && self.kind != Kind::Monitor && self.hello_flags & KDBUS_HELLO_ACCEPT_FD == 0 {
+            return Err(ECOMM);
+        }
+        inner.queue.admit(self.pool.size(), user, size, nfds)?;
+        let off = self.pool.alloc(size)?;
+        let pin = || sender.map(|c| c.user().clone_ref()).transpose();
+        if let Err(e) = inner.queue.charge(user, size, nfds, pin) {
+            self.pool.release_kernel(off);
+            return Err(e);
+        }
+        Ok(off)
+    }
+
+    /// Gives back a staged entry that will not be queued: its charge and
+    /// its slice.
+    pub(super) fn unstage(&self, e: Entry) {
+        self.inner
+            .lock()
+            .queue
+            .uncharge(e.user, e.size, e.files.len());
+        self.pool.release_kernel(e.off);
+    }
+
+    /// Queues a staged entry (for a method call, `reply` is its tracker,
+    /// which opens now), and wakes the receiver.
+    pub(super) fn enqueue(&self, mut e: Entry, reply: Option<&Arc<Reply>>) -> Result {
+        e.reply = reply.cloned();
+        let mut inner = self.inner.lock();
+        if inner.disconnected {
+            drop(inner);
+            self.unstage(e);
+            return Err(ECONNRESET);
+        }
+        if let Some(e) = inner.queue.push(e) {
+            drop(inner);
+            self.unstage(e);
+            return Err(ENOMEM);
+        }
+        if let Some(r) = reply {
+            r.with(|s| s.open = true);
+        }
+        drop(inner);
+        self.wait.notify_all();
+        Ok(())
+    }
+
+    /// Hands a staged reply to the synchronous caller waiting on `r`
+    /// (`message.md` §4.3); `ECONNRESET` if it stopped waiting.
+    pub(super) fn attach(&self, e: Entry, r: &Reply) -> Result {
+        let inner = self.inner.lock();
+        let back = if inner.disconnected {
+            Some(Ok(e))
+        } else {
+            r.record(Ok(e))
+        };
+        drop(inner);
+        match back {
+            None => {
+                self.wait.notify_all();
+                Ok(())
+            }
+            Some(back) => {
+                if let Ok(e) = back {
+                    self.unstage(e);
+                }
+                Err(ECONNRESET)
+            }
+        }
+    }
+
+    /// Queues a kernel notification (`message.md` §7.1): `msg` is its
+    /// header and item, `seq` its sequence number; the only metadata it
+    /// can carry is a TIMESTAMP, taken now. Charged to the kernel.
+    pub(crate) fn deliver_kernel(&self, msg: &[u8], seq: u64) -> Result {
+        let recv = self.inner.lock().attach_recv;
+        let mask = crate::attach_flags_mask() & recv & KDBUS_ATTACH_TIMESTAMP;
+        let meta = MsgMeta::new(mask, None, &[], None, seq)?;
+        let meta_len = meta.len()?;
+        let size = (msg.len() + meta_len).next_multiple_of(8);
+        let off = self.reserve(None, size, 0)?;
+        let entry = Entry {
+            seq,
+            priority: 0,
+            off,
+            size,
+            header_items: msg.len(),
+            meta,
+            user: KERNEL_USER,
+            files: KVec::new(),
+            fds_off: None,
+            memfds: KVec::new(),
+            reply: None,
+        };
+        let mut buf = KVec::with_capacity(size, GFP_KERNEL)?;
+        buf.extend_from_slice(msg, GFP_KERNEL)?;
+        buf.resize(size, 0, GFP_KERNEL)?;
+        if let Err(e) = self.pool.write(off, &buf) {
+            self.unstage(entry);
+            return Err(e);
+        }
+        self.enqueue(entry, None)
+    }
+}
