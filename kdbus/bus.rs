@@ -12,6 +12,7 @@ use kernel::{
     bindings, new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
+    xarray::{AllocKind, XArray},
 };
 
 use crate::{
@@ -44,7 +45,8 @@ static SPEC: CmdSpec = CmdSpec {
 struct BusInner {
     /// The bus charged to the creator's domain user; returned at release.
     charged: Option<Charge>,
-    /// Every connection of the bus, in ID order.
+    /// Every connection of the bus, in ID order (for LIST and teardown;
+    /// look-ups by ID use [`Bus::ids`]).
     conns: KVec<Arc<Connection>>,
     /// The bus policy database.
     policy: BusPolicy,
@@ -76,6 +78,11 @@ pub(crate) struct Bus {
     creator: Snapshot,
     #[pin]
     inner: Mutex<BusInner>,
+    /// The connections of the bus by ID: the SEND path finds its receiver
+    /// here in O(log n) of the ID range under the XArray's spinlock, not
+    /// the bus mutex. Holds the same connections as `BusInner::conns`.
+    #[pin]
+    ids: XArray<Arc<Connection>>,
     #[pin]
     notify: Notifier,
 }
@@ -184,6 +191,7 @@ pub(crate) fn make(control: &Arc<Node>, arg: usize) -> Result<Option<Arc<Node>>>
                 policy: BusPolicy::new(),
                 names: Registry::new(),
             }),
+            ids <- XArray::new(AllocKind::Alloc),
             notify <- Notifier::new(),
         }),
         GFP_KERNEL,
@@ -264,26 +272,31 @@ impl Bus {
 
     /// Adds a connection (HELLO).
     pub(crate) fn add_conn(&self, conn: &Arc<Connection>) -> Result {
-        self.inner.lock().conns.push(conn.clone(), GFP_KERNEL)?;
+        let id = usize::try_from(conn.id()).map_err(|_| EOVERFLOW)?;
+        let mut inner = self.inner.lock();
+        inner.conns.reserve(1, GFP_KERNEL)?;
+        // IDs are unique in the domain: the slot is empty.
+        self.ids.lock().store(id, conn.clone(), GFP_KERNEL)?;
+        // Cannot fail: capacity was reserved above.
+        let _ = inner.conns.push_within_capacity(conn.clone());
         Ok(())
     }
 
     /// Removes a connection (teardown).
     pub(crate) fn remove_conn(&self, conn: &Connection) {
-        self.inner
-            .lock()
-            .conns
-            .retain(|c| !core::ptr::eq(&**c, conn));
+        let mut inner = self.inner.lock();
+        if let Ok(id) = usize::try_from(conn.id()) {
+            // Dropped after the XArray lock (never the last count: the
+            // caller and `conns` hold others).
+            let removed = self.ids.lock().remove(id);
+            drop(removed);
+        }
+        inner.conns.retain(|c| !core::ptr::eq(&**c, conn));
     }
 
     /// Replaces the bus policy entries owned by connection `owner`.
     pub(crate) fn set_policy(&self, owner: u64, db: PolicyDb) -> Result {
         self.inner.lock().policy.replace(owner, db)
-    }
-
-    /// Whether the bus policy grants the caller `level` on `name`.
-    pub(crate) fn policy_grants(&self, name: &[u8], level: u64) -> bool {
-        self.inner.lock().policy.grants(name, level)
     }
 
     /// Removes the bus policy entries owned by connection `owner`.
@@ -322,19 +335,39 @@ impl Bus {
         Ok(v)
     }
 
+    /// The names `owner` owns, with the flags it holds them with: a copy
+    /// of just these (nothing is allocated for a connection without names).
+    pub(crate) fn names_of(&self, owner: &Connection) -> Result<KVec<(KVec<u8>, u64)>> {
+        let inner = self.inner.lock();
+        let mut v = KVec::new();
+        for e in inner.names.owned_by(owner) {
+            let mut name = KVec::with_capacity(e.name.len(), GFP_KERNEL)?;
+            name.extend_from_slice(&e.name, GFP_KERNEL)?;
+            v.push((name, e.flags), GFP_KERNEL)?;
+        }
+        Ok(v)
+    }
+
+    /// Whether the bus policy grants `level` on some name `owner` owns,
+    /// read in place under one lock.
+    pub(crate) fn policy_grants_any_name_of(&self, owner: &Connection, level: u64) -> bool {
+        let inner = self.inner.lock();
+        let granted = inner
+            .names
+            .owned_by(owner)
+            .any(|e| inner.policy.grants(&e.name, level));
+        granted
+    }
+
     /// The owner of `name`.
     pub(crate) fn name_owner(&self, name: &[u8]) -> Option<Arc<Connection>> {
         self.inner.lock().names.find(name).map(|e| e.owner.clone())
     }
 
-    /// Finds a connection by ID.
+    /// Finds a connection by ID (the XArray: no bus mutex, no scan).
     pub(crate) fn find_conn(&self, id: u64) -> Option<Arc<Connection>> {
-        self.inner
-            .lock()
-            .conns
-            .iter()
-            .find(|c| c.id() == id)
-            .cloned()
+        let id = usize::try_from(id).ok()?;
+        self.ids.lock().get(id).map(Arc::from)
     }
 
     /// A snapshot of the connections, for LIST.
