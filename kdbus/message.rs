@@ -560,23 +560,20 @@ impl MsgMeta {
     }
 
     /// The metadata `mask` selects, of a sender with `snapshot` (taken at
-    /// SEND; `None` for a sender with faked metadata), `names` and
-    /// `description`, for message `seq`.
+    /// SEND; `None` for a sender with faked metadata), `names` (with the
+    /// flags it holds them with) and `description`, for message `seq`.
     pub(crate) fn new(
         mask: u64,
         snapshot: Option<Arc<Snapshot>>,
-        names: &[(&[u8], u64)],
+        names: KVec<(KVec<u8>, u64)>,
         description: Option<&[u8]>,
         seq: u64,
     ) -> Result<Self> {
-        let mut own = KVec::new();
-        if mask & KDBUS_ATTACH_NAMES != 0 {
-            for (n, f) in names {
-                let mut v = KVec::with_capacity(n.len(), GFP_KERNEL)?;
-                v.extend_from_slice(n, GFP_KERNEL)?;
-                own.push((v, *f), GFP_KERNEL)?;
-            }
-        }
+        let own = if mask & KDBUS_ATTACH_NAMES != 0 {
+            names
+        } else {
+            KVec::new()
+        };
         let description = match description {
             Some(d) if mask & KDBUS_ATTACH_CONN_DESCRIPTION != 0 => {
                 let mut v = KVec::with_capacity(d.len(), GFP_KERNEL)?;

@@ -72,6 +72,16 @@ impl Registry {
         self.entries.retain(|e| !core::ptr::eq(&*e.owner, conn));
     }
 
+    /// The entries `owner` owns.
+    pub(crate) fn owned_by<'a>(
+        &'a self,
+        owner: &'a Connection,
+    ) -> impl Iterator<Item = &'a NameEntry> + 'a {
+        self.entries
+            .iter()
+            .filter(move |e| core::ptr::eq(&*e.owner, owner))
+    }
+
     /// The entry of `name`.
     pub(crate) fn find(&self, name: &[u8]) -> Option<&NameEntry> {
         self.entries.iter().find(|e| e.name.as_slice() == name)

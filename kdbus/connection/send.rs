@@ -12,7 +12,6 @@ use kernel::{
 };
 
 use crate::{
-    bus::NameSnap,
     domain::Charge,
     item::{Args, CmdSpec, ItemRule, Parsed},
     kext,
@@ -105,8 +104,7 @@ impl Connection {
                 }
             }
             let dst = self.pin(&msg)?;
-            let names = self.bus.names()?;
-            if !self.can_talk(&dst, &names) {
+            if !self.can_talk(&dst)? {
                 return Err(EPERM);
             }
             let r = Reply::new(
@@ -125,7 +123,7 @@ impl Connection {
                 inner.replies.push(r.clone(), GFP_KERNEL)?;
             }
             let queued = self
-                .stage(&dst, &msg, &names)
+                .stage(&dst, &msg)
                 .and_then(|e| dst.enqueue(e, Some(&r)));
             if let Err(e) = queued {
                 self.forget_reply(&r);
@@ -143,9 +141,8 @@ impl Connection {
         } else if timeout != 0 {
             // A reply (§4.3): the caller's tracker is the permission.
             let dst = self.pin(&msg)?;
-            let names = self.bus.names()?;
             let r = dst.take_reply(self.id, timeout)?;
-            let staged = self.stage(&dst, &msg, &names);
+            let staged = self.stage(&dst, &msg);
             if r.is_sync() {
                 return match staged {
                     Ok(e) => dst.attach(e, &r),
@@ -164,12 +161,10 @@ impl Connection {
             dst.enqueue(staged?, None)?;
         } else {
             let dst = self.pin(&msg)?;
-            // One snapshot of the names serves the TALK check and metadata.
-            let names = self.bus.names()?;
-            if !self.can_talk(&dst, &names) {
+            if !self.can_talk(&dst)? {
                 return Err(EPERM);
             }
-            let e = self.stage(&dst, &msg, &names)?;
+            let e = self.stage(&dst, &msg)?;
             dst.enqueue(e, None)?;
         }
         write_empty_reply(&args, self.pool.size())
@@ -199,18 +194,20 @@ impl Connection {
 
     /// Whether this connection may talk to `dst` (`message.md` §3.6): a
     /// custom endpoint must grant TALK on a name `dst` owns; then the same
-    /// user, a privileged sender, or the bus policy.
-    pub(super) fn can_talk(&self, dst: &Connection, names: &[NameSnap]) -> bool {
-        let owned = || names.iter().filter(move |n| core::ptr::eq(&*n.owner, dst));
+    /// user, a privileged sender, or the bus policy. Only the custom
+    /// endpoint case copies `dst`'s names (the endpoint's policy has a lock
+    /// of its own); the others read the registry in place.
+    pub(super) fn can_talk(&self, dst: &Connection) -> Result<bool> {
         if let Some(ep) = self.ep.endpoint().filter(|e| !e.is_default()) {
-            if !owned().any(|n| ep.can_talk_name(&n.name)) {
-                return false;
+            let names = self.bus.names_of(dst)?;
+            if !names.iter().any(|(n, _)| ep.can_talk_name(n)) {
+                return Ok(false);
             }
         }
         if self.privileged || crate::kext::current_euid().val == dst.uid {
-            return true;
+            return Ok(true);
         }
-        owned().any(|n| self.bus.policy_grants(&n.name, KDBUS_POLICY_TALK))
+        Ok(self.bus.policy_grants_any_name_of(dst, KDBUS_POLICY_TALK))
     }
 
     /// Writes `msg` from this connection into a new slice of `dst`'s pool
@@ -218,12 +215,7 @@ impl Connection {
     /// The result is charged to our user at `dst` until it is queued
     /// ([`Connection::enqueue`]), attached ([`Connection::attach`]) or
     /// given back ([`Connection::unstage`]).
-    pub(super) fn stage(
-        &self,
-        dst: &Arc<Connection>,
-        msg: &Msg,
-        names: &[NameSnap],
-    ) -> Result<Entry> {
+    pub(super) fn stage(&self, dst: &Arc<Connection>, msg: &Msg) -> Result<Entry> {
         let send_mask = self.inner.lock().attach_send;
         let mask = crate::attach_flags_mask() & send_mask & dst.inner.lock().attach_recv;
         // A sender with faked metadata contributes no process items.
@@ -232,11 +224,13 @@ impl Connection {
         } else {
             None
         };
-        let mut own = KVec::new();
-        for n in names.iter().filter(|n| core::ptr::eq(&*n.owner, self)) {
-            own.push((n.name.as_slice(), n.flags), GFP_KERNEL)?;
-        }
-        let meta = MsgMeta::new(mask, snapshot, &own, self.description.as_deref(), msg.seq)?;
+        // Our names are copied only for a receiver that asks for them.
+        let names = if mask & KDBUS_ATTACH_NAMES != 0 {
+            self.bus.names_of(self)?
+        } else {
+            KVec::new()
+        };
+        let meta = MsgMeta::new(mask, snapshot, names, self.description.as_deref(), msg.seq)?;
         let meta_len = meta.len()?;
         let size = msg.slice_size(meta_len);
         let user = self.charge.user_index();
@@ -358,7 +352,7 @@ impl Connection {
     pub(crate) fn deliver_kernel(&self, msg: &[u8], seq: u64) -> Result {
         let recv = self.inner.lock().attach_recv;
         let mask = crate::attach_flags_mask() & recv & KDBUS_ATTACH_TIMESTAMP;
-        let meta = MsgMeta::new(mask, None, &[], None, seq)?;
+        let meta = MsgMeta::new(mask, None, KVec::new(), None, seq)?;
         let meta_len = meta.len()?;
         let size = (msg.len() + meta_len).next_multiple_of(8);
         let off = self.reserve(None, size, 0)?;
