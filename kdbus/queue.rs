@@ -57,9 +57,48 @@ struct Use {
     fds: usize,
 }
 
+/// No slot (the end of the FIFO list).
+const NIL: u32 = u32::MAX;
+
+/// A place for one queued entry, linked in FIFO order.
+struct Slot {
+    entry: Option<Entry>,
+    prev: u32,
+    next: u32,
+}
+
+/// A heap key: most urgent first (lowest priority value, then oldest).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    priority: i64,
+    seq: u64,
+    slot: u32,
+}
+
 /// A connection's queue.
+///
+/// Entries sit in `slots`, reused through `free`, and are linked in
+/// arrival order (a doubly linked list of slot indices), so the oldest is
+/// taken and any entry unlinked in O(1). `heap` is a binary min-heap of
+/// [`Key`]s for RECV with `USE_PRIORITY` (`message.md` §5.9): O(log n) per
+/// entry. An entry taken in FIFO order leaves a stale key behind, dropped
+/// when it reaches the top or when stale keys outnumber live ones (a
+/// rebuild, amortised O(1)). Once the vectors have grown to the queue's
+/// depth, queueing and dequeueing allocate nothing.
+///
+/// # Invariants
+///
+/// The list from `head` through `next` visits exactly the slots holding an
+/// entry, `len` of them, in increasing `seq`; `free` holds the others, and
+/// has room for every slot. Every live entry has exactly one key in `heap`
+/// whose `seq` matches it.
 pub(crate) struct Queue {
-    entries: KVec<Entry>,
+    slots: KVec<Slot>,
+    free: KVec<u32>,
+    head: u32,
+    tail: u32,
+    len: usize,
+    heap: KVec<Key>,
     /// Bytes of all accounted (queued) slices.
     accounted: usize,
     users: KVec<Use>,
@@ -68,14 +107,19 @@ pub(crate) struct Queue {
 impl Queue {
     pub(crate) const fn new() -> Self {
         Self {
-            entries: KVec::new(),
+            slots: KVec::new(),
+            free: KVec::new(),
+            head: NIL,
+            tail: NIL,
+            len: 0,
+            heap: KVec::new(),
             accounted: 0,
             users: KVec::new(),
         }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 
     /// Whether `user` may queue a slice of `m` bytes on a pool of
@@ -141,52 +185,207 @@ impl Queue {
         }
     }
 
-    /// Queues a charged entry; gives it back if memory runs out.
+    /// Queues a charged entry at the tail; gives it back if memory runs
+    /// out (only while the queue grows beyond any depth it had).
     pub(crate) fn push(&mut self, entry: Entry) -> Option<Entry> {
-        if self.entries.reserve(1, GFP_KERNEL).is_err() {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                let Ok(slot) = u32::try_from(self.slots.len()) else {
+                    return Some(entry);
+                };
+                if slot == NIL
+                    || self.slots.reserve(1, GFP_KERNEL).is_err()
+                    || self.free.reserve(self.slots.len() + 1, GFP_KERNEL).is_err()
+                {
+                    return Some(entry);
+                }
+                // Cannot fail: capacity was reserved above.
+                let _ = self.slots.push_within_capacity(Slot {
+                    entry: None,
+                    prev: NIL,
+                    next: NIL,
+                });
+                slot
+            }
+        };
+        if self.heap.reserve(1, GFP_KERNEL).is_err() {
+            // Cannot fail: `free` has room for every slot.
+            let _ = self.free.push_within_capacity(slot);
             return Some(entry);
         }
-        self.entries.push_within_capacity(entry).err().map(|e| e.0)
+        let key = Key {
+            priority: entry.priority,
+            seq: entry.seq,
+            slot,
+        };
+        let s = &mut self.slots[slot as usize];
+        s.entry = Some(entry);
+        s.prev = self.tail;
+        s.next = NIL;
+        match self.tail {
+            NIL => self.head = slot,
+            t => self.slots[t as usize].next = slot,
+        }
+        self.tail = slot;
+        self.len += 1;
+        // Cannot fail: capacity was reserved above.
+        let _ = self.heap.push_within_capacity(key);
+        let last = self.heap.len() - 1;
+        self.sift_up(last);
+        None
     }
 
     /// Takes every entry out of the queue (teardown), releasing their quota
-    /// charges; charges of slices being written or attached stay.
-    pub(crate) fn drain(&mut self) -> KVec<Entry> {
-        let entries = core::mem::take(&mut self.entries);
-        for e in entries.iter() {
-            self.uncharge(e.user, e.size, e.files.len());
+    /// charges; charges of slices being written or attached stay. The
+    /// entries come out oldest first from the returned iterator, which the
+    /// caller runs after unlocking.
+    pub(crate) fn drain(&mut self) -> Drained {
+        let mut cur = self.head;
+        while cur != NIL {
+            let s = &self.slots[cur as usize];
+            let next = s.next;
+            if let Some((user, size, fds)) =
+                s.entry.as_ref().map(|e| (e.user, e.size, e.files.len()))
+            {
+                self.uncharge(user, size, fds);
+            }
+            cur = next;
         }
-        entries
+        self.free.clear();
+        self.heap.clear();
+        self.tail = NIL;
+        self.len = 0;
+        Drained {
+            slots: core::mem::take(&mut self.slots),
+            next: core::mem::replace(&mut self.head, NIL),
+        }
     }
 
-    /// The index of the entry RECV takes (`message.md` §5.9): the oldest,
+    /// The slot of the entry RECV takes (`message.md` §5.9): the oldest,
     /// or with `threshold` the most urgent (lowest priority, FIFO among
     /// equals) if its priority is at most `threshold`.
-    pub(crate) fn select(&self, threshold: Option<i64>) -> Option<usize> {
+    pub(crate) fn select(&mut self, threshold: Option<i64>) -> Option<usize> {
         match threshold {
-            None => (!self.entries.is_empty()).then_some(0),
+            None => (self.head != NIL).then_some(self.head as usize),
             Some(t) => {
-                let mut best: Option<usize> = None;
-                for (i, e) in self.entries.iter().enumerate() {
-                    if best.is_none_or(|b| e.priority < self.entries[b].priority) {
-                        best = Some(i);
+                while let Some(top) = self.heap.first().copied() {
+                    if self.is_live(top) {
+                        return (top.priority <= t).then_some(top.slot as usize);
                     }
+                    self.pop_top();
                 }
-                best.filter(|&b| self.entries[b].priority <= t)
+                None
             }
         }
     }
 
-    pub(crate) fn get(&self, idx: usize) -> Option<&Entry> {
-        self.entries.get(idx)
+    pub(crate) fn get(&self, slot: usize) -> Option<&Entry> {
+        self.slots.get(slot)?.entry.as_ref()
     }
 
-    /// Takes entry `idx` out of the queue and releases its quota charge.
-    pub(crate) fn remove(&mut self, idx: usize) -> Option<Entry> {
-        let entry = self.entries.remove(idx).ok()?;
+    /// Takes the entry of `slot` out of the queue and releases its quota
+    /// charge.
+    pub(crate) fn remove(&mut self, slot: usize) -> Option<Entry> {
+        let s = self.slots.get_mut(slot)?;
+        let entry = s.entry.take()?;
+        let (prev, next) = (s.prev, s.next);
+        match prev {
+            NIL => self.head = next,
+            p => self.slots[p as usize].next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => self.slots[n as usize].prev = prev,
+        }
+        self.len -= 1;
+        // Cannot fail: `free` has room for every slot (type invariant);
+        // `slot` fits in `u32` as it was handed out by `push`.
+        let _ = self.free.push_within_capacity(slot as u32);
+        // Its key is stale now; too many stale keys are swept.
+        if self.heap.len() > 2 * self.len + 16 {
+            self.sweep();
+        }
         self.uncharge(entry.user, entry.size, entry.files.len());
         Some(entry)
     }
+
+    fn is_live(&self, k: Key) -> bool {
+        live(&self.slots, k)
+    }
+
+    /// Drops the heap's top key.
+    fn pop_top(&mut self) {
+        let Some(last) = self.heap.pop() else {
+            return;
+        };
+        if let Some(top) = self.heap.first_mut() {
+            *top = last;
+            self.sift_down(0);
+        }
+    }
+
+    /// Drops every stale key and restores the heap: O(n).
+    fn sweep(&mut self) {
+        let slots = &self.slots;
+        self.heap.retain(|k| live(slots, *k));
+        for i in (0..self.heap.len() / 2).rev() {
+            self.sift_down(i);
+        }
+    }
+
+    fn sift_up(&mut self, mut i: usize) {
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if self.heap[i] >= self.heap[parent] {
+                break;
+            }
+            self.heap.swap(i, parent);
+            i = parent;
+        }
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut min = i;
+            if l < self.heap.len() && self.heap[l] < self.heap[min] {
+                min = l;
+            }
+            if r < self.heap.len() && self.heap[r] < self.heap[min] {
+                min = r;
+            }
+            if min == i {
+                return;
+            }
+            self.heap.swap(i, min);
+            i = min;
+        }
+    }
+}
+
+/// The entries [`Queue::drain`] took, oldest first.
+pub(crate) struct Drained {
+    slots: KVec<Slot>,
+    next: u32,
+}
+
+impl Iterator for Drained {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        let s = self.slots.get_mut(self.next as usize)?;
+        self.next = s.next;
+        s.entry.take()
+    }
+}
+
+/// Whether `k` is the key of the entry in its slot.
+fn live(slots: &KVec<Slot>, k: Key) -> bool {
+    slots
+        .get(k.slot as usize)
+        .and_then(|s| s.entry.as_ref())
+        .is_some_and(|e| e.seq == k.seq)
 }
 
 /// The admission rule of `connection-pool.md` §10.6 steps 1-3 for a pool of
@@ -261,12 +460,47 @@ mod tests {
         assert!(q.charge(1, 8, 0, || Ok(None)).is_ok());
         assert!(q.push(entry(1, 0, 1)).is_none());
         assert!(q.charge(2, 8, 0, || Ok(None)).is_ok());
-        assert_eq!(q.drain().len(), 1);
+        assert_eq!(q.drain().count(), 1);
         assert_eq!(q.accounted, 8);
         // The writer gives its charge back after teardown drained the queue.
         q.uncharge(2, 8, 0);
         assert_eq!(q.accounted, 0);
         assert!(q.users.is_empty());
+    }
+
+    #[test]
+    fn fifo_and_priority_mix_and_slots_are_reused() {
+        let mut q = Queue::new();
+        let mut seq = 0u64;
+        // Many rounds: keys of entries taken in FIFO order go stale and are
+        // swept; slots are reused, so the vectors stop growing.
+        for round in 0..50u64 {
+            for i in 0..8i64 {
+                seq += 1;
+                let e = entry(seq, (i * 7 + round as i64) % 5, 1);
+                assert!(q.charge(1, 8, 0, || Ok(None)).is_ok());
+                assert!(q.push(e).is_none());
+            }
+            // Half FIFO, half by priority.
+            let mut last_fifo = 0;
+            for _ in 0..4 {
+                let i = q.select(None).unwrap_or(usize::MAX);
+                let e = q.remove(i);
+                assert!(e.as_ref().is_some_and(|e| e.seq > last_fifo));
+                last_fifo = e.map_or(0, |e| e.seq);
+            }
+            let mut last = (i64::MIN, 0u64);
+            for _ in 0..4 {
+                let i = q.select(Some(i64::MAX)).unwrap_or(usize::MAX);
+                let e = q.remove(i).map(|e| (e.priority, e.seq));
+                assert!(e.is_some_and(|k| k > last));
+                last = e.unwrap_or(last);
+            }
+            assert!(q.is_empty());
+        }
+        assert!(q.slots.len() <= 8);
+        assert!(q.heap.len() <= 2 * 8 + 16);
+        assert_eq!(q.accounted, 0);
     }
 
     #[test]
@@ -284,13 +518,11 @@ mod tests {
         assert_eq!(q.select(Some(-4)), None);
         let first = q.remove(1);
         assert!(first.is_some_and(|e| e.seq == 2));
-        assert_eq!(
-            q.select(Some(i64::MAX))
-                .and_then(|i| q.get(i))
-                .map(|e| e.seq),
-            Some(3)
-        );
-        while q.remove(0).is_some() {}
+        let next = q.select(Some(i64::MAX));
+        assert_eq!(next.and_then(|i| q.get(i)).map(|e| e.seq), Some(3));
+        while let Some(i) = q.select(None) {
+            assert!(q.remove(i).is_some());
+        }
         assert!(q.is_empty());
         assert_eq!(q.accounted, 0);
         assert!(q.users.is_empty());
