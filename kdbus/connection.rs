@@ -29,11 +29,11 @@
 //! `inner` protects everything that changes after HELLO. No path holds two
 //! connections' `inner` at once: a sender locks the receiver only after
 //! unlocking itself, and teardown collects what it needs from one
-//! connection before it locks another. Under `inner` a path may take a
-//! reply tracker's state lock (a leaf), the pool's slice lock and the
-//! domain's user table (a queue's first charge of a user pins it); never a
-//! bus, endpoint or node lock. The whole order is in
-//! `Documentation/kdbus/lifetimes.rst`.
+//! connection before it locks another; a SEND takes the receiver's `inner`
+//! once, to queue (quota and slice are reserved under the pool's lock).
+//! Under `inner` a path may take a reply tracker's state lock (a leaf) and
+//! the pool's lock; never a bus, endpoint or node lock. The whole order is
+//! in `Documentation/kdbus/lifetimes.rst`.
 
 use kernel::{
     alloc::KVec,
@@ -42,7 +42,7 @@ use kernel::{
     new_delayed_work, new_mutex, new_poll_condvar,
     prelude::*,
     sync::{
-        atomic::Atomic,
+        atomic::{ordering, Atomic},
         poll::{PollCondVar, PollTable},
         Arc, Mutex,
     },
@@ -52,9 +52,10 @@ use kernel::{
 use crate::{
     bus::Bus,
     domain::{Charge, Domain},
+    item::push_item,
     item::{sanitize_attach, Args, CmdSpec, ItemRule, Parsed},
     limits,
-    metadata::{push_item, Snapshot},
+    metadata::Snapshot,
     names,
     node::{ActiveRef, Gate, Node},
     policy::PolicyDb,
@@ -69,8 +70,6 @@ mod info;
 mod recv;
 mod send;
 
-pub(crate) use info::push_name_item;
-
 /// The connection kinds (`connection-pool.md` §4).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -83,8 +82,6 @@ pub(crate) enum Kind {
 struct ConnInner {
     /// Whether teardown has run (or is running).
     disconnected: bool,
-    attach_send: u64,
-    attach_recv: u64,
     /// Messages lost since the last RECV.
     dropped: u64,
     /// Received messages, not yet dequeued.
@@ -116,6 +113,9 @@ pub(crate) struct Connection {
     meta: Snapshot,
     /// The real UID (kuid value) of the HELLO caller, for TALK checks.
     uid: u32,
+    /// The attach masks (UPDATE changes them; read without a lock).
+    attach_send: Atomic<u64>,
+    attach_recv: Atomic<u64>,
     charge: Charge,
     /// Reply trackers of our calls that exist (`reply.rs`); shared with
     /// them, as they do not keep us alive.
@@ -292,14 +292,14 @@ pub(crate) fn hello(
             description,
             meta,
             uid: crate::kext::current_uid().val,
+            attach_send: Atomic::new(attach_send),
+            attach_recv: Atomic::new(attach_recv),
             charge,
             replies_alive,
             scan <- new_delayed_work!("kdbus_reply_scan"),
             active <- Gate::new(),
             inner <- new_mutex!(ConnInner {
                 disconnected: false,
-                attach_send,
-                attach_recv,
                 dropped: 0,
                 queue: Queue::new(),
                 replies: KVec::new(),
@@ -488,8 +488,8 @@ impl Connection {
             let queued = inner.queue.drain();
             (queued, core::mem::take(&mut inner.replies))
         };
-        for e in queued.into_iter() {
-            self.pool.release_kernel(e.off);
+        for e in queued {
+            self.pool.unreserve(e.off, e.user, e.size, e.files.len());
             if let Some(r) = &e.reply {
                 self.abandon(r);
             }
@@ -580,12 +580,11 @@ impl Connection {
             let db = PolicyDb::from_items(args.items(), true)?;
             self.bus.set_policy(self.id, db)?;
         }
-        let mut inner = self.inner.lock();
         if let Some(v) = send {
-            inner.attach_send = v;
+            self.attach_send.store(v, ordering::Relaxed);
         }
         if let Some(v) = recv {
-            inner.attach_recv = v;
+            self.attach_recv.store(v, ordering::Relaxed);
         }
         Ok(())
     }

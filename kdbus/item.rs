@@ -17,6 +17,144 @@ use kernel::{
 use crate::limits;
 use crate::uapi::*;
 
+/// Bytes copied from userspace: inline up to `N`, so the usual command or
+/// small message costs no allocation; in a `KVec` beyond.
+pub(crate) struct UserBytes<const N: usize> {
+    inline: [u8; N],
+    heap: KVec<u8>,
+    len: usize,
+}
+
+impl<const N: usize> UserBytes<N> {
+    /// Copies `len` bytes from `user`.
+    pub(crate) fn read(user: UserPtr, len: usize) -> Result<Self> {
+        let mut this = Self {
+            inline: [0u8; N],
+            heap: KVec::new(),
+            len,
+        };
+        if len <= N {
+            UserSlice::new(user, len)
+                .reader()
+                .read_slice(&mut this.inline[..len])?;
+        } else {
+            this.heap.reserve(len, GFP_KERNEL)?;
+            UserSlice::new(user, len).read_all(&mut this.heap, GFP_KERNEL)?;
+        }
+        Ok(this)
+    }
+}
+
+impl<const N: usize> core::ops::Deref for UserBytes<N> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        if self.len <= N {
+            &self.inline[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+}
+
+impl<const N: usize> core::ops::DerefMut for UserBytes<N> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        if self.len <= N {
+            &mut self.inline[..self.len]
+        } else {
+            &mut self.heap
+        }
+    }
+}
+
+/// Where the item encoder writes: a growing `KVec` (answers of any size)
+/// or a fixed buffer sized beforehand ([`SliceSink`]).
+pub(crate) trait ItemSink {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]) -> Result;
+    /// Bytes written so far.
+    fn written(&self) -> usize;
+}
+
+impl ItemSink for KVec<u8> {
+    fn put(&mut self, bytes: &[u8]) -> Result {
+        Ok(self.extend_from_slice(bytes, GFP_KERNEL)?)
+    }
+
+    fn written(&self) -> usize {
+        self.len()
+    }
+}
+
+/// A fixed buffer filled from `pos` on; `EMSGSIZE` past its end (a sizing
+/// bug, never user input: callers size it with the layout they encode).
+pub(crate) struct SliceSink<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl<'a> SliceSink<'a> {
+    /// Encodes into `buf` from offset `pos`.
+    pub(crate) fn new(buf: &'a mut [u8], pos: usize) -> Self {
+        Self { buf, pos }
+    }
+}
+
+impl ItemSink for SliceSink<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result {
+        let end = self.pos.checked_add(bytes.len()).ok_or(EMSGSIZE)?;
+        self.buf
+            .get_mut(self.pos..end)
+            .ok_or(EMSGSIZE)?
+            .copy_from_slice(bytes);
+        self.pos = end;
+        Ok(())
+    }
+
+    fn written(&self) -> usize {
+        self.pos
+    }
+}
+
+/// Pads `out` with zeroes to a multiple of 8.
+fn pad8(out: &mut impl ItemSink) -> Result {
+    let pad = out.written().next_multiple_of(8) - out.written();
+    out.put(&[0u8; 8][..pad])
+}
+
+/// The item encoder: appends an item of type `ty` with `payload`
+/// (`abi.md` §6.1), padded to 8 bytes.
+pub(crate) fn push_item(out: &mut impl ItemSink, ty: u64, payload: &[u8]) -> Result {
+    let size = (KDBUS_ITEM_HEADER_SIZE + payload.len()) as u64;
+    out.put(&size.to_ne_bytes())?;
+    out.put(&ty.to_ne_bytes())?;
+    out.put(payload)?;
+    pad8(out)
+}
+
+/// Appends a string item: `s` up to its first NUL, plus one NUL.
+pub(crate) fn push_str_item(out: &mut impl ItemSink, ty: u64, s: &[u8]) -> Result {
+    let len = s.iter().position(|&c| c == 0).unwrap_or(s.len());
+    let size = (KDBUS_ITEM_HEADER_SIZE + len + 1) as u64;
+    out.put(&size.to_ne_bytes())?;
+    out.put(&ty.to_ne_bytes())?;
+    out.put(&s[..len])?;
+    out.put(&[0])?;
+    pad8(out)
+}
+
+/// Appends a `KDBUS_ITEM_OWNED_NAME` item (`struct kdbus_name`: the flags
+/// the name is held with, then the name).
+pub(crate) fn push_name_item(out: &mut impl ItemSink, name_flags: u64, name: &[u8]) -> Result {
+    let size = (KDBUS_ITEM_HEADER_SIZE + 8 + name.len() + 1) as u64;
+    out.put(&size.to_ne_bytes())?;
+    out.put(&KDBUS_ITEM_OWNED_NAME.to_ne_bytes())?;
+    out.put(&name_flags.to_ne_bytes())?;
+    out.put(name)?;
+    out.put(&[0])?;
+    pad8(out)
+}
+
 /// How one item type may appear in a command.
 #[derive(Clone, Copy)]
 pub(crate) struct ItemRule {
@@ -308,9 +446,13 @@ pub(crate) enum Parsed {
     Negotiated,
 }
 
+/// Bytes of a command kept inline: SEND (with a CANCEL_FD item), RECV and
+/// FREE fit, so the message path copies its commands without allocating.
+const ARGS_INLINE: usize = 128;
+
 /// A command's argument, copied into the kernel and validated.
 pub(crate) struct Args {
-    buf: KVec<u8>,
+    buf: UserBytes<ARGS_INLINE>,
     user: UserPtr,
     spec: &'static CmdSpec,
     return_flags: u64,
@@ -333,9 +475,7 @@ impl Args {
             return Err(EMSGSIZE);
         }
         // 4. One copy of the whole argument. `size` is at most 32 KiB.
-        let len = size as usize;
-        let mut buf = KVec::with_capacity(len, GFP_KERNEL)?;
-        UserSlice::new(user, len).read_all(&mut buf, GFP_KERNEL)?;
+        let buf = UserBytes::read(user, size as usize)?;
         // 5. Changed under us?
         if get_u64(&buf, OFF_SIZE) != size {
             return Err(EINVAL);

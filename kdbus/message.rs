@@ -22,9 +22,12 @@ use kernel::{
 };
 
 use crate::{
-    item::{check_payload, get_u64, put_u64},
+    item::{
+        check_payload, get_u64, push_item, push_name_item, push_str_item, put_u64, SliceSink,
+        UserBytes,
+    },
     limits,
-    metadata::{push_item, push_str_item, Snapshot},
+    metadata::Snapshot,
     names,
     pool::Pool,
     uapi::*,
@@ -56,10 +59,56 @@ struct Vector {
     memfd: Option<(ARef<File>, u64)>,
 }
 
+/// Bytes of a message (header and items) kept inline: a message of up to
+/// this size costs no allocation to read.
+const MSG_INLINE: usize = 512;
+
+/// The vectors of a message kept inline: a message with up to this many
+/// PAYLOAD_VEC and PAYLOAD_MEMFD items allocates nothing for them.
+const VECS_INLINE: usize = 4;
+
+/// The vectors of a message, in item order: the first [`VECS_INLINE`]
+/// inline, the rest in a `KVec`.
+struct Vectors {
+    inline: [Option<Vector>; VECS_INLINE],
+    spill: KVec<Vector>,
+}
+
+impl Vectors {
+    const fn new() -> Self {
+        Self {
+            inline: [const { None }; VECS_INLINE],
+            spill: KVec::new(),
+        }
+    }
+
+    fn push(&mut self, v: Vector) -> Result {
+        match self.inline.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) if self.spill.is_empty() => {
+                *slot = Some(v);
+                Ok(())
+            }
+            _ => Ok(self.spill.push(v, GFP_KERNEL)?),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Vector> {
+        Iterator::chain(self.inline.iter().flatten(), self.spill.iter())
+    }
+
+    fn len(&self) -> usize {
+        self.iter().count()
+    }
+}
+
+/// Bytes of a received message's header, items and metadata area staged on
+/// the stack before they are written into the pool.
+const HEAD_INLINE: usize = 512;
+
 /// A validated message, as read from the sender.
 pub(crate) struct Msg {
-    buf: KVec<u8>,
-    vecs: KVec<Vector>,
+    buf: UserBytes<MSG_INLINE>,
+    vecs: Vectors,
     /// Byte range of the DST_NAME string (without NUL) in `buf`.
     dst_name: Option<(usize, usize)>,
     /// Length of the inline area (§2.4).
@@ -94,8 +143,7 @@ impl Msg {
         }
         let seq = next_seq();
         let len = size as usize;
-        let mut buf = KVec::with_capacity(len, GFP_KERNEL)?;
-        UserSlice::new(user, len).read_all(&mut buf, GFP_KERNEL)?;
+        let buf = UserBytes::read(user, len)?;
         if get_u64(&buf, off::SIZE) != size {
             return Err(EINVAL);
         }
@@ -147,7 +195,7 @@ impl Msg {
             }
         }
         // 14-33: the items, in order.
-        let mut vecs = KVec::new();
+        let mut vecs = Vectors::new();
         let mut dst_name = None;
         let mut bloom = false;
         let mut fds_seen = false;
@@ -174,15 +222,12 @@ impl Msg {
                     }
                     let pos = if address == 0 { u64::MAX } else { inline };
                     inline += inline_advance(vsize, address != 0);
-                    vecs.push(
-                        Vector {
-                            address,
-                            size: vsize,
-                            pos,
-                            memfd: None,
-                        },
-                        GFP_KERNEL,
-                    )?;
+                    vecs.push(Vector {
+                        address,
+                        size: vsize,
+                        pos,
+                        memfd: None,
+                    })?;
                 }
                 KDBUS_ITEM_PAYLOAD_MEMFD => {
                     // 17-22.
@@ -217,15 +262,12 @@ impl Msg {
                         return Err(EBADF);
                     }
                     inline += inline_advance(msize, false);
-                    vecs.push(
-                        Vector {
-                            address: 0,
-                            size: msize,
-                            pos: u64::MAX,
-                            memfd: Some((file, start)),
-                        },
-                        GFP_KERNEL,
-                    )?;
+                    vecs.push(Vector {
+                        address: 0,
+                        size: msize,
+                        pos: u64::MAX,
+                        memfd: Some((file, start)),
+                    })?;
                 }
                 KDBUS_ITEM_FDS => {
                     // 23-27.
@@ -303,6 +345,22 @@ impl Msg {
             inline_size: usize::try_from(inline).map_err(|_| EMSGSIZE)?,
             seq,
         })
+    }
+
+    /// The `dst_id` of the message at `addr`, read alone (for the quota
+    /// check before the message is read); any error leaves the verdict to
+    /// [`Msg::read`].
+    pub(crate) fn peek_dst_id(addr: u64) -> Result<u64> {
+        if addr % 8 != 0 {
+            return Err(EFAULT);
+        }
+        let addr = usize::try_from(addr)
+            .ok()
+            .and_then(|a| a.checked_add(off::DST_ID))
+            .ok_or(EFAULT)?;
+        UserSlice::new(UserPtr::from_addr(addr), 8)
+            .reader()
+            .read::<u64>()
     }
 
     pub(crate) fn get(&self, off: usize) -> u64 {
@@ -406,12 +464,25 @@ impl Msg {
     ) -> Result {
         let header_items = self.header_items();
         let payload_off = header_items + meta_len;
-        let mut head = KVec::with_capacity(payload_off, GFP_KERNEL)?;
-        head.extend_from_slice(&self.buf[..HEADER], GFP_KERNEL)?;
-        put_u64(&mut head, off::SRC_ID, src_id);
-        put_u64(&mut head, off::SIZE, header_items as u64);
+        // The header, items and metadata area are staged in one buffer (on
+        // the stack for a small message) and written with one pool write;
+        // the metadata area stays zero until RECV fills it.
+        let mut stack = [0u8; HEAD_INLINE];
+        let mut heap = KVec::new();
+        let head: &mut [u8] = if payload_off <= HEAD_INLINE {
+            &mut stack[..payload_off]
+        } else {
+            heap.resize(payload_off, 0, GFP_KERNEL)?;
+            &mut heap
+        };
+        head.get_mut(..HEADER)
+            .ok_or(EINVAL)?
+            .copy_from_slice(&self.buf[..HEADER]);
+        put_u64(head, off::SRC_ID, src_id);
+        put_u64(head, off::SIZE, header_items as u64);
+        let mut out = SliceSink::new(head, HEADER);
         if let Some(name) = self.dst_name() {
-            push_str_item(&mut head, KDBUS_ITEM_DST_NAME, name)?;
+            push_str_item(&mut out, KDBUS_ITEM_DST_NAME, name)?;
         }
         for v in self.vecs.iter() {
             if let Some((_, start)) = &v.memfd {
@@ -420,7 +491,7 @@ impl Msg {
                 p[..8].copy_from_slice(&start.to_ne_bytes());
                 p[8..16].copy_from_slice(&v.size.to_ne_bytes());
                 p[16..20].copy_from_slice(&(-1i32).to_ne_bytes());
-                push_item(&mut head, KDBUS_ITEM_PAYLOAD_MEMFD, &p)?;
+                push_item(&mut out, KDBUS_ITEM_PAYLOAD_MEMFD, &p)?;
                 continue;
             }
             let voff = if v.pos == u64::MAX {
@@ -431,18 +502,15 @@ impl Msg {
             let mut p = [0u8; 16];
             p[..8].copy_from_slice(&v.size.to_ne_bytes());
             p[8..].copy_from_slice(&voff.to_ne_bytes());
-            push_item(&mut head, KDBUS_ITEM_PAYLOAD_OFF, &p)?;
+            push_item(&mut out, KDBUS_ITEM_PAYLOAD_OFF, &p)?;
         }
         if self.has_fds {
             // Numbers are filled in at RECV; until then they read -1.
-            let mut fds = KVec::with_capacity(4 * self.files.len(), GFP_KERNEL)?;
-            for _ in self.files.iter() {
-                fds.extend_from_slice(&(-1i32).to_ne_bytes(), GFP_KERNEL)?;
-            }
-            push_item(&mut head, KDBUS_ITEM_FDS, &fds)?;
+            let none = [0xffu8; 4 * limits::CONN_MAX_FDS_PER_USER];
+            let fds = none.get(..4 * self.files.len()).ok_or(EMFILE)?;
+            push_item(&mut out, KDBUS_ITEM_FDS, fds)?;
         }
-        head.resize(payload_off, 0, GFP_KERNEL)?;
-        pool.write(off, &head)?;
+        pool.write(off, head)?;
         // The inline payload: one copy per vector, sender to pool.
         let mut at = payload_off;
         for v in self.vecs.iter() {
@@ -604,7 +672,7 @@ impl MsgMeta {
             s.write_items(self.mask, out)?;
         }
         for (n, f) in self.names.iter() {
-            crate::connection::push_name_item(out, *f, n)?;
+            push_name_item(out, *f, n)?;
         }
         if let Some(d) = &self.description {
             push_str_item(out, KDBUS_ITEM_CONN_DESCRIPTION, d)?;

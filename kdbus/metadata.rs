@@ -16,6 +16,7 @@
 use kernel::{alloc::KVec, prelude::*};
 
 use crate::{
+    item::{push_item, push_str_item},
     kext::{self, CredRef, PidRef},
     uapi::*,
 };
@@ -193,30 +194,4 @@ impl Snapshot {
         }
         Ok(())
     }
-}
-
-/// Appends one item (header, payload, zero padding) to `out`.
-pub(crate) fn push_item(out: &mut KVec<u8>, ty: u64, payload: &[u8]) -> Result {
-    let size = 16 + payload.len() as u64;
-    out.extend_from_slice(&size.to_ne_bytes(), GFP_KERNEL)?;
-    out.extend_from_slice(&ty.to_ne_bytes(), GFP_KERNEL)?;
-    out.extend_from_slice(payload, GFP_KERNEL)?;
-    while out.len() % 8 != 0 {
-        out.push(0, GFP_KERNEL)?;
-    }
-    Ok(())
-}
-
-/// Appends a string item: `s` up to its first NUL, plus one NUL.
-pub(crate) fn push_str_item(out: &mut KVec<u8>, ty: u64, s: &[u8]) -> Result {
-    let len = s.iter().position(|&c| c == 0).unwrap_or(s.len());
-    let size = 16 + len as u64 + 1;
-    out.extend_from_slice(&size.to_ne_bytes(), GFP_KERNEL)?;
-    out.extend_from_slice(&ty.to_ne_bytes(), GFP_KERNEL)?;
-    out.extend_from_slice(&s[..len], GFP_KERNEL)?;
-    out.push(0, GFP_KERNEL)?;
-    while out.len() % 8 != 0 {
-        out.push(0, GFP_KERNEL)?;
-    }
-    Ok(())
 }

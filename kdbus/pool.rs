@@ -46,18 +46,18 @@ use kernel::{
     new_mutex,
     page::{Page, PAGE_SIZE},
     prelude::*,
+    rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation},
     sync::{Arc, ArcBorrow, Mutex},
     types::ForeignOwnable,
     uaccess::UserSliceReader,
     xarray::{AllocKind, XArray},
 };
 
-use crate::kext::FileMapping;
+use crate::{domain::UserRef, kext::FileMapping, queue::Quota};
 
-/// One slice of the pool.
+/// One slice of the pool (its offset is its key in [`SliceAlloc::slices`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Slice {
-    off: usize,
     size: usize,
     free: bool,
     /// The kernel still uses it (answer being written, message queued).
@@ -66,33 +66,98 @@ struct Slice {
     uref: bool,
 }
 
+impl Slice {
+    const fn free(size: usize) -> Self {
+        Self {
+            size,
+            free: true,
+            kref: false,
+            uref: false,
+        }
+    }
+}
+
+/// A node of [`SliceAlloc::slices`], kept for reuse.
+type SliceNode = RBTreeNodeReservation<usize, Slice>;
+/// A node of [`SliceAlloc::holes`], kept for reuse.
+type HoleNode = RBTreeNodeReservation<(usize, usize), ()>;
+
 /// The slice allocator of one pool (`connection-pool.md` §10.2).
+///
+/// Slices are kept by offset in `slices`, free ones also by (size, offset)
+/// in `holes`: best fit is the first hole of at least the wanted size, a
+/// look-up in O(log n) of the number of slices, and so are splitting,
+/// freeing and coalescing. Tree nodes are recycled through `spare_slices`
+/// and `spare_holes`, so once the pool has held its peak number of slices,
+/// allocating and freeing allocate no memory.
 ///
 /// # Invariants
 ///
-/// `slices` is sorted by offset, tiles `[0, size)` exactly, every offset and
-/// size is a multiple of 8, no two free slices are adjacent, and a slice is
-/// free exactly when it has neither reference.
+/// `slices` tiles `[0, size)` exactly, every offset and size is a multiple
+/// of 8, no two free slices are adjacent, and a slice is free exactly when
+/// it has neither reference. `holes` holds `(size, off)` of exactly the
+/// free slices. `holes.len() + spare_holes.len() >= slices.len()`: every
+/// slice that is not a hole has a hole node waiting for it, so freeing
+/// never allocates (and so never fails).
 pub(crate) struct SliceAlloc {
     size: usize,
-    slices: KVec<Slice>,
+    slices: RBTree<usize, Slice>,
+    holes: RBTree<(usize, usize), ()>,
+    spare_slices: KVec<SliceNode>,
+    spare_holes: KVec<HoleNode>,
+    /// Number of entries in `slices` and `holes`.
+    n_slices: usize,
+    n_holes: usize,
 }
 
 impl SliceAlloc {
     /// An allocator for a pool of `size` bytes (a multiple of 8, > 0).
     pub(crate) fn new(size: usize) -> Result<Self> {
-        let mut slices = KVec::new();
-        slices.push(
-            Slice {
-                off: 0,
-                size,
-                free: true,
-                kref: false,
-                uref: false,
-            },
-            GFP_KERNEL,
-        )?;
-        Ok(Self { size, slices })
+        let mut slices = RBTree::new();
+        let mut holes = RBTree::new();
+        slices.insert(RBTreeNode::new(0, Slice::free(size), GFP_KERNEL)?);
+        holes.insert(RBTreeNode::new((size, 0), (), GFP_KERNEL)?);
+        Ok(Self {
+            size,
+            slices,
+            holes,
+            spare_slices: KVec::new(),
+            spare_holes: KVec::new(),
+            n_slices: 1,
+            n_holes: 1,
+        })
+    }
+
+    /// A slice node, recycled or new.
+    fn slice_node(&mut self) -> Result<SliceNode> {
+        match self.spare_slices.pop() {
+            Some(n) => Ok(n),
+            None => RBTreeNodeReservation::new(GFP_KERNEL),
+        }
+    }
+
+    /// Keeps a node for later (the spare lists have room: see `alloc`).
+    fn keep_slice_node(&mut self, n: SliceNode) {
+        let _ = self.spare_slices.push_within_capacity(n);
+    }
+
+    fn keep_hole_node(&mut self, n: HoleNode) {
+        let _ = self.spare_holes.push_within_capacity(n);
+    }
+
+    fn add_hole(&mut self, off: usize, size: usize) {
+        // INVARIANT: a spare hole node exists for every non-hole slice.
+        if let Some(n) = self.spare_holes.pop() {
+            self.holes.insert(n.into_node((size, off), ()));
+            self.n_holes += 1;
+        }
+    }
+
+    fn remove_hole(&mut self, off: usize, size: usize) {
+        if let Some(n) = self.holes.remove_node(&(size, off)) {
+            self.n_holes -= 1;
+            self.keep_hole_node(n.into_reservation());
+        }
     }
 
     /// Allocates `n` bytes (rounded up to 8), held by the kernel; returns
@@ -102,96 +167,152 @@ impl SliceAlloc {
         if size == 0 {
             return Err(EINVAL);
         }
-        let (idx, _) = self
-            .slices
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.free && s.size >= size)
-            .min_by_key(|(_, s)| s.size)
-            .ok_or(EXFULL)?;
-        let found = self.slices[idx];
-        if found.size > size {
-            // Make room before touching anything, so failure changes nothing.
-            self.slices.reserve(1, GFP_KERNEL)?;
-            let rest = Slice {
-                off: found.off + size,
-                size: found.size - size,
-                free: true,
-                kref: false,
+        let (hole_size, off) = match self.holes.cursor_lower_bound(&(size, 0)) {
+            Some(c) => *c.current().0,
+            None => return Err(EXFULL),
+        };
+        // Everything a split needs, before anything changes: a node for
+        // the rest, a hole node for it, and room in the spare lists for
+        // every node that may come back.
+        let split = hole_size > size;
+        let nodes = if split {
+            let slice = self.slice_node()?;
+            // The new slice needs a hole node of its own (type invariant):
+            // a spare one only if there is one to spare.
+            let spare = if self.n_holes + self.spare_holes.len() > self.n_slices {
+                self.spare_holes.pop()
+            } else {
+                None
+            };
+            let hole = match spare {
+                Some(h) => h,
+                None => match RBTreeNodeReservation::new(GFP_KERNEL) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        self.keep_slice_node(slice);
+                        return Err(e);
+                    }
+                },
+            };
+            Some((slice, hole))
+        } else {
+            None
+        };
+        let room = self
+            .spare_slices
+            .reserve(self.n_slices + 1, GFP_KERNEL)
+            .and_then(|()| self.spare_holes.reserve(self.n_slices + 2, GFP_KERNEL));
+        if let Err(e) = room {
+            if let Some((slice, hole)) = nodes {
+                // Fits: a spare list never holds more nodes than slices.
+                self.keep_slice_node(slice);
+                self.keep_hole_node(hole);
+            }
+            return Err(e.into());
+        }
+        self.remove_hole(off, hole_size);
+        if let Some((slice, hole)) = nodes {
+            let rest = Slice::free(hole_size - size);
+            self.slices.insert(slice.into_node(off + size, rest));
+            self.n_slices += 1;
+            // The rest's hole takes the new hole node; the spare count
+            // stays one per non-hole slice.
+            self.holes
+                .insert(hole.into_node((rest.size, off + size), ()));
+            self.n_holes += 1;
+        }
+        if let Some(s) = self.slices.get_mut(&off) {
+            *s = Slice {
+                size,
+                free: false,
+                kref: true,
                 uref: false,
             };
-            // Cannot fail: capacity was reserved above.
-            let _ = self.slices.insert_within_capacity(idx + 1, rest);
         }
-        self.slices[idx] = Slice {
-            off: found.off,
-            size,
-            free: false,
-            kref: true,
-            uref: false,
-        };
-        Ok(found.off)
+        Ok(off)
     }
 
-    fn find(&self, off: usize) -> Option<usize> {
-        self.slices
-            .binary_search_by_key(&off, |s| s.off)
-            .ok()
-            .filter(|&i| !self.slices[i].free)
+    fn busy(&mut self, off: usize) -> Option<&mut Slice> {
+        self.slices.get_mut(&off).filter(|s| !s.free)
     }
 
     /// The size of the busy slice at `off`.
     pub(crate) fn slice_size(&self, off: usize) -> Option<usize> {
-        self.find(off).map(|i| self.slices[i].size)
+        self.slices.get(&off).filter(|s| !s.free).map(|s| s.size)
     }
 
     /// Userspace is told about the slice at `off` (idempotent).
     pub(crate) fn publish(&mut self, off: usize) {
-        if let Some(i) = self.find(off) {
-            self.slices[i].uref = true;
+        if let Some(s) = self.busy(off) {
+            s.uref = true;
         }
     }
 
     /// The kernel is done with the slice at `off`.
     pub(crate) fn release_kernel(&mut self, off: usize) {
-        if let Some(i) = self.find(off) {
-            self.slices[i].kref = false;
-            self.maybe_free(i);
+        if let Some(s) = self.busy(off) {
+            s.kref = false;
+            self.maybe_free(off);
         }
     }
 
     /// KDBUS_CMD_FREE: userspace gives up the slice starting at `off`.
     /// `ENXIO` unless a busy slice starts there and userspace holds it.
     pub(crate) fn free_user(&mut self, off: usize) -> Result {
-        let i = self.find(off).ok_or(ENXIO)?;
-        if !self.slices[i].uref {
+        let s = self.busy(off).ok_or(ENXIO)?;
+        if !s.uref {
             return Err(ENXIO);
         }
-        self.slices[i].uref = false;
-        self.maybe_free(i);
+        s.uref = false;
+        self.maybe_free(off);
         Ok(())
     }
 
-    fn maybe_free(&mut self, i: usize) {
-        let s = &mut self.slices[i];
-        if s.kref || s.uref {
+    /// Frees the slice at `off` if neither reference is left, merging it
+    /// with free neighbours; allocates nothing.
+    fn maybe_free(&mut self, off: usize) {
+        let Some(s) = self.slices.get(&off).copied() else {
+            return;
+        };
+        if s.kref || s.uref || s.free {
             return;
         }
-        s.free = true;
-        // Merge with a free successor, then a free predecessor.
-        if i + 1 < self.slices.len() && self.slices[i + 1].free {
-            self.slices[i].size += self.slices[i + 1].size;
-            let _ = self.slices.remove(i + 1);
+        let (mut start, mut size) = (off, s.size);
+        // A free successor merges into this slice.
+        let next = off + size;
+        if let Some(n) = self.slices.get(&next).copied().filter(|n| n.free) {
+            self.remove_hole(next, n.size);
+            if let Some(node) = self.slices.remove_node(&next) {
+                self.n_slices -= 1;
+                self.keep_slice_node(node.into_reservation());
+            }
+            size += n.size;
         }
-        if i > 0 && self.slices[i - 1].free {
-            self.slices[i - 1].size += self.slices[i].size;
-            let _ = self.slices.remove(i);
+        // This slice merges into a free predecessor.
+        let prev = self
+            .slices
+            .cursor_lower_bound(&off)
+            .and_then(|c| c.peek_prev().map(|(k, v)| (*k, *v)));
+        if let Some((poff, p)) = prev.filter(|(_, p)| p.free) {
+            self.remove_hole(poff, p.size);
+            if let Some(node) = self.slices.remove_node(&off) {
+                self.n_slices -= 1;
+                self.keep_slice_node(node.into_reservation());
+            }
+            start = poff;
+            size += p.size;
         }
+        if let Some(s) = self.slices.get_mut(&start) {
+            *s = Slice::free(size);
+        }
+        self.add_hole(start, size);
     }
 }
 
 struct PoolInner {
     slices: SliceAlloc,
+    /// What senders have charged here (`connection-pool.md` §10.6).
+    quota: Quota,
 }
 
 /// What [`Pool::populate`] protects.
@@ -245,7 +366,10 @@ impl Pool {
         Arc::pin_init(
             try_pin_init!(Pool {
                 size,
-                inner <- new_mutex!(PoolInner { slices }),
+                inner <- new_mutex!(PoolInner {
+                    slices,
+                    quota: Quota::new(),
+                }),
                 pages <- XArray::new(AllocKind::Alloc),
                 populate <- new_mutex!(Populate {
                     vmas: 0,
@@ -264,6 +388,46 @@ impl Pool {
     /// Allocates a slice of `n` bytes held by the kernel.
     pub(crate) fn alloc(&self, n: usize) -> Result<usize> {
         self.inner.lock().slices.alloc(n)
+    }
+
+    /// Reserves a slice of `size` bytes for a message from sending user
+    /// `user` with `nfds` descriptors: the quota check, the slice and the
+    /// charge under one lock (`message.md` §5.7). `pin` gives the user's
+    /// reference for its first charge here.
+    pub(crate) fn reserve(
+        &self,
+        user: u32,
+        size: usize,
+        nfds: usize,
+        pin: impl FnOnce() -> Result<Option<UserRef>>,
+    ) -> Result<usize> {
+        let mut inner = self.inner.lock();
+        inner.quota.admit(self.size, user, size, nfds)?;
+        let off = inner.slices.alloc(size)?;
+        if let Err(e) = inner.quota.charge(user, size, nfds, pin) {
+            inner.slices.release_kernel(off);
+            return Err(e);
+        }
+        Ok(off)
+    }
+
+    /// Whether user `user` may queue anything here at all (the smallest
+    /// message, `connection-pool.md` §10.6): `ENOBUFS` if not.
+    pub(crate) fn admits(&self, user: u32) -> Result {
+        self.inner.lock().quota.admit(self.size, user, 8, 0)
+    }
+
+    /// Ends the charge of a reserved slice (it left the queue, or was
+    /// handed to a synchronous caller).
+    pub(crate) fn uncharge(&self, user: u32, size: usize, nfds: usize) {
+        self.inner.lock().quota.uncharge(user, size, nfds);
+    }
+
+    /// Gives a reserved slice back: its charge and the kernel's hold.
+    pub(crate) fn unreserve(&self, off: usize, user: u32, size: usize, nfds: usize) {
+        let mut inner = self.inner.lock();
+        inner.quota.uncharge(user, size, nfds);
+        inner.slices.release_kernel(off);
     }
 
     /// Publishes the slice at `off` to userspace (the kernel keeps its
@@ -544,8 +708,10 @@ mod tests {
     fn check_invariants(a: &SliceAlloc) -> bool {
         let mut pos = 0;
         let mut prev_free = false;
-        for s in a.slices.iter() {
-            if s.off != pos || s.off % 8 != 0 || s.size % 8 != 0 || s.size == 0 {
+        let mut n = 0;
+        let mut holes = 0;
+        for (&off, s) in a.slices.iter() {
+            if off != pos || off % 8 != 0 || s.size % 8 != 0 || s.size == 0 {
                 return false;
             }
             if s.free && prev_free {
@@ -554,10 +720,19 @@ mod tests {
             if s.free != (!s.kref && !s.uref) {
                 return false;
             }
+            if s.free != a.holes.get(&(s.size, off)).is_some() {
+                return false;
+            }
+            holes += usize::from(s.free);
             prev_free = s.free;
             pos += s.size;
+            n += 1;
         }
         pos == a.size
+            && n == a.n_slices
+            && holes == a.n_holes
+            && a.holes.iter().count() == holes
+            && a.n_holes + a.spare_holes.len() >= a.n_slices
     }
 
     #[test]
@@ -588,7 +763,7 @@ mod tests {
         // Freed twice.
         assert_eq!(a.free_user(off), Err(ENXIO));
         assert!(check_invariants(&a));
-        assert_eq!(a.slices.len(), 1);
+        assert_eq!(a.n_slices, 1);
     }
 
     #[test]

@@ -6,10 +6,11 @@
 //! An entry is a message that sits, fully written, in a slice of the
 //! receiver's pool; the entry holds the slice's kernel reference until it
 //! leaves the queue. Every queued slice is accounted to its sending user
-//! (by domain user index; 0 is the kernel) until it leaves the queue. A
-//! user with anything charged here is pinned in its domain's user table
-//! ([`Use::_pin`]), so its index cannot pass to a new user while its charges
-//! remain (`connection-pool.md` §10.6: the quota follows the user).
+//! (by domain user index; 0 is the kernel) in the pool's [`Quota`] until it
+//! leaves the queue. A user with anything charged is pinned in its domain's
+//! user table ([`Use::_pin`]), so its index cannot pass to a new user while
+//! its charges remain (`connection-pool.md` §10.6: the quota follows the
+//! user).
 
 use kernel::{
     alloc::KVec,
@@ -99,27 +100,24 @@ pub(crate) struct Queue {
     tail: u32,
     len: usize,
     heap: KVec<Key>,
-    /// Bytes of all accounted (queued) slices.
+}
+
+/// The receiver-side quota of one pool (`connection-pool.md` §10.6): what
+/// each sending user has charged, kept under the pool's lock together with
+/// the slices, so a sender reserves quota and slice under one lock and
+/// takes the receiving connection's lock only to queue.
+pub(crate) struct Quota {
+    /// Bytes of all accounted slices (queued, or being written).
     accounted: usize,
     users: KVec<Use>,
 }
 
-impl Queue {
+impl Quota {
     pub(crate) const fn new() -> Self {
         Self {
-            slots: KVec::new(),
-            free: KVec::new(),
-            head: NIL,
-            tail: NIL,
-            len: 0,
-            heap: KVec::new(),
             accounted: 0,
             users: KVec::new(),
         }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Whether `user` may queue a slice of `m` bytes on a pool of
@@ -138,9 +136,9 @@ impl Queue {
         Ok(())
     }
 
-    /// Charges `user` for a slice of `size` bytes (after [`Queue::admit`]),
-    /// before the message is written; [`Queue::push`] then queues it, or
-    /// [`Queue::uncharge`] takes the charge back. A user's first charge here
+    /// Charges `user` for a slice of `size` bytes (after [`Quota::admit`]),
+    /// before the message is written; the charge ends when the entry
+    /// leaves the queue or is given back ([`Quota::uncharge`]). A user's first charge here
     /// pins it with what `pin` returns, until its last charge goes.
     pub(crate) fn charge(
         &mut self,
@@ -183,6 +181,23 @@ impl Queue {
                 let _ = self.users.remove(pos);
             }
         }
+    }
+}
+
+impl Queue {
+    pub(crate) const fn new() -> Self {
+        Self {
+            slots: KVec::new(),
+            free: KVec::new(),
+            head: NIL,
+            tail: NIL,
+            len: 0,
+            heap: KVec::new(),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Queues a charged entry at the tail; gives it back if memory runs
@@ -236,22 +251,10 @@ impl Queue {
         None
     }
 
-    /// Takes every entry out of the queue (teardown), releasing their quota
-    /// charges; charges of slices being written or attached stay. The
-    /// entries come out oldest first from the returned iterator, which the
-    /// caller runs after unlocking.
+    /// Takes every entry out of the queue (teardown). The entries come out
+    /// oldest first from the returned iterator, which the caller runs after
+    /// unlocking (and gives their charges and slices back).
     pub(crate) fn drain(&mut self) -> Drained {
-        let mut cur = self.head;
-        while cur != NIL {
-            let s = &self.slots[cur as usize];
-            let next = s.next;
-            if let Some((user, size, fds)) =
-                s.entry.as_ref().map(|e| (e.user, e.size, e.files.len()))
-            {
-                self.uncharge(user, size, fds);
-            }
-            cur = next;
-        }
         self.free.clear();
         self.heap.clear();
         self.tail = NIL;
@@ -284,8 +287,8 @@ impl Queue {
         self.slots.get(slot)?.entry.as_ref()
     }
 
-    /// Takes the entry of `slot` out of the queue and releases its quota
-    /// charge.
+    /// Takes the entry of `slot` out of the queue (its charge is the
+    /// caller's to give back).
     pub(crate) fn remove(&mut self, slot: usize) -> Option<Entry> {
         let s = self.slots.get_mut(slot)?;
         let entry = s.entry.take()?;
@@ -306,7 +309,6 @@ impl Queue {
         if self.heap.len() > 2 * self.len + 16 {
             self.sweep();
         }
-        self.uncharge(entry.user, entry.size, entry.files.len());
         Some(entry)
     }
 
@@ -454,18 +456,32 @@ mod tests {
     }
 
     #[test]
-    fn drain_keeps_charges_of_staged_slices() {
-        let mut q = Queue::new();
-        // One queued entry, one charged but still being written.
+    fn charges_per_user_come_and_go() {
+        let mut q = Quota::new();
         assert!(q.charge(1, 8, 0, || Ok(None)).is_ok());
-        assert!(q.push(entry(1, 0, 1)).is_none());
-        assert!(q.charge(2, 8, 0, || Ok(None)).is_ok());
-        assert_eq!(q.drain().count(), 1);
-        assert_eq!(q.accounted, 8);
-        // The writer gives its charge back after teardown drained the queue.
-        q.uncharge(2, 8, 0);
+        assert!(q.charge(2, 16, 1, || Ok(None)).is_ok());
+        assert!(q.charge(1, 8, 0, || Ok(None)).is_ok());
+        assert_eq!((q.accounted, q.users.len()), (32, 2));
+        // The user's 16 bytes of 2 messages count as its own share.
+        assert_eq!(q.admit(1 << 20, 1, 8, 0), Ok(()));
+        q.uncharge(1, 8, 0);
+        q.uncharge(2, 16, 1);
+        assert_eq!((q.accounted, q.users.len()), (8, 1));
+        q.uncharge(1, 8, 0);
         assert_eq!(q.accounted, 0);
         assert!(q.users.is_empty());
+    }
+
+    #[test]
+    fn drain_takes_every_entry_oldest_first() {
+        let mut q = Queue::new();
+        for seq in 1..=3u64 {
+            assert!(q.push(entry(seq, 3 - seq as i64, 1)).is_none());
+        }
+        let seqs = q.drain().map(|e| e.seq).fold(0u64, |acc, s| acc * 10 + s);
+        assert_eq!(seqs, 123);
+        assert!(q.is_empty());
+        assert_eq!(q.select(Some(i64::MAX)), None);
     }
 
     #[test]
@@ -478,7 +494,6 @@ mod tests {
             for i in 0..8i64 {
                 seq += 1;
                 let e = entry(seq, (i * 7 + round as i64) % 5, 1);
-                assert!(q.charge(1, 8, 0, || Ok(None)).is_ok());
                 assert!(q.push(e).is_none());
             }
             // Half FIFO, half by priority.
@@ -500,16 +515,13 @@ mod tests {
         }
         assert!(q.slots.len() <= 8);
         assert!(q.heap.len() <= 2 * 8 + 16);
-        assert_eq!(q.accounted, 0);
     }
 
     #[test]
     fn priority_selection() {
         let mut q = Queue::new();
         for (seq, prio) in [(1u64, 5i64), (2, -3), (3, -3), (4, 0)] {
-            let e = entry(seq, prio, 1);
-            assert!(q.charge(e.user, e.size, 0, || Ok(None)).is_ok());
-            assert!(q.push(e).is_none());
+            assert!(q.push(entry(seq, prio, 1)).is_none());
         }
         // FIFO without priorities.
         assert_eq!(q.select(None), Some(0));
@@ -524,7 +536,5 @@ mod tests {
             assert!(q.remove(i).is_some());
         }
         assert!(q.is_empty());
-        assert_eq!(q.accounted, 0);
-        assert!(q.users.is_empty());
     }
 }

@@ -207,10 +207,7 @@ impl Connection {
     /// `cmd_send.reply`; the quota charge ends here.
     pub(super) fn hand_over(&self, args: &Args, e: Entry) -> Result {
         let exported = self.export(&e, true, true);
-        self.inner
-            .lock()
-            .queue
-            .uncharge(e.user, e.size, e.files.len());
+        self.pool.uncharge(e.user, e.size, e.files.len());
         let installer = match exported {
             Ok(i) => i,
             Err(err) => {
@@ -323,8 +320,7 @@ impl Connection {
                         }
                         if let Some(Ok(e)) = outcome {
                             // Nobody resumed: the reply goes (§4.6).
-                            inner.queue.uncharge(e.user, e.size, e.files.len());
-                            self.pool.release_kernel(e.off);
+                            self.pool.unreserve(e.off, e.user, e.size, e.files.len());
                         }
                     }
                 }

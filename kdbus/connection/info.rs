@@ -3,11 +3,14 @@
 //! CONN_INFO, BUS_CREATOR_INFO and LIST (`connection-pool.md` §6-§8):
 //! what a connection may learn about the bus and its peers.
 
-use kernel::{alloc::KVec, prelude::*, sync::Arc};
+use kernel::{
+    alloc::KVec,
+    prelude::*,
+    sync::{atomic::ordering, Arc},
+};
 
 use crate::{
-    item::{sanitize_attach, Args, CmdSpec, ItemRule, Parsed},
-    metadata::push_str_item,
+    item::{push_name_item, push_str_item, sanitize_attach, Args, CmdSpec, ItemRule, Parsed},
     uapi::*,
 };
 
@@ -30,20 +33,6 @@ static LIST_SPEC: CmdSpec = CmdSpec {
     flags: KDBUS_LIST_UNIQUE | KDBUS_LIST_NAMES | KDBUS_LIST_ACTIVATORS | KDBUS_LIST_QUEUED,
     items: &[],
 };
-
-/// Appends a `KDBUS_ITEM_OWNED_NAME` item (`struct kdbus_name`).
-pub(crate) fn push_name_item(out: &mut KVec<u8>, name_flags: u64, name: &[u8]) -> Result {
-    let size = 16 + 8 + name.len() as u64 + 1;
-    out.extend_from_slice(&size.to_ne_bytes(), GFP_KERNEL)?;
-    out.extend_from_slice(&KDBUS_ITEM_OWNED_NAME.to_ne_bytes(), GFP_KERNEL)?;
-    out.extend_from_slice(&name_flags.to_ne_bytes(), GFP_KERNEL)?;
-    out.extend_from_slice(name, GFP_KERNEL)?;
-    out.push(0, GFP_KERNEL)?;
-    while out.len() % 8 != 0 {
-        out.push(0, GFP_KERNEL)?;
-    }
-    Ok(())
-}
 
 /// Appends a LIST name record: a `kdbus_info` with one OWNED_NAME item.
 pub(super) fn push_name_record(
@@ -109,7 +98,7 @@ impl Connection {
         out.extend_from_slice(&[0u8; 24], GFP_KERNEL)?;
         crate::item::put_u64(&mut out, 8, peer.id);
         crate::item::put_u64(&mut out, 16, peer.hello_flags);
-        let send = peer.inner.lock().attach_send;
+        let send = peer.attach_send.load(ordering::Relaxed);
         let mask = mask & send & crate::attach_flags_mask();
         peer.meta.write_items(mask, &mut out)?;
         if mask & KDBUS_ATTACH_NAMES != 0 {

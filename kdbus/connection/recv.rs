@@ -96,7 +96,7 @@ impl Connection {
             None => Err(EAGAIN),
             Some(idx) if flags & KDBUS_RECV_DROP != 0 => {
                 if let Some(e) = inner.queue.remove(idx) {
-                    self.pool.release_kernel(e.off);
+                    self.pool.unreserve(e.off, e.user, e.size, e.files.len());
                     dropped_call = e.reply;
                 }
                 Ok(())
@@ -115,8 +115,9 @@ impl Connection {
                 msg = (e.off as u64, e.size as u64);
                 if flags & KDBUS_RECV_PEEK == 0 {
                     if let Some(e) = inner.queue.remove(idx) {
+                        let nfds = e.files.len();
                         installer.install(e.files, e.memfds);
-                        self.pool.release_kernel(e.off);
+                        self.pool.unreserve(e.off, e.user, e.size, nfds);
                         // The call's tracker stays open at the caller; our
                         // reference goes once we hold no lock (it may be the
                         // last one keeping a closed caller alive).

@@ -8,7 +8,7 @@ use kernel::{
     alloc::KVec,
     fs::{file::LocalFile, File},
     prelude::*,
-    sync::{aref::ARef, Arc},
+    sync::{aref::ARef, atomic::ordering, Arc},
 };
 
 use crate::{
@@ -85,7 +85,19 @@ impl Connection {
         };
         let domain = self.ep.domain().ok_or(ESHUTDOWN)?;
         let (bloom_size, _) = self.bus.bloom();
-        let msg = Msg::read(args.get(24), bloom_size, self.id, sync, || domain.next_id())?;
+        let addr = args.get(24);
+        // The quota first: a receiver that refuses any message of our user
+        // costs no read of the message (`Documentation/kdbus/deviations.rst`).
+        // Not for synchronous calls, which may be resuming (§4.6).
+        if !sync {
+            let dst_id = Msg::peek_dst_id(addr).unwrap_or(0);
+            if dst_id != 0 && dst_id != KDBUS_DST_ID_BROADCAST {
+                if let Some(dst) = self.bus.find_conn(dst_id) {
+                    dst.pool.admits(self.charge.user_index())?;
+                }
+            }
+        }
+        let msg = Msg::read(addr, bloom_size, self.id, sync, || domain.next_id())?;
         let flags = msg.flags();
         if msg.dst_id() == KDBUS_DST_ID_BROADCAST {
             // Broadcasts need matches: not yet.
@@ -216,8 +228,9 @@ impl Connection {
     /// ([`Connection::enqueue`]), attached ([`Connection::attach`]) or
     /// given back ([`Connection::unstage`]).
     pub(super) fn stage(&self, dst: &Arc<Connection>, msg: &Msg) -> Result<Entry> {
-        let send_mask = self.inner.lock().attach_send;
-        let mask = crate::attach_flags_mask() & send_mask & dst.inner.lock().attach_recv;
+        let send_mask = self.attach_send.load(ordering::Relaxed);
+        let recv_mask = dst.attach_recv.load(ordering::Relaxed);
+        let mask = crate::attach_flags_mask() & send_mask & recv_mask;
         // A sender with faked metadata contributes no process items.
         let snapshot = if mask & PROCESS_META != 0 && !self.meta.is_faked() {
             Some(Arc::new(Snapshot::current()?, GFP_KERNEL)?)
@@ -272,31 +285,22 @@ impl Connection {
         nfds: usize,
     ) -> Result<usize> {
         let user = sender.map_or(KERNEL_USER, Charge::user_index);
-        let mut inner = self.inner.lock();
-        if inner.disconnected {
+        // An early answer for a receiver already gone; `enqueue` decides
+        // under the lock.
+        if !self.active.is_open() {
             return Err(ECONNRESET);
         }
         if nfds > 0 && self.kind != Kind::Monitor && self.hello_flags & KDBUS_HELLO_ACCEPT_FD == 0 {
             return Err(ECOMM);
         }
-        inner.queue.admit(self.pool.size(), user, size, nfds)?;
-        let off = self.pool.alloc(size)?;
         let pin = || sender.map(|c| c.user().clone_ref()).transpose();
-        if let Err(e) = inner.queue.charge(user, size, nfds, pin) {
-            self.pool.release_kernel(off);
-            return Err(e);
-        }
-        Ok(off)
+        self.pool.reserve(user, size, nfds, pin)
     }
 
     /// Gives back a staged entry that will not be queued: its charge and
     /// its slice.
     pub(super) fn unstage(&self, e: Entry) {
-        self.inner
-            .lock()
-            .queue
-            .uncharge(e.user, e.size, e.files.len());
-        self.pool.release_kernel(e.off);
+        self.pool.unreserve(e.off, e.user, e.size, e.files.len());
     }
 
     /// Queues a staged entry (for a method call, `reply` is its tracker,
@@ -350,7 +354,7 @@ impl Connection {
     /// header and item, `seq` its sequence number; the only metadata it
     /// can carry is a TIMESTAMP, taken now. Charged to the kernel.
     pub(crate) fn deliver_kernel(&self, msg: &[u8], seq: u64) -> Result {
-        let recv = self.inner.lock().attach_recv;
+        let recv = self.attach_recv.load(ordering::Relaxed);
         let mask = crate::attach_flags_mask() & recv & KDBUS_ATTACH_TIMESTAMP;
         let meta = MsgMeta::new(mask, None, KVec::new(), None, seq)?;
         let meta_len = meta.len()?;
