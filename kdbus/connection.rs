@@ -450,13 +450,13 @@ impl Connection {
 
     /// Teardown (`connection-pool.md` §5.3). Returns `false` if the
     /// connection was already disconnected (or being disconnected).
-    pub(crate) fn disconnect(&self) -> bool {
+    pub(crate) fn disconnect(self: &Arc<Self>) -> bool {
         self.disconnect_if(false) == Ok(true)
     }
 
     /// Teardown; with `only_if_empty`, fails `EBUSY` unless the queue is
     /// empty, atomically with respect to enqueueing (BYEBYE).
-    fn disconnect_if(&self, only_if_empty: bool) -> Result<bool> {
+    fn disconnect_if(self: &Arc<Self>, only_if_empty: bool) -> Result<bool> {
         {
             let mut inner = self.inner.lock();
             if inner.disconnected {
@@ -522,11 +522,11 @@ impl Connection {
     }
 
     /// The handle is closed.
-    pub(crate) fn release(&self) {
+    pub(crate) fn release(self: &Arc<Self>) {
         self.disconnect();
     }
 
-    fn byebye(&self, arg: usize) -> Result {
+    fn byebye(self: &Arc<Self>, arg: usize) -> Result {
         match Args::parse(arg, &BYEBYE_SPEC)? {
             Parsed::Run(_) => {}
             Parsed::Negotiated => return Ok(()),
@@ -616,12 +616,8 @@ impl Connection {
     }
 
     /// `poll()` (`connection-pool.md` §11).
-    pub(crate) fn poll(&self, file: &File, table: *mut bindings::poll_table_struct) -> u32 {
-        if !table.is_null() {
-            // SAFETY: The VFS passes a valid poll table for this call.
-            let table = unsafe { PollTable::from_raw(table) };
-            table.register_wait(file, &self.wait);
-        }
+    pub(crate) fn poll(&self, file: &File, table: &PollTable<'_>) -> u32 {
+        table.register_wait(file, &self.wait);
         let inner = self.inner.lock();
         if inner.disconnected {
             return bindings::POLLERR | bindings::POLLHUP;

@@ -22,16 +22,9 @@ use kernel::{
 };
 
 use crate::{
-    kext::UserNs,
+    kext::{SuperBlock, UserNs},
     node::{Node, NodeObject},
 };
-
-/// Module-internal handle on the superblock, for dentry invalidation.
-struct SuperBlock(*mut bindings::super_block);
-
-// SAFETY: The pointer is only passed to `kdbusfs_flush`, which the VFS allows
-// from any task; it is cleared (under the lock) before the superblock dies.
-unsafe impl Send for SuperBlock {}
 
 /// An accounting user of a domain (`fs-bus-endpoint.md` §4.3): named (by
 /// kuid) or anonymous (one per custom endpoint).
@@ -152,19 +145,20 @@ pub(crate) struct Domain {
     #[pin]
     users: Mutex<Users>,
     #[pin]
-    sb: Mutex<SuperBlock>,
+    /// The superblock, for dentry invalidation; `None` once `kill_sb` began.
+    sb: Mutex<Option<SuperBlock>>,
 }
 
 impl Domain {
     /// Creates a domain for a new superblock: its root node (returned,
     /// LINKED and ACTIVE) and the `control` node below it.
-    pub(crate) fn create(sb: *mut bindings::super_block, user_ns: UserNs) -> Result<Arc<Node>> {
+    pub(crate) fn create(sb: SuperBlock, user_ns: UserNs) -> Result<Arc<Node>> {
         let domain = Arc::pin_init(
             try_pin_init!(Domain {
                 user_ns,
                 last_id: Atomic::new(0),
                 users <- new_mutex!(Users { entries: KVec::new() }),
-                sb <- new_mutex!(SuperBlock(sb)),
+                sb <- new_mutex!(Some(sb)),
             }),
             GFP_KERNEL,
         )?;
@@ -199,7 +193,8 @@ impl Domain {
     /// Tears a domain down when its superblock dies (no handle is open).
     pub(crate) fn destroy(root: &Arc<Node>) {
         if let Some(domain) = root.domain() {
-            domain.sb.lock().0 = core::ptr::null_mut();
+            // INVARIANT (of `SuperBlock`): forgotten before the VFS frees it.
+            *domain.sb.lock() = None;
         }
         root.deactivate();
     }
@@ -216,25 +211,9 @@ impl Domain {
 
     /// Drops cached dentries of a torn-down node.
     pub(crate) fn flush(&self, ino: u32) {
-        let sb = self.sb.lock();
-        if sb.0.is_null() {
-            return;
-        }
-        // SAFETY: `sb` is the live superblock of this domain: it is set at
-        // `fill_super` and cleared under this lock before `kill_sb` frees
-        // it. `ilookup` returns a counted inode or NULL, `d_find_alias` a
-        // counted dentry or NULL; both counts are dropped here.
-        unsafe {
-            let inode = bindings::ilookup(sb.0, ino.into());
-            if inode.is_null() {
-                return;
-            }
-            let dentry = bindings::d_find_alias(inode);
-            if !dentry.is_null() {
-                bindings::d_invalidate(dentry);
-                bindings::dput(dentry);
-            }
-            bindings::iput(inode);
+        // Under the lock: `destroy` cannot forget the superblock meanwhile.
+        if let Some(sb) = self.sb.lock().as_ref() {
+            sb.invalidate_inode(ino.into());
         }
     }
 

@@ -20,7 +20,11 @@ use kernel::{
     sync::{Arc, ArcBorrow},
 };
 
-use crate::{domain::Domain, kext::UserNs, node::Node};
+use crate::{
+    domain::Domain,
+    kext::{SuperBlock, UserNs},
+    node::Node,
+};
 
 // Pointers to C structs only; bindgen marks some of them not FFI-safe
 // because of trailing arrays, which never cross by value.
@@ -57,6 +61,12 @@ unsafe extern "C" fn kdbus_domain_new(
 ) -> c_int {
     // SAFETY: `user_ns` is valid for this call; `get` takes its own count.
     let ns = unsafe { UserNs::get(user_ns) };
+    // SAFETY: `sb` is the superblock being filled (caller); the domain
+    // forgets it in `Domain::destroy`, called from `kill_sb` before the VFS
+    // frees it.
+    let Some(sb) = (unsafe { SuperBlock::from_raw(sb) }) else {
+        return EINVAL.to_errno();
+    };
     match Domain::create(sb, ns) {
         Ok(node) => {
             // SAFETY: `root` is valid for a write (caller).

@@ -24,7 +24,7 @@ use kernel::{
     fs::File,
     new_mutex,
     prelude::*,
-    sync::{Arc, ArcBorrow, Mutex, SetOnce},
+    sync::{poll::PollTable, Arc, ArcBorrow, Mutex, SetOnce},
     types::ForeignOwnable,
 };
 
@@ -63,9 +63,6 @@ pub(crate) struct Handle {
     typed: SetOnce<Typed>,
 }
 
-/// Capability number of `CAP_IPC_OWNER`.
-const CAP_IPC_OWNER: c_int = 15;
-
 impl Handle {
     /// `open()`: an untyped handle on `node` (`fs-bus-endpoint.md` §5.1).
     fn open(node: ArcBorrow<'_, Node>, file: &File) -> Result<Arc<Handle>> {
@@ -78,17 +75,9 @@ impl Handle {
                     .bus()
                     .is_some_and(|b| file.cred().euid().into_raw().val == b.creator_euid().val);
                 same_uid
-                    || node.domain().is_some_and(|d| {
-                        // SAFETY: `file` is a live file and the domain pins
-                        // its user namespace.
-                        unsafe {
-                            bindings::file_ns_capable(
-                                file.as_ptr(),
-                                d.user_ns().as_ptr(),
-                                CAP_IPC_OWNER,
-                            )
-                        }
-                    })
+                    || node
+                        .domain()
+                        .is_some_and(|d| crate::kext::file_may_own_ipc(file, d.user_ns()))
             }
             _ => false,
         };
@@ -224,7 +213,7 @@ impl Handle {
         }
     }
 
-    fn poll(&self, file: &File, table: *mut bindings::poll_table_struct) -> u32 {
+    fn poll(&self, file: &File, table: &PollTable<'_>) -> u32 {
         match self.typed.as_ref() {
             Some(Typed::Connected(conn)) => conn.poll(file, table),
             _ => bindings::POLLERR | bindings::POLLHUP,
@@ -305,7 +294,11 @@ unsafe extern "C" fn kdbus_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_
     let f = unsafe { File::from_raw_file(file) };
     match handle.ioctl(f, cmd, arg) {
         Ok(_) => 0,
-        Err(e) => e.to_errno() as c_long,
+        Err(e) => {
+            // Rejected input is the caller's business: debug level only.
+            pr_debug!("ioctl {:#x} failed: {:?}\n", cmd, e);
+            e.to_errno() as c_long
+        }
     }
 }
 
@@ -337,5 +330,8 @@ unsafe extern "C" fn kdbus_poll(
     let handle = unsafe { Arc::<Handle>::borrow((*file).private_data) };
     // SAFETY: The file lives for the duration of the call.
     let f = unsafe { File::from_raw_file(file) };
-    handle.poll(f, table)
+    // SAFETY: The VFS passes a poll table (possibly null) valid for this
+    // call.
+    let table = unsafe { PollTable::from_raw(table) };
+    handle.poll(f, &table)
 }

@@ -13,8 +13,8 @@
 //! operations), `connection`, `pool`, `item` (the generic argument parser),
 //! `message`, `queue`, `reply` (method-call trackers), `notify` (kernel
 //! notifications), `names`, `policy`, `metadata`, `limits` (the ABI's
-//! numeric limits) and `kext` (safe wrappers for kernel APIs the `kernel`
-//! crate lacks). The object lifetime
+//! numeric limits) and `kext/` (the kernel interface layer: safe wrappers
+//! for kernel APIs the `kernel` crate lacks, by subsystem). The object lifetime
 //! diagram and the lock order are in `Documentation/kdbus/lifetimes.rst`.
 
 use kernel::prelude::*;

@@ -13,7 +13,6 @@
 
 use kernel::{
     alloc::KVec,
-    bindings,
     fs::File,
     prelude::*,
     sync::{aref::ARef, Arc},
@@ -245,16 +244,9 @@ impl Msg {
                         return Err(E2BIG);
                     }
                     let fd = u32::try_from(fd).map_err(|_| EBADF)?;
-                    // SAFETY: `fget` returns a counted file or NULL.
-                    let ptr = unsafe { bindings::fget(fd) };
-                    let ptr = core::ptr::NonNull::new(ptr).ok_or(EBADF)?;
-                    // SAFETY: The `ARef` takes over the count of `fget`.
-                    let file: ARef<File> = unsafe { ARef::from_raw(ptr.cast()) };
+                    let file = crate::kext::fget(fd)?;
                     let (seals, fsize) = crate::kext::memfd_info(&file)?;
-                    let need = bindings::F_SEAL_SHRINK
-                        | bindings::F_SEAL_GROW
-                        | bindings::F_SEAL_WRITE
-                        | bindings::F_SEAL_SEAL;
+                    let need = crate::kext::SEALS_IMMUTABLE;
                     if seals & need != need {
                         return Err(ETXTBSY);
                     }
@@ -587,14 +579,7 @@ pub(crate) const fn inline_advance(size: u64, inline_bytes: bool) -> u64 {
 /// `O_PATH` files are fine.
 fn pin_file(fd: i32) -> Result<ARef<File>> {
     let fd = u32::try_from(fd).map_err(|_| EBADF)?;
-    // SAFETY: `fget_raw` looks the descriptor up in the caller's table and
-    // returns a counted file or NULL.
-    let ptr = unsafe { bindings::fget_raw(fd) };
-    let ptr = core::ptr::NonNull::new(ptr).ok_or(EBADF)?;
-    // SAFETY: `ptr` carries the count `fget_raw` took, which the `ARef`
-    // owns; `File` wraps `struct file` transparently, and a file from
-    // `fget_raw` is not subject to `fdget_pos` of this task.
-    let file: ARef<File> = unsafe { ARef::from_raw(ptr.cast()) };
+    let file = crate::kext::fget_raw(fd)?;
     if crate::handle::is_kdbus_file(&file)
         || crate::kext::is_unix_socket(&file)
         || crate::kext::is_io_uring(&file)

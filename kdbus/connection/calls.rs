@@ -11,7 +11,7 @@ use kernel::{
     impl_has_delayed_work,
     prelude::*,
     sync::Arc,
-    workqueue::{RawWorkItem, WorkItem},
+    workqueue::WorkItem,
 };
 
 use crate::{
@@ -237,47 +237,19 @@ impl Connection {
         }
         inner.scan_at = Some(deadline);
         let now = u64::try_from(kext::monotonic_now()).unwrap_or(0);
-        // SAFETY: Converts a number.
-        let delay = unsafe { bindings::nsecs_to_jiffies(deadline.saturating_sub(now)) };
+        let delay = kext::nsecs_to_jiffies(deadline.saturating_sub(now));
         // One more jiffy: the conversion truncates, the scan must not run
         // before the deadline.
         let delay = delay.min(MAX_SCAN_DELAY) + 1;
-        // `mod_delayed_work_on` returns `false` when the work was idle and
-        // is now queued (it owns the reference `__enqueue` passes), `true`
-        // when it was pending and only its timer changed (the pending
-        // instance owns one already). The work is never disabled while we
-        // can arm it: teardown cancels it only after setting
-        // `disconnected`, which we checked under the lock.
-        //
-        // SAFETY: The closure gets the `work` of our `scan` `delayed_work`
-        // and returns whether the queue took the reference, as above.
-        let extra = unsafe {
-            RawWorkItem::<0>::__enqueue(self.clone(), |work| {
-                !bindings::mod_delayed_work_on(
-                    bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32,
-                    bindings::system_wq,
-                    kernel::container_of!(work, bindings::delayed_work, work),
-                    delay,
-                )
-            })
-        };
-        // A pending work already holds a reference: drop ours.
-        drop(extra);
+        // The work is never disabled while we can arm it: teardown cancels
+        // it only after setting `disconnected`, which we checked under the
+        // lock.
+        kext::mod_delayed_work(self.clone(), delay);
     }
 
     /// Teardown step 2: stops the scanner.
-    pub(super) fn cancel_scan(&self) {
-        let dwork = core::ptr::from_ref(&self.scan)
-            .cast::<bindings::delayed_work>()
-            .cast_mut();
-        // SAFETY: `DelayedWork` is a transparent wrapper of `delayed_work`,
-        // initialised with the connection.
-        if unsafe { bindings::cancel_delayed_work_sync(dwork) } {
-            // SAFETY: A pending work owned one reference of the `Arc` that
-            // contains us (every connection lives in an `Arc`), taken by
-            // `arm_scan`; cancelling gave it back to us.
-            drop(unsafe { Arc::from_raw(core::ptr::from_ref(self)) });
-        }
+    pub(super) fn cancel_scan(self: &Arc<Self>) {
+        kext::cancel_delayed_work_sync(self.as_arc_borrow());
     }
 
     /// The scanner (`message.md` §7.5): REPLY_TIMEOUT for expired
