@@ -37,7 +37,6 @@
 
 use kernel::{
     alloc::KVec,
-    bindings,
     fs::File,
     new_delayed_work, new_mutex, new_poll_condvar,
     prelude::*,
@@ -620,11 +619,11 @@ impl Connection {
         table.register_wait(file, &self.wait);
         let inner = self.inner.lock();
         if inner.disconnected {
-            return bindings::POLLERR | bindings::POLLHUP;
+            return crate::kext::events::HANGUP;
         }
-        let mut mask = bindings::POLLOUT | bindings::POLLWRNORM;
+        let mut mask = crate::kext::events::WRITABLE;
         if inner.dropped != 0 || !inner.queue.is_empty() {
-            mask |= bindings::POLLIN | bindings::POLLRDNORM;
+            mask |= crate::kext::events::READABLE;
         }
         mask
     }

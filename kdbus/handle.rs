@@ -216,7 +216,7 @@ impl Handle {
     fn poll(&self, file: &File, table: &PollTable<'_>) -> u32 {
         match self.typed.as_ref() {
             Some(Typed::Connected(conn)) => conn.poll(file, table),
-            _ => bindings::POLLERR | bindings::POLLHUP,
+            _ => crate::kext::events::HANGUP,
         }
     }
 }

@@ -166,15 +166,19 @@ impl Pool {
         self.inner.lock().quota.admit(self.size, user, 8, 0)
     }
 
-    /// Ends the charge of a reserved slice (it left the queue, or was
-    /// handed to a synchronous caller).
-    pub(crate) fn uncharge(&self, user: u32, size: usize, nfds: usize) {
-        self.inner.lock().quota.uncharge(user, size, nfds);
-    }
-
     /// Gives a reserved slice back: its charge and the kernel's hold.
     pub(crate) fn unreserve(&self, off: usize, user: u32, size: usize, nfds: usize) {
         let mut inner = self.inner.lock();
+        inner.quota.uncharge(user, size, nfds);
+        inner.slices.release_kernel(off);
+    }
+
+    /// Hands a received message's slice to userspace, under one lock: the
+    /// slice is published, its charge ends and the kernel's hold goes
+    /// (RECV, and the reply of a synchronous call).
+    pub(crate) fn deliver(&self, off: usize, user: u32, size: usize, nfds: usize) {
+        let mut inner = self.inner.lock();
+        inner.slices.publish(off);
         inner.quota.uncharge(user, size, nfds);
         inner.slices.release_kernel(off);
     }

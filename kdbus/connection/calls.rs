@@ -6,7 +6,6 @@
 
 use kernel::{
     alloc::KVec,
-    bindings,
     fs::{file::LocalFile, File},
     impl_has_delayed_work,
     prelude::*,
@@ -164,7 +163,7 @@ impl Connection {
                     return Ok(());
                 }
                 if let Some(c) = cancel {
-                    if pw.poll_file(c) & bindings::POLLIN != 0 {
+                    if pw.poll_file(c) & kext::events::POLLIN != 0 {
                         return Err(ECANCELED);
                     }
                 }
@@ -206,20 +205,18 @@ impl Connection {
     /// descriptors (memfds even without ACCEPT_FD), the slice published in
     /// `cmd_send.reply`; the quota charge ends here.
     pub(super) fn hand_over(&self, args: &Args, e: Entry) -> Result {
-        let exported = self.export(&e, true, true);
-        self.pool.uncharge(e.user, e.size, e.files.len());
-        let installer = match exported {
+        let installer = match self.export(&e, true, true) {
             Ok(i) => i,
             Err(err) => {
                 // Not published, so released (§11 #7).
-                self.pool.release_kernel(e.off);
+                self.pool.unreserve(e.off, e.user, e.size, e.files.len());
                 return Err(err);
             }
         };
-        self.pool.publish(e.off);
         let incomplete = installer.incomplete;
+        let nfds = e.files.len();
         installer.install(e.files, e.memfds);
-        self.pool.release_kernel(e.off);
+        self.pool.deliver(e.off, e.user, e.size, nfds);
         let mut reply = [0u8; 24];
         reply[..8].copy_from_slice(&(e.off as u64).to_ne_bytes());
         reply[8..16].copy_from_slice(&(e.size as u64).to_ne_bytes());

@@ -6,7 +6,6 @@
 
 use kernel::{
     alloc::KVec,
-    bindings,
     fs::{file::FileDescriptorReservation, File},
     prelude::*,
     sync::aref::ARef,
@@ -37,7 +36,7 @@ pub(super) fn reserve_fd(
     if !install {
         return Ok(-1);
     }
-    match FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC) {
+    match FileDescriptorReservation::get_unused_fd_flags(crate::kext::O_CLOEXEC) {
         Ok(r) => {
             let fd = i32::try_from(r.reserved_fd()).unwrap_or(-1);
             out.push(Some(r), GFP_KERNEL)?;
@@ -111,18 +110,17 @@ impl Connection {
                     flags & KDBUS_RECV_PEEK == 0 && self.hello_flags & KDBUS_HELLO_ACCEPT_FD != 0;
                 let installer = self.export(e, install, install)?;
                 incomplete = installer.incomplete;
-                self.pool.publish(e.off);
                 msg = (e.off as u64, e.size as u64);
-                if flags & KDBUS_RECV_PEEK == 0 {
-                    if let Some(e) = inner.queue.remove(idx) {
-                        let nfds = e.files.len();
-                        installer.install(e.files, e.memfds);
-                        self.pool.unreserve(e.off, e.user, e.size, nfds);
-                        // The call's tracker stays open at the caller; our
-                        // reference goes once we hold no lock (it may be the
-                        // last one keeping a closed caller alive).
-                        received_call = e.reply;
-                    }
+                if flags & KDBUS_RECV_PEEK != 0 {
+                    self.pool.publish(e.off);
+                } else if let Some(e) = inner.queue.remove(idx) {
+                    let nfds = e.files.len();
+                    installer.install(e.files, e.memfds);
+                    self.pool.deliver(e.off, e.user, e.size, nfds);
+                    // The call's tracker stays open at the caller; our
+                    // reference goes once we hold no lock (it may be the
+                    // last one keeping a closed caller alive).
+                    received_call = e.reply;
                 }
                 Ok(())
             }

@@ -89,11 +89,14 @@ impl Connection {
         // The quota first: a receiver that refuses any message of our user
         // costs no read of the message (`Documentation/kdbus/deviations.rst`).
         // Not for synchronous calls, which may be resuming (§4.6).
+        // The receiver found here serves `pin` too: one look-up per SEND.
+        let mut found = None;
         if !sync {
             let dst_id = Msg::peek_dst_id(addr).unwrap_or(0);
             if dst_id != 0 && dst_id != KDBUS_DST_ID_BROADCAST {
                 if let Some(dst) = self.bus.find_conn(dst_id) {
                     dst.pool.admits(self.charge.user_index())?;
+                    found = Some(dst);
                 }
             }
         }
@@ -115,7 +118,7 @@ impl Connection {
                     return Err(ETIMEDOUT);
                 }
             }
-            let dst = self.pin(&msg)?;
+            let dst = self.pin(&msg, found)?;
             if !self.can_talk(&dst)? {
                 return Err(EPERM);
             }
@@ -149,10 +152,10 @@ impl Connection {
         } else if flags & KDBUS_MSG_SIGNAL != 0 {
             // A unicast signal is delivered only through a match of the
             // receiver, and matches do not exist yet: not delivered.
-            self.pin(&msg)?;
+            self.pin(&msg, found)?;
         } else if timeout != 0 {
             // A reply (§4.3): the caller's tracker is the permission.
-            let dst = self.pin(&msg)?;
+            let dst = self.pin(&msg, found)?;
             let r = dst.take_reply(self.id, timeout)?;
             let staged = self.stage(&dst, &msg);
             if r.is_sync() {
@@ -172,7 +175,7 @@ impl Connection {
             }
             dst.enqueue(staged?, None)?;
         } else {
-            let dst = self.pin(&msg)?;
+            let dst = self.pin(&msg, found)?;
             if !self.can_talk(&dst)? {
                 return Err(EPERM);
             }
@@ -182,8 +185,9 @@ impl Connection {
         write_empty_reply(&args, self.pool.size())
     }
 
-    /// Finds the destination of a unicast (`message.md` §3.1, §3.2).
-    pub(super) fn pin(&self, msg: &Msg) -> Result<Arc<Connection>> {
+    /// Finds the destination of a unicast (`message.md` §3.1, §3.2);
+    /// `found` is the connection already looked up by ID, if any.
+    pub(super) fn pin(&self, msg: &Msg, found: Option<Arc<Connection>>) -> Result<Arc<Connection>> {
         let dst_id = msg.dst_id();
         match msg.dst_name() {
             Some(name) => {
@@ -196,9 +200,9 @@ impl Connection {
                 }
                 Ok(owner)
             }
-            None => self
-                .bus
-                .find_conn(dst_id)
+            None => found
+                .filter(|c| c.id == dst_id)
+                .or_else(|| self.bus.find_conn(dst_id))
                 .filter(|c| c.kind == Kind::Ordinary)
                 .ok_or(ENXIO),
         }

@@ -96,3 +96,17 @@ pub(crate) fn signal_pending() -> bool {
 pub(crate) fn monotonic_now() -> i64 {
     <kernel::time::Monotonic as kernel::time::ClockSource>::ktime_get()
 }
+
+/// `poll()` event masks as the connection reports them.
+pub(crate) mod events {
+    use kernel::bindings;
+
+    /// A message or a lost-message count is waiting.
+    pub(crate) const READABLE: u32 = bindings::POLLIN | bindings::POLLRDNORM;
+    /// Always: a SEND never blocks on the sender's side.
+    pub(crate) const WRITABLE: u32 = bindings::POLLOUT | bindings::POLLWRNORM;
+    /// The connection is gone (or the handle is not one).
+    pub(crate) const HANGUP: u32 = bindings::POLLERR | bindings::POLLHUP;
+    /// The readable bit a file's own `poll()` reports.
+    pub(crate) const POLLIN: u32 = bindings::POLLIN;
+}

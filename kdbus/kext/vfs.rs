@@ -89,3 +89,6 @@ impl SuperBlock {
         }
     }
 }
+
+/// `O_CLOEXEC`, for descriptors installed in a receiver's table.
+pub(crate) const O_CLOEXEC: u32 = bindings::O_CLOEXEC;
