@@ -28,19 +28,27 @@ pub(crate) const LOOKUP_RCU: u32 = 1 << 8;
 /// `O_PATH` files are not returned); `EBADF` if there is none.
 pub(crate) fn fget(fd: u32) -> Result<ARef<File>> {
     // SAFETY: `fget` looks the descriptor up in the caller's table and
-    // returns a counted file or NULL.
-    let ptr = core::ptr::NonNull::new(unsafe { bindings::fget(fd) }).ok_or(EBADF)?;
-    // SAFETY: `ptr` carries the count `fget` took, which the `ARef` owns;
-    // `File` wraps `struct file` transparently, and a counted file is not
-    // subject to `fdget_pos` of this task.
-    Ok(unsafe { ARef::from_raw(ptr.cast()) })
+    // returns a counted file or NULL, whose count `counted` takes over.
+    unsafe { counted(bindings::fget(fd)) }
 }
 
 /// As [`fget`], `O_PATH` files included (`fget_raw`).
 pub(crate) fn fget_raw(fd: u32) -> Result<ARef<File>> {
     // SAFETY: As in `fget`.
-    let ptr = core::ptr::NonNull::new(unsafe { bindings::fget_raw(fd) }).ok_or(EBADF)?;
-    // SAFETY: As in `fget`.
+    unsafe { counted(bindings::fget_raw(fd)) }
+}
+
+/// Takes over the count of a file from `fget` or `fget_raw`; `EBADF` for
+/// NULL.
+///
+/// # Safety
+///
+/// `ptr` is NULL or a file with a count the caller gives up.
+unsafe fn counted(ptr: *mut bindings::file) -> Result<ARef<File>> {
+    let ptr = core::ptr::NonNull::new(ptr).ok_or(EBADF)?;
+    // SAFETY: `ptr` carries a count the `ARef` owns from now on (caller);
+    // `File` wraps `struct file` transparently, and a counted file is not
+    // subject to `fdget_pos` of this task.
     Ok(unsafe { ARef::from_raw(ptr.cast()) })
 }
 
