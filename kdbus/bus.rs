@@ -20,7 +20,7 @@ use crate::{
     domain::{Charge, Domain},
     endpoint,
     item::{sanitize_attach, Args, CmdSpec, ItemRule, Parsed},
-    kext, limits,
+    kext,
     metadata::Snapshot,
     names::Registry,
     node::{Node, NodeObject},
@@ -30,16 +30,15 @@ use crate::{
 };
 
 /// BUS_MAKE's arguments (`abi.md` §5.13, §6.3).
-static SPEC: CmdSpec = CmdSpec {
-    size: 24,
-    flags: KDBUS_MAKE_ACCESS_GROUP | KDBUS_MAKE_ACCESS_WORLD,
-    items: &[
+static SPEC: CmdSpec<KdbusCmd> = CmdSpec::new(
+    KDBUS_MAKE_ACCESS_GROUP | KDBUS_MAKE_ACCESS_WORLD,
+    &[
         ItemRule::mandatory(KDBUS_ITEM_MAKE_NAME),
         ItemRule::mandatory(KDBUS_ITEM_BLOOM_PARAMETER),
         ItemRule::once(KDBUS_ITEM_ATTACH_FLAGS_SEND),
         ItemRule::once(KDBUS_ITEM_ATTACH_FLAGS_RECV),
     ],
-};
+);
 
 /// Mutable state of a bus.
 struct BusInner {
@@ -142,10 +141,14 @@ pub(crate) fn make(control: &Arc<Node>, arg: usize) -> Result<Option<Arc<Node>>>
     let root = control.parent().ok_or(ESHUTDOWN)?;
     let domain = root.domain().ok_or(ESHUTDOWN)?;
 
-    let bloom = args.item(KDBUS_ITEM_BLOOM_PARAMETER).ok_or(EINVAL)?;
-    let bloom_size = crate::item::get_u64(bloom.payload, 0);
-    let bloom_n_hash = crate::item::get_u64(bloom.payload, 8);
-    if !(8..=limits::BUS_BLOOM_MAX_SIZE).contains(&bloom_size)
+    let KdbusBloomParameter {
+        size: bloom_size,
+        n_hash: bloom_n_hash,
+    } = args
+        .item(KDBUS_ITEM_BLOOM_PARAMETER)
+        .ok_or(EINVAL)?
+        .view()?;
+    if !(8..=KDBUS_BUS_BLOOM_MAX_SIZE).contains(&bloom_size)
         || bloom_size % 8 != 0
         || bloom_n_hash == 0
     {
@@ -162,7 +165,7 @@ pub(crate) fn make(control: &Arc<Node>, arg: usize) -> Result<Option<Arc<Node>>>
     let name = args.item(KDBUS_ITEM_MAKE_NAME).ok_or(EINVAL)?.str();
     check_name_prefix(domain, name)?;
 
-    let flags = args.flags() & SPEC.flags;
+    let flags = args.flags() & SPEC.flags();
     let (dir_mode, ep_mode) = modes(flags);
     let euid = kext::current_euid();
     let egid = kext::current_egid();
@@ -215,7 +218,7 @@ pub(crate) fn make(control: &Arc<Node>, arg: usize) -> Result<Option<Arc<Node>>>
 /// Charges the creator's user, activates the bus and its default endpoint.
 fn activate(root: &Arc<Node>, node: &Arc<Node>, bus: &Bus, ep_mode: u16) -> Result {
     let user = Domain::user(root, kext::current_uid())?;
-    bus.inner.lock().charged = Some(user.charge_bus(limits::USER_MAX_BUSES as u32)?);
+    bus.inner.lock().charged = Some(user.charge_bus(KDBUS_USER_MAX_BUSES as u32)?);
     node.activate()?;
     endpoint::make_default(node, ep_mode)?;
     Ok(())

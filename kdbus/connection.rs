@@ -51,9 +51,8 @@ use kernel::{
 use crate::{
     bus::Bus,
     domain::{Charge, Domain},
-    item::push_item,
+    item::push_struct_item,
     item::{sanitize_attach, Args, CmdSpec, ItemRule, Parsed},
-    limits,
     metadata::Snapshot,
     names,
     node::{ActiveRef, Gate, Node},
@@ -131,13 +130,9 @@ pub(crate) struct Connection {
 }
 
 /// HELLO's arguments.
-static HELLO_SPEC: CmdSpec = CmdSpec {
-    size: 96,
-    flags: KDBUS_HELLO_ACCEPT_FD
-        | KDBUS_HELLO_ACTIVATOR
-        | KDBUS_HELLO_POLICY_HOLDER
-        | KDBUS_HELLO_MONITOR,
-    items: &[
+static HELLO_SPEC: CmdSpec<KdbusCmdHello> = CmdSpec::new(
+    KDBUS_HELLO_ACCEPT_FD | KDBUS_HELLO_ACTIVATOR | KDBUS_HELLO_POLICY_HOLDER | KDBUS_HELLO_MONITOR,
+    &[
         ItemRule::once(KDBUS_ITEM_NAME),
         ItemRule::once(KDBUS_ITEM_CREDS),
         ItemRule::once(KDBUS_ITEM_PIDS),
@@ -145,42 +140,21 @@ static HELLO_SPEC: CmdSpec = CmdSpec {
         ItemRule::once(KDBUS_ITEM_CONN_DESCRIPTION),
         ItemRule::many(KDBUS_ITEM_POLICY_ACCESS),
     ],
-};
+);
 
-static BYEBYE_SPEC: CmdSpec = CmdSpec {
-    size: 24,
-    flags: 0,
-    items: &[],
-};
+static BYEBYE_SPEC: CmdSpec<KdbusCmd> = CmdSpec::new(0, &[]);
 
-static UPDATE_SPEC: CmdSpec = CmdSpec {
-    size: 24,
-    flags: 0,
-    items: &[
+static UPDATE_SPEC: CmdSpec<KdbusCmd> = CmdSpec::new(
+    0,
+    &[
         ItemRule::once(KDBUS_ITEM_ATTACH_FLAGS_SEND),
         ItemRule::once(KDBUS_ITEM_ATTACH_FLAGS_RECV),
         ItemRule::many(KDBUS_ITEM_NAME),
         ItemRule::many(KDBUS_ITEM_POLICY_ACCESS),
     ],
-};
+);
 
-static FREE_SPEC: CmdSpec = CmdSpec {
-    size: 32,
-    flags: 0,
-    items: &[],
-};
-
-/// Offsets in `struct kdbus_cmd_hello`.
-mod hello_off {
-    pub(super) const ATTACH_SEND: usize = 24;
-    pub(super) const ATTACH_RECV: usize = 32;
-    pub(super) const BUS_FLAGS: usize = 40;
-    pub(super) const ID: usize = 48;
-    pub(super) const POOL_SIZE: usize = 56;
-    pub(super) const OFFSET: usize = 64;
-    pub(super) const ITEMS_SIZE: usize = 72;
-    pub(super) const ID128: usize = 80;
-}
+static FREE_SPEC: CmdSpec<KdbusCmdFree> = CmdSpec::new(0, &[]);
 
 /// HELLO on an untyped endpoint handle (`connection-pool.md` §3); `None`
 /// after a negotiation probe.
@@ -193,14 +167,15 @@ pub(crate) fn hello(
     let ep_node = ep_active.node();
     let ep = ep_node.endpoint().ok_or(EBADFD)?;
     let bus = ep_node.bus().ok_or(ESHUTDOWN)?.clone();
-    let args = match Args::parse(arg, &HELLO_SPEC)? {
+    let mut args = match Args::parse(arg, &HELLO_SPEC)? {
         Parsed::Run(args) => args,
         Parsed::Negotiated => return Ok(None),
     };
-    let flags = args.flags();
+    let cmd = *args.cmd();
+    let flags = cmd.flags;
 
     // 5. Pool size.
-    let pool_size = args.get(hello_off::POOL_SIZE);
+    let pool_size = cmd.pool_size;
     if pool_size == 0 || pool_size % kernel::page::PAGE_SIZE as u64 != 0 {
         return Err(EINVAL);
     }
@@ -241,8 +216,8 @@ pub(crate) fn hello(
         return Err(EPERM);
     }
     // 13-15. Attach masks.
-    let attach_send = sanitize_attach(args.get(hello_off::ATTACH_SEND))?;
-    let attach_recv = sanitize_attach(args.get(hello_off::ATTACH_RECV))?;
+    let attach_send = sanitize_attach(cmd.attach_flags_send)?;
+    let attach_recv = sanitize_attach(cmd.attach_flags_recv)?;
     if bus.attach_required() & !attach_send != 0 {
         return Err(ECONNREFUSED);
     }
@@ -255,8 +230,8 @@ pub(crate) fn hello(
     // 17. Metadata.
     let meta = if faked {
         Snapshot::faked(
-            creds.map(|i| i.payload),
-            pids.map(|i| i.payload),
+            creds.map(|i| i.view()).transpose()?,
+            pids.map(|i| i.view()).transpose()?,
             seclabel.map(|i| i.str()),
         )?
     } else {
@@ -275,7 +250,7 @@ pub(crate) fn hello(
         Some(anon) => anon.clone_ref()?,
         None => Domain::user(root, crate::kext::current_uid())?,
     };
-    let charge = user.charge_conn(limits::USER_MAX_CONN as u32)?;
+    let charge = user.charge_conn(KDBUS_USER_MAX_CONN as u32)?;
 
     let (bloom_size, n_hash) = bus.bloom();
     let replies_alive = Arc::new(Atomic::new(0), GFP_KERNEL)?;
@@ -311,10 +286,11 @@ pub(crate) fn hello(
 
     // The bloom parameters, as the HELLO slice (`abi.md` §8.1).
     let mut item = KVec::new();
-    let mut bloom = [0u8; 16];
-    bloom[..8].copy_from_slice(&bloom_size.to_ne_bytes());
-    bloom[8..].copy_from_slice(&n_hash.to_ne_bytes());
-    push_item(&mut item, KDBUS_ITEM_BLOOM_PARAMETER, &bloom)?;
+    let bloom = KdbusBloomParameter {
+        size: bloom_size,
+        n_hash,
+    };
+    push_struct_item(&mut item, KDBUS_ITEM_BLOOM_PARAMETER, &bloom)?;
     let offset = conn.pool.alloc(item.len())?;
     conn.pool.write(offset, &item)?;
 
@@ -347,16 +323,15 @@ pub(crate) fn hello(
         }
     }
 
-    // 23. Copy the fixed part back.
-    let mut out = [0u8; 96];
-    out.copy_from_slice(&args.buf()[..96]);
-    crate::item::put_u64(&mut out, hello_off::BUS_FLAGS, conn.bus.flags());
-    crate::item::put_u64(&mut out, hello_off::ID, id);
-    crate::item::put_u64(&mut out, hello_off::OFFSET, offset as u64);
-    crate::item::put_u64(&mut out, hello_off::ITEMS_SIZE, item.len() as u64);
-    out[hello_off::ID128..hello_off::ID128 + 16].copy_from_slice(conn.bus.id128());
+    // 23. The answers.
+    let out = args.out();
+    out.bus_flags = conn.bus.flags();
+    out.id = id;
+    out.offset = offset as u64;
+    out.items_size = item.len() as u64;
+    out.id128 = *conn.bus.id128();
     conn.pool.publish_and_release(offset);
-    if let Err(e) = args.write_user(0, &out) {
+    if let Err(e) = args.write_back(|c| &c.bus_flags, |c| &c.id128) {
         conn.disconnect();
         return Err(e);
     }
@@ -593,7 +568,7 @@ impl Connection {
             Parsed::Run(args) => args,
             Parsed::Negotiated => return Ok(()),
         };
-        self.pool.free(args.get(24))
+        self.pool.free(args.cmd().offset)
     }
 
     /// Writes an answer into our own pool and publishes it; returns the

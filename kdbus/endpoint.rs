@@ -27,21 +27,19 @@ use crate::{
 };
 
 /// ENDPOINT_MAKE's arguments.
-static MAKE_SPEC: CmdSpec = CmdSpec {
-    size: 24,
-    flags: KDBUS_MAKE_ACCESS_GROUP | KDBUS_MAKE_ACCESS_WORLD,
-    items: &[ItemRule::mandatory(KDBUS_ITEM_MAKE_NAME)],
-};
+static MAKE_SPEC: CmdSpec<KdbusCmd> = CmdSpec::new(
+    KDBUS_MAKE_ACCESS_GROUP | KDBUS_MAKE_ACCESS_WORLD,
+    &[ItemRule::mandatory(KDBUS_ITEM_MAKE_NAME)],
+);
 
 /// ENDPOINT_UPDATE's arguments.
-static UPDATE_SPEC: CmdSpec = CmdSpec {
-    size: 24,
-    flags: 0,
-    items: &[
+static UPDATE_SPEC: CmdSpec<KdbusCmd> = CmdSpec::new(
+    0,
+    &[
         ItemRule::many(KDBUS_ITEM_NAME),
         ItemRule::many(KDBUS_ITEM_POLICY_ACCESS),
     ],
-};
+);
 
 struct EndpointInner {
     /// Connections made through this endpoint.
@@ -155,7 +153,7 @@ pub(crate) fn make(ep: &Arc<Node>, arg: usize) -> Result<Option<Arc<Node>>> {
     let domain = root.domain().ok_or(ESHUTDOWN)?;
     let name = args.item(KDBUS_ITEM_MAKE_NAME).ok_or(EINVAL)?.str();
     check_name_prefix(domain, name)?;
-    let (_, mode) = modes(args.flags() & MAKE_SPEC.flags);
+    let (_, mode) = modes(args.flags() & MAKE_SPEC.flags());
 
     let anon = Domain::anon_user(root)?;
     let endpoint = Endpoint::new(false, Some(anon))?;

@@ -8,14 +8,17 @@
 //! Each command only declares a [`CmdSpec`] (its fixed size, flags and item
 //! rules) and then reads its validated fields and items from the [`Args`].
 
+use core::marker::PhantomData;
+
 use kernel::{
     alloc::KVec,
     prelude::*,
+    transmute::AsBytes,
     uaccess::{UserPtr, UserSlice},
 };
 
-use crate::limits;
 use crate::uapi::*;
+use crate::wire::{self, Command, ITEM_HEADER};
 
 /// Bytes copied from userspace: inline up to `N`, so the usual command or
 /// small message costs no allocation; in a `KVec` beyond.
@@ -122,34 +125,55 @@ fn pad8(out: &mut impl ItemSink) -> Result {
     out.put(&[0u8; 8][..pad])
 }
 
+/// Appends an item header for a payload of `len` bytes.
+fn push_header(out: &mut impl ItemSink, ty: u64, len: usize) -> Result {
+    let h = KdbusItemHeader {
+        size: (ITEM_HEADER + len) as u64,
+        r#type: ty,
+    };
+    out.put(h.as_bytes())
+}
+
 /// The item encoder: appends an item of type `ty` with `payload`
 /// (`abi.md` §6.1), padded to 8 bytes.
 pub(crate) fn push_item(out: &mut impl ItemSink, ty: u64, payload: &[u8]) -> Result {
-    let size = (KDBUS_ITEM_HEADER_SIZE + payload.len()) as u64;
-    out.put(&size.to_ne_bytes())?;
-    out.put(&ty.to_ne_bytes())?;
+    push_header(out, ty, payload.len())?;
     out.put(payload)?;
     pad8(out)
+}
+
+/// Appends an item whose payload is the ABI struct `payload`.
+pub(crate) fn push_struct_item<T: AsBytes>(
+    out: &mut impl ItemSink,
+    ty: u64,
+    payload: &T,
+) -> Result {
+    push_item(out, ty, payload.as_bytes())
 }
 
 /// Appends a string item: `s` up to its first NUL, plus one NUL.
 pub(crate) fn push_str_item(out: &mut impl ItemSink, ty: u64, s: &[u8]) -> Result {
     let len = s.iter().position(|&c| c == 0).unwrap_or(s.len());
-    let size = (KDBUS_ITEM_HEADER_SIZE + len + 1) as u64;
-    out.put(&size.to_ne_bytes())?;
-    out.put(&ty.to_ne_bytes())?;
+    push_header(out, ty, len + 1)?;
     out.put(&s[..len])?;
     out.put(&[0])?;
     pad8(out)
 }
 
+/// Bytes of a `KDBUS_ITEM_OWNED_NAME` item for `name`, padding included.
+pub(crate) const fn name_item_size(name_len: usize) -> usize {
+    (ITEM_HEADER + KdbusName::NAME_OFFSET + name_len + 1).next_multiple_of(8)
+}
+
 /// Appends a `KDBUS_ITEM_OWNED_NAME` item (`struct kdbus_name`: the flags
 /// the name is held with, then the name).
 pub(crate) fn push_name_item(out: &mut impl ItemSink, name_flags: u64, name: &[u8]) -> Result {
-    let size = (KDBUS_ITEM_HEADER_SIZE + 8 + name.len() + 1) as u64;
-    out.put(&size.to_ne_bytes())?;
-    out.put(&KDBUS_ITEM_OWNED_NAME.to_ne_bytes())?;
-    out.put(&name_flags.to_ne_bytes())?;
+    push_header(
+        out,
+        KDBUS_ITEM_OWNED_NAME,
+        KdbusName::NAME_OFFSET + name.len() + 1,
+    )?;
+    out.put(KdbusName { flags: name_flags }.as_bytes())?;
     out.put(name)?;
     out.put(&[0])?;
     pad8(out)
@@ -192,38 +216,42 @@ impl ItemRule {
     }
 }
 
-/// What a command accepts (`abi.md` §5.13, §6.3).
-pub(crate) struct CmdSpec {
-    /// `sizeof` of the command struct; also the offset of its items.
-    pub(crate) size: usize,
+/// What the command whose struct is `T` accepts (`abi.md` §5.13, §6.3);
+/// its items start at `size_of::<T>()`.
+pub(crate) struct CmdSpec<T: Command> {
     /// Accepted flags besides `KDBUS_FLAG_NEGOTIATE`.
-    pub(crate) flags: u64,
+    flags: u64,
     /// Accepted items besides NEGOTIATE (always accepted, at most once).
-    pub(crate) items: &'static [ItemRule],
+    items: &'static [ItemRule],
+    _cmd: PhantomData<fn() -> T>,
 }
 
-/// Offsets common to every command struct.
-const OFF_SIZE: usize = 0;
-const OFF_FLAGS: usize = 8;
-const OFF_RETURN_FLAGS: usize = 16;
-
-/// Reads a native-endian `u64` at `off` of `buf`, or 0 past its end.
-pub(crate) fn get_u64(buf: &[u8], off: usize) -> u64 {
-    match buf.get(off..off + 8) {
-        Some(b) => {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(b);
-            u64::from_ne_bytes(a)
+impl<T: Command> CmdSpec<T> {
+    /// A command taking `flags` and the items of `items`.
+    pub(crate) const fn new(flags: u64, items: &'static [ItemRule]) -> Self {
+        Self {
+            flags,
+            items,
+            _cmd: PhantomData,
         }
-        None => 0,
     }
+
+    /// The flags the command accepts besides `KDBUS_FLAG_NEGOTIATE`.
+    pub(crate) const fn flags(&self) -> u64 {
+        self.flags
+    }
+
+    /// The size of the command struct, where its items start.
+    const SIZE: usize = size_of::<T>();
 }
 
-/// Writes a native-endian `u64` at `off` of `buf` (ignored past its end).
-pub(crate) fn put_u64(buf: &mut [u8], off: usize, v: u64) {
-    if let Some(b) = buf.get_mut(off..off + 8) {
-        b.copy_from_slice(&v.to_ne_bytes());
-    }
+/// Offsets common to every command struct (see [`Command`]).
+const OFF_FLAGS: usize = core::mem::offset_of!(KdbusCmd, flags);
+const OFF_RETURN_FLAGS: usize = core::mem::offset_of!(KdbusCmd, return_flags);
+
+/// The payload `p` as a `T`, if it has exactly that size.
+fn sized<T: kernel::transmute::FromBytes>(p: &[u8]) -> Option<T> {
+    (p.len() == size_of::<T>()).then(|| wire::read(p)).flatten()
 }
 
 /// One validated item of a command or message: its type and payload.
@@ -238,7 +266,13 @@ pub(crate) struct Item<'a> {
 impl<'a> Item<'a> {
     /// The payload as a `u64` (for 8-byte items).
     pub(crate) fn u64(&self) -> u64 {
-        get_u64(self.payload, 0)
+        self.view().unwrap_or(0)
+    }
+
+    /// The payload (or its fixed start) as the ABI struct `T`; `EINVAL` if
+    /// it is shorter (never after validation, which checked the size).
+    pub(crate) fn view<T: kernel::transmute::FromBytes>(&self) -> Result<T> {
+        wire::read(self.payload).ok_or(EINVAL)
     }
 
     /// A string payload without its NUL (validated by [`check_payload`]).
@@ -267,16 +301,16 @@ impl<'a> Iterator for Items<'a> {
     type Item = Item<'a>;
 
     fn next(&mut self) -> Option<Item<'a>> {
-        let size = usize::try_from(get_u64(self.buf, self.pos)).ok()?;
-        let ty = get_u64(self.buf, self.pos + 8);
-        if size < KDBUS_ITEM_HEADER_SIZE {
+        let h: KdbusItemHeader = wire::read_at(self.buf, self.pos)?;
+        let size = usize::try_from(h.size).ok()?;
+        if size < ITEM_HEADER {
             return None;
         }
         let payload = self
             .buf
-            .get(self.pos + KDBUS_ITEM_HEADER_SIZE..self.pos.checked_add(size)?)?;
+            .get(self.pos + ITEM_HEADER..self.pos.checked_add(size)?)?;
         let item = Item {
-            ty,
+            ty: h.r#type,
             offset: self.pos,
             payload,
         };
@@ -284,9 +318,6 @@ impl<'a> Iterator for Items<'a> {
         Some(item)
     }
 }
-
-/// The item header size as `usize`.
-const KDBUS_ITEM_HEADER_SIZE: usize = 16;
 
 /// Whether `c` is a letter or digit by the kernel's ctype (Latin-1 letters
 /// `0xc0..=0xff` except `0xd7` and `0xf7` count as letters).
@@ -305,11 +336,10 @@ pub(crate) fn is_valid_string(p: &[u8]) -> bool {
 /// The "sysname" rule for bus names, endpoint names and connection
 /// descriptions (`abi.md` §6.2), on a whole item payload.
 pub(crate) fn check_sysname(p: &[u8]) -> Result {
-    let item_size = p.len() + KDBUS_ITEM_HEADER_SIZE;
-    if item_size < KDBUS_ITEM_HEADER_SIZE + 2 {
+    if p.len() < 2 {
         return Err(EINVAL);
     }
-    if item_size > KDBUS_ITEM_HEADER_SIZE + limits::SYSNAME_MAX_LEN + 1 {
+    if p.len() > KDBUS_SYSNAME_MAX_LEN + 1 {
         return Err(ENAMETOOLONG);
     }
     if !is_valid_string(p) {
@@ -331,23 +361,22 @@ pub(crate) fn check_payload(ty: u64, p: &[u8]) -> Result {
     let n = p.len();
     let ok = match ty {
         KDBUS_ITEM_NEGOTIATE => n % 8 == 0,
-        KDBUS_ITEM_PAYLOAD_VEC | KDBUS_ITEM_PAYLOAD_OFF => n == 16 && get_u64(p, 0) != 0,
-        KDBUS_ITEM_PAYLOAD_MEMFD => {
-            if n != 24 || get_u64(p, 8) == 0 {
-                false
-            } else {
-                // `fd` is the i32 at offset 16.
-                let fd = i32::from_ne_bytes([p[16], p[17], p[18], p[19]]);
-                if fd < 0 {
+        KDBUS_ITEM_PAYLOAD_VEC | KDBUS_ITEM_PAYLOAD_OFF => {
+            sized::<KdbusVec>(p).is_some_and(|v| v.size != 0)
+        }
+        KDBUS_ITEM_PAYLOAD_MEMFD => match sized::<KdbusMemfd>(p) {
+            Some(m) if m.size != 0 => {
+                if m.fd < 0 {
                     return Err(EBADF);
                 }
                 true
             }
-        }
+            _ => false,
+        },
         KDBUS_ITEM_FDS => n % 4 == 0,
         KDBUS_ITEM_CANCEL_FD => n == 4,
-        KDBUS_ITEM_BLOOM_PARAMETER => n == 16,
-        KDBUS_ITEM_BLOOM_FILTER => n >= 8,
+        KDBUS_ITEM_BLOOM_PARAMETER => n == size_of::<KdbusBloomParameter>(),
+        KDBUS_ITEM_BLOOM_FILTER => n >= KdbusBloomFilter::DATA_OFFSET,
         KDBUS_ITEM_BLOOM_MASK => true,
         KDBUS_ITEM_MAKE_NAME | KDBUS_ITEM_CONN_DESCRIPTION => return check_sysname(p),
         KDBUS_ITEM_ATTACH_FLAGS_SEND | KDBUS_ITEM_ATTACH_FLAGS_RECV | KDBUS_ITEM_ID => n == 8,
@@ -355,24 +384,25 @@ pub(crate) fn check_payload(ty: u64, p: &[u8]) -> Result {
         | KDBUS_ITEM_EXE | KDBUS_ITEM_CMDLINE | KDBUS_ITEM_CGROUP | KDBUS_ITEM_SECLABEL => {
             is_valid_string(p)
         }
-        KDBUS_ITEM_TIMESTAMP => n == 24,
-        KDBUS_ITEM_CREDS => n == 64,
-        KDBUS_ITEM_PIDS => n == 24,
+        KDBUS_ITEM_TIMESTAMP => n == size_of::<KdbusTimestamp>(),
+        KDBUS_ITEM_CREDS => n == size_of::<KdbusCreds>(),
+        KDBUS_ITEM_PIDS => n == size_of::<KdbusPids>(),
         KDBUS_ITEM_AUXGROUPS => n % 4 == 0,
-        KDBUS_ITEM_CAPS => {
-            if n < 4 {
-                false
-            } else {
-                let last_cap = u32::from_ne_bytes([p[0], p[1], p[2], p[3]]);
-                n >= 4 + 16 * (last_cap as usize >> 5)
+        KDBUS_ITEM_CAPS => match wire::read::<u32>(p) {
+            // `last_cap`, then the capability sets (`abi.md` §6.2).
+            Some(last_cap) => n >= KdbusCaps::CAPS_OFFSET + 16 * (last_cap as usize >> 5),
+            None => false,
+        },
+        KDBUS_ITEM_AUDIT => n == size_of::<KdbusAudit>(),
+        KDBUS_ITEM_POLICY_ACCESS => n == size_of::<KdbusPolicyAccess>(),
+        KDBUS_ITEM_NAME_ADD | KDBUS_ITEM_NAME_REMOVE | KDBUS_ITEM_NAME_CHANGE => {
+            match p.get(KdbusNotifyNameChange::NAME_OFFSET..) {
+                Some([]) => true,
+                Some(name) => is_valid_string(name),
+                None => false,
             }
         }
-        KDBUS_ITEM_AUDIT => n == 8,
-        KDBUS_ITEM_POLICY_ACCESS => n == 24,
-        KDBUS_ITEM_NAME_ADD | KDBUS_ITEM_NAME_REMOVE | KDBUS_ITEM_NAME_CHANGE => {
-            n >= 32 && (n == 32 || is_valid_string(&p[32..]))
-        }
-        KDBUS_ITEM_ID_ADD | KDBUS_ITEM_ID_REMOVE => n == 16,
+        KDBUS_ITEM_ID_ADD | KDBUS_ITEM_ID_REMOVE => n == size_of::<KdbusNotifyIdChange>(),
         KDBUS_ITEM_REPLY_TIMEOUT | KDBUS_ITEM_REPLY_DEAD => n == 0,
         _ => true,
     };
@@ -383,64 +413,83 @@ pub(crate) fn check_payload(ty: u64, p: &[u8]) -> Result {
     }
 }
 
-/// Walks and validates the items of `buf[start..]` against `rules` (plus
-/// NEGOTIATE once): §6.1 encoding, §6.2 payloads, accepted types,
-/// duplicates, exact end, mandatory items. Returns the offset of the
-/// NEGOTIATE item, if any.
-pub(crate) fn validate_items(
+/// The item walker: checks the encoding of the items of `buf[start..]`
+/// (`abi.md` §6.1: sizes, padding, the exact end) and calls `f` with each
+/// item in order, then checks its payload (§6.2).
+pub(crate) fn walk_items(
     buf: &[u8],
     start: usize,
-    rules: &[ItemRule],
-) -> Result<Option<usize>> {
+    mut f: impl FnMut(Item<'_>) -> Result,
+) -> Result {
     let end = buf.len();
-    // Up to 16 distinct types per command; count occurrences per rule.
-    let mut seen = [0u32; 16];
-    let mut negotiate = None;
-    let mut pos = start;
-    let list_end = start
-        .checked_add((end - start).checked_next_multiple_of(8).ok_or(EINVAL)?)
+    let list_end = end
+        .checked_sub(start)
+        .and_then(|n| n.checked_next_multiple_of(8))
+        .and_then(|n| n.checked_add(start))
         .ok_or(EINVAL)?;
+    let mut pos = start;
     while pos < end {
-        if end - pos < KDBUS_ITEM_HEADER_SIZE {
+        let h: KdbusItemHeader = wire::read_at(buf, pos).ok_or(EINVAL)?;
+        let size = usize::try_from(h.size).map_err(|_| EINVAL)?;
+        if size < ITEM_HEADER || size > end - pos {
             return Err(EINVAL);
         }
-        let size = get_u64(buf, pos);
-        let ty = get_u64(buf, pos + 8);
-        let size = usize::try_from(size).map_err(|_| EINVAL)?;
-        if size < KDBUS_ITEM_HEADER_SIZE || size > end - pos {
-            return Err(EINVAL);
-        }
-        if ty == KDBUS_ITEM_NEGOTIATE {
-            if negotiate.is_some() {
-                return Err(EINVAL);
-            }
-            negotiate = Some(pos);
-        } else {
-            let idx = rules.iter().position(|r| r.ty == ty).ok_or(EINVAL)?;
-            if seen[idx] > 0 && !rules[idx].multiple {
-                return Err(EINVAL);
-            }
-            seen[idx] = seen[idx].saturating_add(1);
-        }
-        check_payload(ty, &buf[pos + KDBUS_ITEM_HEADER_SIZE..pos + size])?;
+        let payload = buf.get(pos + ITEM_HEADER..pos + size).ok_or(EINVAL)?;
+        let item = Item {
+            ty: h.r#type,
+            offset: pos,
+            payload,
+        };
+        f(item)?;
+        check_payload(item.ty, payload)?;
         pos = pos.checked_add(size.next_multiple_of(8)).ok_or(EINVAL)?;
     }
     if pos != list_end {
         return Err(EINVAL);
     }
+    Ok(())
+}
+
+/// Walks and validates the items of `buf[start..]` against `rules` (plus
+/// NEGOTIATE once): accepted types, duplicates and mandatory items besides
+/// what [`walk_items`] checks. Returns the NEGOTIATE item, if any.
+pub(crate) fn validate_items<'a>(
+    buf: &'a [u8],
+    start: usize,
+    rules: &[ItemRule],
+) -> Result<Option<Item<'a>>> {
+    // Up to 16 distinct types per command; count occurrences per rule.
+    let mut seen = [0u32; 16];
+    let mut negotiate = None;
+    walk_items(buf, start, |item| {
+        if item.ty == KDBUS_ITEM_NEGOTIATE {
+            if negotiate.is_some() {
+                return Err(EINVAL);
+            }
+            negotiate = Some(item.offset);
+        } else {
+            let idx = rules.iter().position(|r| r.ty == item.ty).ok_or(EINVAL)?;
+            let n = seen.get_mut(idx).ok_or(EINVAL)?;
+            if *n > 0 && !rules[idx].multiple {
+                return Err(EINVAL);
+            }
+            *n = n.saturating_add(1);
+        }
+        Ok(())
+    })?;
     for (i, r) in rules.iter().enumerate() {
         if r.mandatory && seen.get(i).copied().unwrap_or(0) == 0 {
             return Err(EINVAL);
         }
     }
-    Ok(negotiate)
+    Ok(negotiate.and_then(|pos| Items::new(buf, pos).next()))
 }
 
 /// The outcome of parsing that is not an error: go on, or stop because the
 /// caller only negotiated.
-pub(crate) enum Parsed {
+pub(crate) enum Parsed<T: Command> {
     /// Execute the command with these arguments.
-    Run(Args),
+    Run(Args<T>),
     /// `KDBUS_FLAG_NEGOTIATE` was set: everything has been written back,
     /// nothing else may happen; the ioctl returns 0.
     Negotiated,
@@ -450,38 +499,47 @@ pub(crate) enum Parsed {
 /// FREE fit, so the message path copies its commands without allocating.
 const ARGS_INLINE: usize = 128;
 
-/// A command's argument, copied into the kernel and validated.
-pub(crate) struct Args {
+/// A command's argument of type `T`, copied into the kernel and validated.
+///
+/// The fixed part is read as a `T`; answers are set on that copy
+/// ([`Args::out`]) and written back field by field ([`Args::write_back`]),
+/// as the C wrote single members with `kdbus_member_set_user()`.
+pub(crate) struct Args<T: Command> {
     buf: UserBytes<ARGS_INLINE>,
+    cmd: T,
     user: UserPtr,
-    spec: &'static CmdSpec,
+    spec: &'static CmdSpec<T>,
     return_flags: u64,
 }
 
-impl Args {
+impl<T: Command> Args<T> {
     /// Parses the ioctl argument at `arg` per `spec` (`abi.md` §7.1, §7.2).
-    pub(crate) fn parse(arg: usize, spec: &'static CmdSpec) -> Result<Parsed> {
+    pub(crate) fn parse(arg: usize, spec: &'static CmdSpec<T>) -> Result<Parsed<T>> {
         // 1. 8-aligned, and the size readable.
         if arg % 8 != 0 {
             return Err(EFAULT);
         }
         let user = UserPtr::from_addr(arg);
-        let size = UserSlice::new(user, 8).reader().read::<u64>()?;
+        let size = UserSlice::new(user, size_of::<u64>())
+            .reader()
+            .read::<u64>()?;
         // 2, 3.
-        if size < spec.size as u64 {
+        if size < CmdSpec::<T>::SIZE as u64 {
             return Err(EINVAL);
         }
-        if size > limits::CMD_MAX_SIZE {
+        if size > KDBUS_CMD_MAX_SIZE {
             return Err(EMSGSIZE);
         }
         // 4. One copy of the whole argument. `size` is at most 32 KiB.
         let buf = UserBytes::read(user, size as usize)?;
+        let cmd: T = wire::read(&buf).ok_or(EINVAL)?;
         // 5. Changed under us?
-        if get_u64(&buf, OFF_SIZE) != size {
+        if wire::read::<KdbusCmd>(&buf).map(|c| c.size) != Some(size) {
             return Err(EINVAL);
         }
         let mut args = Args {
             buf,
+            cmd,
             user,
             spec,
             return_flags: 0,
@@ -498,28 +556,24 @@ impl Args {
     }
 
     /// Steps 6-12; `Ok(false)` when only negotiating.
-    fn validate(&mut self) -> Result<bool> {
-        put_u64(&mut self.buf, OFF_RETURN_FLAGS, 0);
+    fn validate(&self) -> Result<bool> {
         let flags = self.flags();
         let negotiate_flag = flags & KDBUS_FLAG_NEGOTIATE != 0;
         if flags & !(self.spec.flags | KDBUS_FLAG_NEGOTIATE) != 0 {
             return Err(EINVAL);
         }
-        let negotiate_item = validate_items(&self.buf, self.spec.size, self.spec.items)?;
+        let negotiate = validate_items(&self.buf, CmdSpec::<T>::SIZE, self.spec.items)?;
         if negotiate_flag {
-            self.write_user_u64(OFF_FLAGS, self.spec.flags)?;
+            self.write_user(OFF_FLAGS, &self.spec.flags)?;
         }
-        if let Some(pos) = negotiate_item {
-            let size = get_u64(&self.buf, pos) as usize;
-            let mut off = pos + KDBUS_ITEM_HEADER_SIZE;
-            while off + 8 <= pos + size {
-                let ty = get_u64(&self.buf, off);
-                let accepted =
-                    ty == KDBUS_ITEM_NEGOTIATE || self.spec.items.iter().any(|r| r.ty == ty);
-                if !accepted {
-                    self.write_user_u64(off, 0)?;
+        if let Some(item) = negotiate {
+            // Clear the types this command does not accept, in place.
+            let types = item.offset + ITEM_HEADER;
+            for (i, ty) in item.payload.chunks_exact(size_of::<u64>()).enumerate() {
+                let ty = wire::read::<u64>(ty).unwrap_or(0);
+                if ty != KDBUS_ITEM_NEGOTIATE && !self.spec.items.iter().any(|r| r.ty == ty) {
+                    self.write_user(types + i * size_of::<u64>(), &0u64)?;
                 }
-                off += 8;
             }
         }
         Ok(!negotiate_flag)
@@ -528,33 +582,33 @@ impl Args {
     /// Writes the final `return_flags` back, even on failure; a fault there
     /// makes the command fail `EFAULT` (`abi.md` §7.3).
     fn finish(&mut self, res: Result) -> Result {
-        let wb = self.write_user_u64(OFF_RETURN_FLAGS, self.return_flags);
+        let wb = self.write_user(OFF_RETURN_FLAGS, &self.return_flags);
         res.and(wb)
     }
 
     /// Reports a non-zero `return_flags` at the end of the command.
     pub(crate) fn set_return_flags(&mut self, v: u64) -> Result {
         self.return_flags = v;
-        self.write_user_u64(OFF_RETURN_FLAGS, v)
+        self.write_user(OFF_RETURN_FLAGS, &v)
     }
 
-    /// The copied argument.
-    pub(crate) fn buf(&self) -> &[u8] {
-        &self.buf
+    /// The command's fixed part, as copied in.
+    pub(crate) fn cmd(&self) -> &T {
+        &self.cmd
     }
 
-    /// The `u64` at `off` of the fixed part.
-    pub(crate) fn get(&self, off: usize) -> u64 {
-        get_u64(&self.buf, off)
+    /// The fixed part, to set the answers [`Args::write_back`] writes.
+    pub(crate) fn out(&mut self) -> &mut T {
+        &mut self.cmd
     }
 
     pub(crate) fn flags(&self) -> u64 {
-        self.get(OFF_FLAGS)
+        wire::read::<KdbusCmd>(&self.buf).map_or(0, |c| c.flags)
     }
 
     /// The validated items.
     pub(crate) fn items(&self) -> Items<'_> {
-        Items::new(&self.buf, self.spec.size)
+        Items::new(&self.buf, CmdSpec::<T>::SIZE)
     }
 
     /// The first item of type `ty`.
@@ -562,18 +616,28 @@ impl Args {
         self.items().find(|i| i.ty == ty)
     }
 
-    /// Writes a `u64` into the caller's struct at `off`.
-    pub(crate) fn write_user_u64(&self, off: usize, v: u64) -> Result {
-        let addr = self.user.wrapping_byte_add(off);
-        UserSlice::new(addr, 8).writer().write(&v)
-    }
-
-    /// Writes `bytes` into the caller's struct at `off`.
-    pub(crate) fn write_user(&self, off: usize, bytes: &[u8]) -> Result {
-        let addr = self.user.wrapping_byte_add(off);
+    /// Writes the fields of the fixed part from the one `first` selects to
+    /// the end of the one `last` selects (inclusive) back to the caller.
+    pub(crate) fn write_back<F, G>(
+        &self,
+        first: impl FnOnce(&T) -> &F,
+        last: impl FnOnce(&T) -> &G,
+    ) -> Result {
+        let (from, _) = wire::field_span(&self.cmd, first).ok_or(EFAULT)?;
+        let (at, n) = wire::field_span(&self.cmd, last).ok_or(EFAULT)?;
+        let bytes = self.cmd.as_bytes().get(from..at + n).ok_or(EFAULT)?;
+        let addr = self.user.wrapping_byte_add(from);
         UserSlice::new(addr, bytes.len())
             .writer()
             .write_slice(bytes)
+    }
+
+    /// Writes `v` into the caller's argument at `off` (only for places the
+    /// command struct does not name: `flags` of every command and the
+    /// NEGOTIATE item).
+    fn write_user<V: AsBytes>(&self, off: usize, v: &V) -> Result {
+        let addr = self.user.wrapping_byte_add(off);
+        UserSlice::new(addr, size_of::<V>()).writer().write(v)
     }
 }
 
@@ -606,6 +670,16 @@ mod tests {
             }
         }
         v
+    }
+
+    /// Validates `l` against [`RULES`]; the offset of its NEGOTIATE item.
+    fn validate(l: &[u8]) -> Result<Option<usize>> {
+        validate_items(l, 0, RULES).map(|n| n.map(|i| i.offset))
+    }
+
+    /// Overwrites the size of the first item of `l`.
+    fn set_size(l: &mut [u8], size: u64) {
+        l[..8].copy_from_slice(&size.to_ne_bytes());
     }
 
     const RULES: &[ItemRule] = &[
@@ -669,56 +743,56 @@ mod tests {
             (KDBUS_ITEM_MAKE_NAME, b"0-x\0"),
             (KDBUS_ITEM_NAME, b"a.b\0"),
         ]);
-        assert_eq!(validate_items(&l, 0, RULES), Ok(None));
+        assert_eq!(validate(&l), Ok(None));
         // The size may omit the padding after the last item.
-        assert_eq!(validate_items(&l[..l.len() - 4], 0, RULES), Ok(None));
+        assert_eq!(validate(&l[..l.len() - 4]), Ok(None));
         let l = list(&[
             (KDBUS_ITEM_NEGOTIATE, &[0; 8]),
             (KDBUS_ITEM_MAKE_NAME, b"0-x\0"),
             (KDBUS_ITEM_NAME, b"a.b\0"),
             (KDBUS_ITEM_NAME, b"c.d\0"),
         ]);
-        assert_eq!(validate_items(&l, 0, RULES), Ok(Some(0)));
+        assert_eq!(validate(&l), Ok(Some(0)));
     }
 
     #[test]
     fn walk_rejects_bad_lists() {
         // Missing mandatory item.
         let l = list(&[(KDBUS_ITEM_NAME, b"a.b\0")]);
-        assert_eq!(validate_items(&l, 0, RULES), Err(EINVAL));
+        assert_eq!(validate(&l), Err(EINVAL));
         // Duplicate once-item, duplicate NEGOTIATE, unknown type.
         let l = list(&[
             (KDBUS_ITEM_MAKE_NAME, b"0-x\0"),
             (KDBUS_ITEM_ATTACH_FLAGS_SEND, &[0; 8]),
             (KDBUS_ITEM_ATTACH_FLAGS_SEND, &[0; 8]),
         ]);
-        assert_eq!(validate_items(&l, 0, RULES), Err(EINVAL));
+        assert_eq!(validate(&l), Err(EINVAL));
         let l = list(&[
             (KDBUS_ITEM_NEGOTIATE, &[]),
             (KDBUS_ITEM_NEGOTIATE, &[]),
             (KDBUS_ITEM_MAKE_NAME, b"0-x\0"),
         ]);
-        assert_eq!(validate_items(&l, 0, RULES), Err(EINVAL));
+        assert_eq!(validate(&l), Err(EINVAL));
         let l = list(&[
             (KDBUS_ITEM_MAKE_NAME, b"0-x\0"),
             (KDBUS_ITEM_CREDS, &[0; 64]),
         ]);
-        assert_eq!(validate_items(&l, 0, RULES), Err(EINVAL));
+        assert_eq!(validate(&l), Err(EINVAL));
         // Trailing garbage after the last item.
         let mut l = list(&[(KDBUS_ITEM_MAKE_NAME, b"0-x\0")]);
         let _ = l.extend_from_slice(&[0; 8], GFP_KERNEL);
-        assert_eq!(validate_items(&l, 0, RULES), Err(EINVAL));
+        assert_eq!(validate(&l), Err(EINVAL));
         // An item running past the end, one smaller than its header.
         let mut l = list(&[(KDBUS_ITEM_MAKE_NAME, b"0-x\0")]);
-        put_u64(&mut l, 0, 200);
-        assert_eq!(validate_items(&l, 0, RULES), Err(EINVAL));
-        put_u64(&mut l, 0, 8);
-        assert_eq!(validate_items(&l, 0, RULES), Err(EINVAL));
-        put_u64(&mut l, 0, u64::MAX);
-        assert_eq!(validate_items(&l, 0, RULES), Err(EINVAL));
+        set_size(&mut l, 200);
+        assert_eq!(validate(&l), Err(EINVAL));
+        set_size(&mut l, 8);
+        assert_eq!(validate(&l), Err(EINVAL));
+        set_size(&mut l, u64::MAX);
+        assert_eq!(validate(&l), Err(EINVAL));
         // A header cut short.
         let l = list(&[(KDBUS_ITEM_MAKE_NAME, b"0-x\0")]);
-        assert_eq!(validate_items(&l[..12], 0, RULES), Err(EINVAL));
+        assert_eq!(validate(&l[..12]), Err(EINVAL));
     }
 
     #[test]

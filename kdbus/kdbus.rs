@@ -12,8 +12,8 @@
 //! `domain`, `bus`, `endpoint`, `handle` (open files and the file
 //! operations), `connection`, `pool`, `item` (the generic argument parser),
 //! `message`, `queue`, `reply` (method-call trackers), `notify` (kernel
-//! notifications), `names`, `policy`, `metadata`, `limits` (the ABI's
-//! numeric limits) and `kext/` (the kernel interface layer: safe wrappers
+//! notifications), `names`, `policy`, `metadata`, `wire` (the ABI's structs
+//! as the module reads and writes them) and `kext/` (the kernel interface layer: safe wrappers
 //! for kernel APIs the `kernel` crate lacks, by subsystem). The object lifetime
 //! diagram and the lock order are in `Documentation/kdbus/lifetimes.rst`.
 
@@ -27,7 +27,6 @@ mod fs;
 mod handle;
 mod item;
 mod kext;
-mod limits;
 mod message;
 mod metadata;
 mod names;
@@ -37,6 +36,7 @@ mod policy;
 mod pool;
 mod queue;
 mod reply;
+mod wire;
 
 /// The ABI, shared with userspace Rust: the very file the `kdbus-uapi`
 /// crate is made of, so the module and Rust userspace cannot disagree on a
@@ -57,7 +57,7 @@ module! {
 kext::module_param_rw_u64!(
     ATTACH_FLAGS_MASK,
     "attach_flags_mask",
-    limits::ATTACH_FLAGS_MASK_DEFAULT,
+    uapi::KDBUS_ATTACH_FLAGS_MASK_DEFAULT,
     "Attach flags mask for all metadata exports (default: 0x281f)"
 );
 

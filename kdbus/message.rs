@@ -22,30 +22,14 @@ use kernel::{
 
 use crate::{
     item::{
-        check_payload, get_u64, push_item, push_name_item, push_str_item, put_u64, SliceSink,
-        UserBytes,
+        push_item, push_name_item, push_str_item, push_struct_item, ItemSink, SliceSink, UserBytes,
     },
-    limits,
     metadata::Snapshot,
     names,
     pool::Pool,
     uapi::*,
+    wire::{self, ITEM_HEADER, MSG_HEADER as HEADER},
 };
-
-/// Offsets in `struct kdbus_msg`.
-pub(crate) mod off {
-    pub(crate) const SIZE: usize = 0;
-    pub(crate) const FLAGS: usize = 8;
-    pub(crate) const PRIORITY: usize = 16;
-    pub(crate) const DST_ID: usize = 24;
-    pub(crate) const SRC_ID: usize = 32;
-    pub(crate) const PAYLOAD_TYPE: usize = 40;
-    pub(crate) const COOKIE: usize = 48;
-    pub(crate) const TIMEOUT: usize = 56;
-}
-
-const HEADER: usize = 64;
-const ITEM_HEADER: usize = 16;
 
 /// One PAYLOAD_VEC or PAYLOAD_MEMFD of a message, in item order.
 struct Vector {
@@ -106,6 +90,9 @@ const HEAD_INLINE: usize = 512;
 
 /// A validated message, as read from the sender.
 pub(crate) struct Msg {
+    /// The header, as read.
+    head: KdbusMsg,
+    /// The header and items, as read.
     buf: UserBytes<MSG_INLINE>,
     vecs: Vectors,
     /// Byte range of the DST_NAME string (without NUL) in `buf`.
@@ -136,47 +123,35 @@ impl Msg {
         }
         let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
         let user = UserPtr::from_addr(addr);
-        let size = UserSlice::new(user, 8).reader().read::<u64>()?;
-        if !(HEADER as u64..=limits::MSG_MAX_SIZE).contains(&size) {
+        let size = UserSlice::new(user, size_of::<u64>())
+            .reader()
+            .read::<u64>()?;
+        if !(HEADER as u64..=KDBUS_MSG_MAX_SIZE).contains(&size) {
             return Err(EINVAL);
         }
         let seq = next_seq();
-        let len = size as usize;
-        let buf = UserBytes::read(user, len)?;
-        if get_u64(&buf, off::SIZE) != size {
+        let buf = UserBytes::read(user, size as usize)?;
+        let head: KdbusMsg = wire::read(&buf).ok_or(EINVAL)?;
+        if head.size != size {
             return Err(EINVAL);
         }
-        let flags = get_u64(&buf, off::FLAGS);
+        let flags = head.flags;
         // 5.
         if flags & !(KDBUS_MSG_EXPECT_REPLY | KDBUS_MSG_NO_AUTO_START | KDBUS_MSG_SIGNAL) != 0 {
             return Err(EINVAL);
         }
         // 6, 7: the item walk with the per-type checks.
-        let mut pos = HEADER;
-        while pos < len {
-            if len - pos < ITEM_HEADER {
-                return Err(EINVAL);
-            }
-            let isize = usize::try_from(get_u64(&buf, pos)).map_err(|_| EINVAL)?;
-            if isize < ITEM_HEADER || isize > len - pos {
-                return Err(EINVAL);
-            }
-            check_payload(get_u64(&buf, pos + 8), &buf[pos + ITEM_HEADER..pos + isize])?;
-            pos += isize.next_multiple_of(8);
-        }
-        if pos != HEADER + (len - HEADER).next_multiple_of(8) {
-            return Err(EINVAL);
-        }
+        crate::item::walk_items(&buf, HEADER, |_| Ok(()))?;
         // 8-13: the header.
         let expect_reply = flags & KDBUS_MSG_EXPECT_REPLY != 0;
         let signal = flags & KDBUS_MSG_SIGNAL != 0;
-        let dst_id = get_u64(&buf, off::DST_ID);
-        let timeout = get_u64(&buf, off::TIMEOUT);
-        if get_u64(&buf, off::PAYLOAD_TYPE) == 0 {
+        let dst_id = head.dst_id;
+        let timeout = head.timeout_ns;
+        if head.payload_type == 0 {
             return Err(EINVAL);
         }
         if expect_reply {
-            if timeout == 0 || get_u64(&buf, off::COOKIE) == 0 {
+            if timeout == 0 || head.cookie == 0 {
                 return Err(EINVAL);
             }
             if dst_id == KDBUS_DST_ID_BROADCAST {
@@ -205,15 +180,17 @@ impl Msg {
         let mut inline: u64 = 0;
         for item in crate::item::Items::new(&buf, HEADER) {
             count += 1;
-            if count > limits::MSG_MAX_ITEMS {
+            if count > KDBUS_MSG_MAX_ITEMS {
                 return Err(E2BIG);
             }
             match item.ty {
                 KDBUS_ITEM_PAYLOAD_VEC => {
-                    let vsize = get_u64(item.payload, 0);
-                    let address = get_u64(item.payload, 8);
+                    let KdbusVec {
+                        size: vsize,
+                        address,
+                    } = item.view()?;
                     total = total.checked_add(vsize).ok_or(EMSGSIZE)?;
-                    if total > limits::MSG_MAX_PAYLOAD_VEC_SIZE {
+                    if total > KDBUS_MSG_MAX_PAYLOAD_VEC_SIZE {
                         return Err(EMSGSIZE);
                     }
                     if address != 0 && !crate::kext::access_ok(address, vsize) {
@@ -230,17 +207,15 @@ impl Msg {
                 }
                 KDBUS_ITEM_PAYLOAD_MEMFD => {
                     // 17-22.
-                    let start = get_u64(item.payload, 0);
-                    let msize = get_u64(item.payload, 8);
-                    let fd = i32::from_ne_bytes([
-                        item.payload[16],
-                        item.payload[17],
-                        item.payload[18],
-                        item.payload[19],
-                    ]);
+                    let KdbusMemfd {
+                        start,
+                        size: msize,
+                        fd,
+                        ..
+                    } = item.view()?;
                     let end = start.checked_add(msize).ok_or(EMSGSIZE)?;
                     memfds += 1;
-                    if memfds > limits::MSG_MAX_MEMFD_ITEMS {
+                    if memfds > KDBUS_MSG_MAX_MEMFD_ITEMS {
                         return Err(E2BIG);
                     }
                     let fd = u32::try_from(fd).map_err(|_| EBADF)?;
@@ -270,14 +245,13 @@ impl Msg {
                     if dst_id == KDBUS_DST_ID_BROADCAST {
                         return Err(ENOTUNIQ);
                     }
-                    let n = item.payload.len() / 4;
-                    if n > limits::CONN_MAX_FDS_PER_USER {
+                    let n = item.payload.len() / size_of::<i32>();
+                    if n > KDBUS_CONN_MAX_FDS_PER_USER {
                         return Err(EMFILE);
                     }
                     files.reserve(n, GFP_KERNEL)?;
-                    for c in item.payload.chunks_exact(4) {
-                        let fd = i32::from_ne_bytes([c[0], c[1], c[2], c[3]]);
-                        let file = pin_file(fd)?;
+                    for c in item.payload.chunks_exact(size_of::<i32>()) {
+                        let file = pin_file(wire::read(c).ok_or(EINVAL)?)?;
                         // Cannot fail: reserved above.
                         let _ = files.push_within_capacity(file);
                     }
@@ -287,7 +261,7 @@ impl Msg {
                         return Err(EEXIST);
                     }
                     bloom = true;
-                    let bits = item.payload.len() - 8;
+                    let bits = item.payload.len() - KdbusBloomFilter::DATA_OFFSET;
                     if bits % 8 != 0 {
                         return Err(EFAULT);
                     }
@@ -323,12 +297,12 @@ impl Msg {
         if signal != bloom {
             return Err(EBADMSG);
         }
-        let src_id = get_u64(&buf, off::SRC_ID);
-        if src_id != 0 && src_id != sender_id {
+        if head.src_id != 0 && head.src_id != sender_id {
             return Err(EINVAL);
         }
         let has_fds = !files.is_empty();
         Ok(Msg {
+            head,
             buf,
             vecs,
             files,
@@ -348,31 +322,16 @@ impl Msg {
         }
         let addr = usize::try_from(addr)
             .ok()
-            .and_then(|a| a.checked_add(off::DST_ID))
+            .and_then(|a| a.checked_add(core::mem::offset_of!(KdbusMsg, dst_id)))
             .ok_or(EFAULT)?;
-        UserSlice::new(UserPtr::from_addr(addr), 8)
+        UserSlice::new(UserPtr::from_addr(addr), size_of::<u64>())
             .reader()
             .read::<u64>()
     }
 
-    pub(crate) fn get(&self, off: usize) -> u64 {
-        get_u64(&self.buf, off)
-    }
-
-    pub(crate) fn flags(&self) -> u64 {
-        self.get(off::FLAGS)
-    }
-
-    pub(crate) fn dst_id(&self) -> u64 {
-        self.get(off::DST_ID)
-    }
-
-    pub(crate) fn cookie(&self) -> u64 {
-        self.get(off::COOKIE)
-    }
-
-    pub(crate) fn priority(&self) -> i64 {
-        self.get(off::PRIORITY) as i64
+    /// The header, as read.
+    pub(crate) fn head(&self) -> &KdbusMsg {
+        &self.head
     }
 
     /// The DST_NAME string, if any.
@@ -402,7 +361,7 @@ impl Msg {
     /// Space of the FDS item in a receiver's slice (0 without descriptors).
     fn fds_item_size(&self) -> usize {
         if self.has_fds {
-            (ITEM_HEADER + 4 * self.files.len()).next_multiple_of(8)
+            (ITEM_HEADER + size_of::<i32>() * self.files.len()).next_multiple_of(8)
         } else {
             0
         }
@@ -417,17 +376,15 @@ impl Msg {
     /// The memfds, with the offset of each one's `fd` field in a slice.
     pub(crate) fn memfds(&self) -> Result<KVec<(ARef<File>, usize)>> {
         let mut out = KVec::new();
-        let mut at = HEADER
-            + self
-                .dst_name
-                .map_or(0, |(a, b)| (ITEM_HEADER + b - a + 1).next_multiple_of(8));
+        let mut at = HEADER + self.dst_name.map_or(0, |(a, b)| string_item_size(b - a));
         for v in self.vecs.iter() {
             match &v.memfd {
                 Some((file, _)) => {
-                    out.push((file.clone(), at + ITEM_HEADER + 16), GFP_KERNEL)?;
-                    at += 40;
+                    let fd = ITEM_HEADER + core::mem::offset_of!(KdbusMemfd, fd);
+                    out.push((file.clone(), at + fd), GFP_KERNEL)?;
+                    at += MEMFD_ITEM;
                 }
-                None => at += 32,
+                None => at += VEC_ITEM,
             }
         }
         Ok(out)
@@ -467,40 +424,44 @@ impl Msg {
             heap.resize(payload_off, 0, GFP_KERNEL)?;
             &mut heap
         };
-        head.get_mut(..HEADER)
-            .ok_or(EINVAL)?
-            .copy_from_slice(&self.buf[..HEADER]);
-        put_u64(head, off::SRC_ID, src_id);
-        put_u64(head, off::SIZE, header_items as u64);
-        let mut out = SliceSink::new(head, HEADER);
+        let mut out = SliceSink::new(head, 0);
+        let msg = KdbusMsg {
+            size: header_items as u64,
+            src_id,
+            ..self.head
+        };
+        out.put(wire::bytes(&msg))?;
         if let Some(name) = self.dst_name() {
             push_str_item(&mut out, KDBUS_ITEM_DST_NAME, name)?;
         }
         for v in self.vecs.iter() {
             if let Some((_, start)) = &v.memfd {
                 // `fd` is filled in at RECV; until then it reads -1.
-                let mut p = [0u8; 24];
-                p[..8].copy_from_slice(&start.to_ne_bytes());
-                p[8..16].copy_from_slice(&v.size.to_ne_bytes());
-                p[16..20].copy_from_slice(&(-1i32).to_ne_bytes());
-                push_item(&mut out, KDBUS_ITEM_PAYLOAD_MEMFD, &p)?;
+                let memfd = KdbusMemfd {
+                    start: *start,
+                    size: v.size,
+                    fd: -1,
+                    __pad: 0,
+                };
+                push_struct_item(&mut out, KDBUS_ITEM_PAYLOAD_MEMFD, &memfd)?;
                 continue;
             }
-            let voff = if v.pos == u64::MAX {
+            let offset = if v.pos == u64::MAX {
                 u64::MAX
             } else {
                 payload_off as u64 + v.pos
             };
-            let mut p = [0u8; 16];
-            p[..8].copy_from_slice(&v.size.to_ne_bytes());
-            p[8..].copy_from_slice(&voff.to_ne_bytes());
-            push_item(&mut out, KDBUS_ITEM_PAYLOAD_OFF, &p)?;
+            let vec = KdbusVec {
+                size: v.size,
+                address: offset,
+            };
+            push_struct_item(&mut out, KDBUS_ITEM_PAYLOAD_OFF, &vec)?;
         }
         if self.has_fds {
             // Numbers are filled in at RECV; until then they read -1.
-            let none = [0xffu8; 4 * limits::CONN_MAX_FDS_PER_USER];
-            let fds = none.get(..4 * self.files.len()).ok_or(EMFILE)?;
-            push_item(&mut out, KDBUS_ITEM_FDS, fds)?;
+            let none = [-1i32; KDBUS_CONN_MAX_FDS_PER_USER];
+            let fds = none.get(..self.files.len()).ok_or(EMFILE)?;
+            push_item(&mut out, KDBUS_ITEM_FDS, wire::bytes(fds))?;
         }
         pool.write(off, head)?;
         // The inline payload: one copy per vector, sender to pool.
@@ -549,9 +510,11 @@ impl Layout {
         meta_len: usize,
         inline: usize,
     ) -> Self {
-        let name = name_len.map_or(0, |n| (ITEM_HEADER + n + 1).next_multiple_of(8));
-        let fds = fds.map_or(0, |n| (ITEM_HEADER + 4 * n).next_multiple_of(8));
-        let header_items = HEADER + name + 32 * vecs + 40 * memfds + fds;
+        let name = name_len.map_or(0, string_item_size);
+        let fds = fds.map_or(0, |n| {
+            (ITEM_HEADER + size_of::<i32>() * n).next_multiple_of(8)
+        });
+        let header_items = HEADER + name + VEC_ITEM * vecs + MEMFD_ITEM * memfds + fds;
         let payload_off = header_items + meta_len;
         Self {
             header_items,
@@ -559,6 +522,17 @@ impl Layout {
             slice_size: (payload_off + inline).next_multiple_of(8),
         }
     }
+}
+
+/// Bytes of a PAYLOAD_OFF item in a receiver's slice.
+const VEC_ITEM: usize = ITEM_HEADER + size_of::<KdbusVec>();
+
+/// Bytes of a PAYLOAD_MEMFD item in a receiver's slice.
+const MEMFD_ITEM: usize = ITEM_HEADER + size_of::<KdbusMemfd>();
+
+/// Bytes of a string item of `len` characters (NUL and padding included).
+const fn string_item_size(len: usize) -> usize {
+    (ITEM_HEADER + len + 1).next_multiple_of(8)
 }
 
 /// How far a payload element advances the inline stream (§2.4): all its
@@ -597,7 +571,7 @@ pub(crate) struct MsgMeta {
     names: KVec<(KVec<u8>, u64)>,
     description: Option<KVec<u8>>,
     /// seqnum, CLOCK_MONOTONIC and CLOCK_REALTIME in ns.
-    timestamp: Option<[u64; 3]>,
+    timestamp: Option<KdbusTimestamp>,
 }
 
 impl MsgMeta {
@@ -635,12 +609,10 @@ impl MsgMeta {
             }
             _ => None,
         };
-        let timestamp = (mask & KDBUS_ATTACH_TIMESTAMP != 0).then(|| {
-            [
-                seq,
-                <Monotonic as ClockSource>::ktime_get() as u64,
-                <RealTime as ClockSource>::ktime_get() as u64,
-            ]
+        let timestamp = (mask & KDBUS_ATTACH_TIMESTAMP != 0).then(|| KdbusTimestamp {
+            seqnum: seq,
+            monotonic_ns: <Monotonic as ClockSource>::ktime_get() as u64,
+            realtime_ns: <RealTime as ClockSource>::ktime_get() as u64,
         });
         Ok(Self {
             snapshot,
@@ -663,11 +635,7 @@ impl MsgMeta {
             push_str_item(out, KDBUS_ITEM_CONN_DESCRIPTION, d)?;
         }
         if let Some(t) = &self.timestamp {
-            let mut p = [0u8; 24];
-            for (i, v) in t.iter().enumerate() {
-                p[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
-            }
-            push_item(out, KDBUS_ITEM_TIMESTAMP, &p)?;
+            push_struct_item(out, KDBUS_ITEM_TIMESTAMP, t)?;
         }
         Ok(())
     }

@@ -16,7 +16,7 @@
 use kernel::{alloc::KVec, prelude::*};
 
 use crate::{
-    item::{push_item, push_str_item},
+    item::{push_item, push_str_item, push_struct_item},
     kext::{self, CredRef, PidRef},
     uapi::*,
 };
@@ -60,15 +60,17 @@ impl Snapshot {
     /// CREDS ids are read in the caller's user namespace (`EINVAL` when
     /// unmapped, `0xffffffff` stays invalid); PIDS must name existing tasks.
     pub(crate) fn faked(
-        creds: Option<&[u8]>,
-        pids: Option<&[u8]>,
+        creds: Option<KdbusCreds>,
+        pids: Option<KdbusPids>,
         seclabel: Option<&[u8]>,
     ) -> Result<Self> {
         let faked_creds = match creds {
-            Some(p) => {
+            Some(c) => {
+                let ids = [
+                    c.uid, c.euid, c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid,
+                ];
                 let mut out = [u32::MAX; 8];
-                for (i, o) in out.iter_mut().enumerate() {
-                    let v = crate::item::get_u64(p, i * 8);
+                for (i, (o, v)) in out.iter_mut().zip(ids).enumerate() {
                     if v == u64::from(u32::MAX) {
                         continue;
                     }
@@ -85,9 +87,9 @@ impl Snapshot {
         };
         let pids = match pids {
             Some(p) => Some([
-                PidRef::find(crate::item::get_u64(p, 8))?,
-                PidRef::find(crate::item::get_u64(p, 0))?,
-                PidRef::find(crate::item::get_u64(p, 16))?,
+                PidRef::find(p.tid)?,
+                PidRef::find(p.pid)?,
+                PidRef::find(p.ppid)?,
             ]),
             None => None,
         };
@@ -142,39 +144,47 @@ impl Snapshot {
                 (None, Some(f)) => *f,
                 (None, None) => [u32::MAX; 8],
             };
-            let mut p = [0u8; 64];
-            for (i, id) in ids.iter().enumerate() {
-                let v = if *id == u32::MAX {
-                    u64::from(u32::MAX)
-                } else if i < 4 {
-                    u64::from(kext::uid_for_current(*id))
-                } else {
-                    u64::from(kext::gid_for_current(*id))
-                };
-                p[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
+            let mut v = [u64::from(u32::MAX); 8];
+            for (i, (v, id)) in v.iter_mut().zip(ids).enumerate() {
+                if id != u32::MAX {
+                    *v = u64::from(if i < 4 {
+                        kext::uid_for_current(id)
+                    } else {
+                        kext::gid_for_current(id)
+                    });
+                }
             }
-            push_item(out, KDBUS_ITEM_CREDS, &p)?;
+            let [uid, euid, suid, fsuid, gid, egid, sgid, fsgid] = v;
+            let creds = KdbusCreds {
+                uid,
+                euid,
+                suid,
+                fsuid,
+                gid,
+                egid,
+                sgid,
+                fsgid,
+            };
+            push_struct_item(out, KDBUS_ITEM_CREDS, &creds)?;
         }
         if mask & KDBUS_ATTACH_PIDS != 0 {
             if let Some([pid, tgid, ppid]) = &self.pids {
-                let mut p = [0u8; 24];
-                p[0..8].copy_from_slice(&u64::from(tgid.nr_for_current()).to_ne_bytes());
-                p[8..16].copy_from_slice(&u64::from(pid.nr_for_current()).to_ne_bytes());
-                p[16..24].copy_from_slice(&u64::from(ppid.nr_for_current()).to_ne_bytes());
-                push_item(out, KDBUS_ITEM_PIDS, &p)?;
+                let pids = KdbusPids {
+                    pid: u64::from(tgid.nr_for_current()),
+                    tid: u64::from(pid.nr_for_current()),
+                    ppid: u64::from(ppid.nr_for_current()),
+                };
+                push_struct_item(out, KDBUS_ITEM_PIDS, &pids)?;
             }
         }
         if mask & KDBUS_ATTACH_AUXGROUPS != 0 {
             if let Some(c) = &self.cred {
                 let groups = c.groups();
-                let mut p = KVec::with_capacity(groups.len() * 8, GFP_KERNEL)?;
+                let mut p = KVec::with_capacity(groups.len(), GFP_KERNEL)?;
                 for g in groups {
-                    p.extend_from_slice(
-                        &u64::from(kext::gid_for_current(g.val)).to_ne_bytes(),
-                        GFP_KERNEL,
-                    )?;
+                    p.push(u64::from(kext::gid_for_current(g.val)), GFP_KERNEL)?;
                 }
-                push_item(out, KDBUS_ITEM_AUXGROUPS, &p)?;
+                push_item(out, KDBUS_ITEM_AUXGROUPS, crate::wire::bytes(&p[..]))?;
             }
         }
         if mask & KDBUS_ATTACH_TID_COMM != 0 {

@@ -9,7 +9,7 @@
 
 use kernel::{alloc::KVec, prelude::*, sync::Arc};
 
-use crate::{connection::Connection, limits, uapi::*};
+use crate::{connection::Connection, uapi::*};
 
 /// One registered name.
 pub(crate) struct NameEntry {
@@ -102,7 +102,7 @@ fn is_alpha(c: u8) -> bool {
 /// Whether `name` (without NUL) is a valid well-known name; with `wildcard`,
 /// a last element `*` is tolerated (`names-match-policy-metadata.md` §1.1).
 pub(crate) fn is_valid(name: &[u8], wildcard: bool) -> bool {
-    if name.is_empty() || name.len() > limits::NAME_MAX_LEN {
+    if name.is_empty() || name.len() > KDBUS_NAME_MAX_LEN {
         return false;
     }
     let mut elements = 0;

@@ -14,7 +14,11 @@
 
 use kernel::{alloc::KVec, new_mutex, prelude::*, sync::Mutex};
 
-use crate::{bus::Bus, item::put_u64, message::off, uapi::*};
+use crate::{
+    bus::Bus,
+    uapi::*,
+    wire::{self, ITEM_HEADER, MSG_HEADER},
+};
 
 /// One pending notification.
 struct Notification {
@@ -38,7 +42,7 @@ pub(crate) struct Notifier {
 }
 
 /// Size of a REPLY_* notification without metadata (§7.1).
-pub(crate) const REPLY_NOTIFICATION_SIZE: usize = 80;
+pub(crate) const REPLY_NOTIFICATION_SIZE: usize = MSG_HEADER + ITEM_HEADER;
 
 impl Notifier {
     pub(crate) fn new() -> impl PinInit<Self> {
@@ -84,35 +88,48 @@ impl Notifier {
 /// target's ID as dst_id, payload type 0, SIGNAL, the call's cookie as
 /// cookie_reply, one item of 16 bytes without payload.
 pub(crate) fn reply_message(target: u64, ty: u64, cookie: u64) -> [u8; REPLY_NOTIFICATION_SIZE] {
+    let head = KdbusMsg {
+        size: REPLY_NOTIFICATION_SIZE as u64,
+        flags: KDBUS_MSG_SIGNAL,
+        dst_id: target,
+        src_id: KDBUS_SRC_ID_KERNEL,
+        payload_type: KDBUS_PAYLOAD_KERNEL,
+        timeout_ns: cookie,
+        ..KdbusMsg::default()
+    };
+    let item = KdbusItemHeader {
+        size: ITEM_HEADER as u64,
+        r#type: ty,
+    };
     let mut m = [0u8; REPLY_NOTIFICATION_SIZE];
-    put_u64(&mut m, off::SIZE, REPLY_NOTIFICATION_SIZE as u64);
-    put_u64(&mut m, off::FLAGS, KDBUS_MSG_SIGNAL);
-    put_u64(&mut m, off::DST_ID, target);
-    put_u64(&mut m, off::SRC_ID, KDBUS_SRC_ID_KERNEL);
-    put_u64(&mut m, off::PAYLOAD_TYPE, KDBUS_PAYLOAD_KERNEL);
-    put_u64(&mut m, off::TIMEOUT, cookie);
-    put_u64(&mut m, 64, 16);
-    put_u64(&mut m, 72, ty);
+    let (h, i) = m.split_at_mut(MSG_HEADER);
+    h.copy_from_slice(wire::bytes(&head));
+    i.copy_from_slice(wire::bytes(&item));
     m
 }
 
 #[kunit_tests(kdbus_notify)]
 mod tests {
     use super::*;
-    use crate::item::get_u64;
+    use crate::wire::read_at;
 
     #[test]
     fn reply_notification_layout() {
         let m = reply_message(7, KDBUS_ITEM_REPLY_DEAD, 0x1234);
-        assert_eq!(get_u64(&m, off::SIZE), 80);
-        assert_eq!(get_u64(&m, off::FLAGS), KDBUS_MSG_SIGNAL);
-        assert_eq!(get_u64(&m, off::PRIORITY), 0);
-        assert_eq!(get_u64(&m, off::DST_ID), 7);
-        assert_eq!(get_u64(&m, off::SRC_ID), 0);
-        assert_eq!(get_u64(&m, off::PAYLOAD_TYPE), 0);
-        assert_eq!(get_u64(&m, off::COOKIE), 0);
-        assert_eq!(get_u64(&m, off::TIMEOUT), 0x1234);
-        assert_eq!(get_u64(&m, 64), 16);
-        assert_eq!(get_u64(&m, 72), KDBUS_ITEM_REPLY_DEAD);
+        assert_eq!(m.len(), 80);
+        let h: Option<KdbusMsg> = read_at(&m, 0);
+        let want = KdbusMsg {
+            size: 80,
+            flags: KDBUS_MSG_SIGNAL,
+            dst_id: 7,
+            timeout_ns: 0x1234,
+            ..KdbusMsg::default()
+        };
+        assert_eq!(h, Some(want));
+        let i: Option<KdbusItemHeader> = read_at(&m, 64);
+        assert_eq!(
+            i.map(|i| (i.size, i.r#type)),
+            Some((16, KDBUS_ITEM_REPLY_DEAD))
+        );
     }
 }

@@ -68,9 +68,12 @@ impl PolicyDb {
                     )?;
                 }
                 KDBUS_ITEM_POLICY_ACCESS => {
-                    let ty = crate::item::get_u64(item.payload, 0);
-                    let access = crate::item::get_u64(item.payload, 8);
-                    let id = crate::item::get_u64(item.payload, 16) as u32;
+                    let KdbusPolicyAccess {
+                        r#type: ty,
+                        access,
+                        id,
+                    } = item.view()?;
+                    let id = id as u32;
                     let entry = entries.last_mut().ok_or(EINVAL)?;
                     if access > KDBUS_POLICY_OWN {
                         return Err(EINVAL);

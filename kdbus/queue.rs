@@ -19,7 +19,7 @@ use kernel::{
     sync::{aref::ARef, Arc},
 };
 
-use crate::{domain::UserRef, limits, message::MsgMeta, reply::Reply};
+use crate::{domain::UserRef, message::MsgMeta, reply::Reply, uapi::*};
 
 /// A queued message.
 pub(crate) struct Entry {
@@ -130,7 +130,7 @@ impl Quota {
             .map_or((0, 0, 0), |x| (x.bytes, x.msgs, x.fds));
         admit(pool_size, self.accounted, u, n, m)?;
         // Step 4: descriptors in flight from one user.
-        if fds + f > limits::CONN_MAX_FDS_PER_USER {
+        if fds + f > KDBUS_CONN_MAX_FDS_PER_USER {
             return Err(EMFILE);
         }
         Ok(())
@@ -402,7 +402,7 @@ pub(crate) fn admit(p: usize, a: usize, u: usize, n: usize, m: usize) -> Result 
     if l < u || l - u < m || u.saturating_add(m) > u32::MAX as usize {
         return Err(ENOBUFS);
     }
-    if n >= limits::CONN_MAX_MSGS {
+    if n >= KDBUS_CONN_MAX_MSGS {
         return Err(ENOBUFS);
     }
     Ok(())

@@ -6,7 +6,7 @@
 //! tracker list until it is *closed*: by the reply, the deadline, the
 //! callee's death or DROP, or the end of a synchronous wait. The queued call
 //! message holds a second reference, so a tracker counts toward the
-//! caller's limit ([`limits::CONN_MAX_REQUESTS_PENDING`]) until both are
+//! caller's limit ([`KDBUS_CONN_MAX_REQUESTS_PENDING`]) until both are
 //! gone (§4.1: a timed-out call still unread in the callee's queue keeps
 //! counting).
 //!
@@ -36,7 +36,7 @@ use kernel::{
     },
 };
 
-use crate::{limits, queue::Entry};
+use crate::{queue::Entry, uapi::*};
 
 /// The number of trackers of one caller that exist, shared by the caller
 /// and its trackers (`message.md` §4.1: the limit of pending calls).
@@ -92,7 +92,7 @@ impl Reply {
         is_sync: bool,
     ) -> Result<Arc<Reply>> {
         let count = &**pending;
-        crate::domain::charge(count, limits::CONN_MAX_REQUESTS_PENDING as u32, EMLINK)?;
+        crate::domain::charge(count, KDBUS_CONN_MAX_REQUESTS_PENDING as u32, EMLINK)?;
         let reply = Arc::pin_init(
             pin_init!(Reply {
                 caller,

@@ -147,7 +147,7 @@ impl Connection {
     pub(super) fn wait_reply(
         self: &Arc<Self>,
         file: &File,
-        args: &Args,
+        args: &mut Args<KdbusCmdSend>,
         r: Arc<Reply>,
         cancel: Option<&LocalFile>,
     ) -> Result {
@@ -204,7 +204,7 @@ impl Connection {
     /// Gives a synchronous caller its reply (`message.md` §4.5): metadata,
     /// descriptors (memfds even without ACCEPT_FD), the slice published in
     /// `cmd_send.reply`; the quota charge ends here.
-    pub(super) fn hand_over(&self, args: &Args, e: Entry) -> Result {
+    pub(super) fn hand_over(&self, args: &mut Args<KdbusCmdSend>, e: Entry) -> Result {
         let installer = match self.export(&e, true, true) {
             Ok(i) => i,
             Err(err) => {
@@ -217,13 +217,16 @@ impl Connection {
         let nfds = e.files.len();
         installer.install(e.files, e.memfds);
         self.pool.deliver(e.off, e.user, e.size, nfds);
-        let mut reply = [0u8; 24];
-        reply[..8].copy_from_slice(&(e.off as u64).to_ne_bytes());
-        reply[8..16].copy_from_slice(&(e.size as u64).to_ne_bytes());
-        if incomplete {
-            reply[16..].copy_from_slice(&KDBUS_RECV_RETURN_INCOMPLETE_FDS.to_ne_bytes());
-        }
-        args.write_user(32, &reply)
+        let reply = KdbusMsgInfo {
+            offset: e.off as u64,
+            msg_size: e.size as u64,
+            return_flags: if incomplete {
+                KDBUS_RECV_RETURN_INCOMPLETE_FDS
+            } else {
+                0
+            },
+        };
+        super::send::write_reply(args, reply)
     }
 
     /// Arms the reply-timeout scanner for `deadline` unless it runs earlier

@@ -10,29 +10,34 @@ use kernel::{
 };
 
 use crate::{
-    item::{push_name_item, push_str_item, sanitize_attach, Args, CmdSpec, ItemRule, Parsed},
+    item::{
+        name_item_size, push_name_item, push_str_item, sanitize_attach, Args, CmdSpec, ItemRule,
+        Parsed,
+    },
     uapi::*,
+    wire::INFO_HEADER,
 };
 
 use super::{Connection, Kind};
 
-static CONN_INFO_SPEC: CmdSpec = CmdSpec {
-    size: 56,
-    flags: 0,
-    items: &[ItemRule::once(KDBUS_ITEM_NAME)],
-};
+static CONN_INFO_SPEC: CmdSpec<KdbusCmdInfo> = CmdSpec::new(0, &[ItemRule::once(KDBUS_ITEM_NAME)]);
 
-static BUS_CREATOR_INFO_SPEC: CmdSpec = CmdSpec {
-    size: 56,
-    flags: 0,
-    items: &[],
-};
+static BUS_CREATOR_INFO_SPEC: CmdSpec<KdbusCmdInfo> = CmdSpec::new(0, &[]);
 
-static LIST_SPEC: CmdSpec = CmdSpec {
-    size: 40,
-    flags: KDBUS_LIST_UNIQUE | KDBUS_LIST_NAMES | KDBUS_LIST_ACTIVATORS | KDBUS_LIST_QUEUED,
-    items: &[],
-};
+static LIST_SPEC: CmdSpec<KdbusCmdList> = CmdSpec::new(
+    KDBUS_LIST_UNIQUE | KDBUS_LIST_NAMES | KDBUS_LIST_ACTIVATORS | KDBUS_LIST_QUEUED,
+    &[],
+);
+
+/// Appends the header of a `kdbus_info` record of `size` bytes.
+fn push_info(out: &mut KVec<u8>, size: usize, id: u64, flags: u64) -> Result {
+    let info = KdbusInfo {
+        size: size as u64,
+        id,
+        flags,
+    };
+    Ok(out.extend_from_slice(crate::wire::bytes(&info), GFP_KERNEL)?)
+}
 
 /// Appends a LIST name record: a `kdbus_info` with one OWNED_NAME item.
 pub(super) fn push_name_record(
@@ -42,11 +47,17 @@ pub(super) fn push_name_record(
     name_flags: u64,
     name: &[u8],
 ) -> Result {
-    let item = (16 + 8 + name.len() as u64 + 1).next_multiple_of(8);
-    out.extend_from_slice(&(24 + item).to_ne_bytes(), GFP_KERNEL)?;
-    out.extend_from_slice(&id.to_ne_bytes(), GFP_KERNEL)?;
-    out.extend_from_slice(&flags.to_ne_bytes(), GFP_KERNEL)?;
+    push_info(out, INFO_HEADER + name_item_size(name.len()), id, flags)?;
     push_name_item(out, name_flags, name)
+}
+
+/// Finishes a `kdbus_info` answer built in `out` from its start: its size.
+fn finish_info(out: &mut [u8]) -> Result<u64> {
+    let size = out.len() as u64;
+    out.get_mut(..size_of::<u64>())
+        .ok_or(EINVAL)?
+        .copy_from_slice(crate::wire::bytes(&size));
+    Ok(size)
 }
 
 impl Connection {
@@ -72,12 +83,12 @@ impl Connection {
     }
 
     pub(super) fn conn_info(&self, arg: usize) -> Result {
-        let args = match Args::parse(arg, &CONN_INFO_SPEC)? {
+        let mut args = match Args::parse(arg, &CONN_INFO_SPEC)? {
             Parsed::Run(args) => args,
             Parsed::Negotiated => return Ok(()),
         };
-        let mask = sanitize_attach(args.get(32))?;
-        let id = args.get(24);
+        let mask = sanitize_attach(args.cmd().attach_flags)?;
+        let id = args.cmd().id;
         let peer = if let Some(name) = args.item(KDBUS_ITEM_NAME) {
             let name = name.str();
             let owner = self.bus.name_owner(name).ok_or(ESRCH)?;
@@ -95,9 +106,7 @@ impl Connection {
             return Err(EINVAL);
         };
         let mut out = KVec::new();
-        out.extend_from_slice(&[0u8; 24], GFP_KERNEL)?;
-        crate::item::put_u64(&mut out, 8, peer.id);
-        crate::item::put_u64(&mut out, 16, peer.hello_flags);
+        push_info(&mut out, 0, peer.id, peer.hello_flags)?;
         let send = peer.attach_send.load(ordering::Relaxed);
         let mask = mask & send & crate::attach_flags_mask();
         peer.meta.write_items(mask, &mut out)?;
@@ -113,23 +122,17 @@ impl Connection {
                 push_str_item(&mut out, KDBUS_ITEM_CONN_DESCRIPTION, d)?;
             }
         }
-        let size = out.len() as u64;
-        crate::item::put_u64(&mut out, 0, size);
-        let off = self.answer(&out)?;
-        args.write_user_u64(40, off as u64)?;
-        args.write_user_u64(48, size)
+        self.write_info(&mut args, &mut out)
     }
 
     pub(super) fn bus_creator_info(&self, arg: usize) -> Result {
-        let args = match Args::parse(arg, &BUS_CREATOR_INFO_SPEC)? {
+        let mut args = match Args::parse(arg, &BUS_CREATOR_INFO_SPEC)? {
             Parsed::Run(args) => args,
             Parsed::Negotiated => return Ok(()),
         };
-        let mask = sanitize_attach(args.get(32))?;
+        let mask = sanitize_attach(args.cmd().attach_flags)?;
         let mut out = KVec::new();
-        out.extend_from_slice(&[0u8; 24], GFP_KERNEL)?;
-        crate::item::put_u64(&mut out, 8, self.bus.id());
-        crate::item::put_u64(&mut out, 16, self.bus.flags());
+        push_info(&mut out, 0, self.bus.id(), self.bus.flags())?;
         let bus_node = self.ep.parent().ok_or(ESHUTDOWN)?;
         push_str_item(&mut out, KDBUS_ITEM_MAKE_NAME, bus_node.name())?;
         let mask = mask & self.bus.attach_owner() & crate::attach_flags_mask();
@@ -137,15 +140,11 @@ impl Connection {
         let mask =
             mask & !(KDBUS_ATTACH_NAMES | KDBUS_ATTACH_CONN_DESCRIPTION | KDBUS_ATTACH_TIMESTAMP);
         self.bus.creator().write_items(mask, &mut out)?;
-        let size = out.len() as u64;
-        crate::item::put_u64(&mut out, 0, size);
-        let off = self.answer(&out)?;
-        args.write_user_u64(40, off as u64)?;
-        args.write_user_u64(48, size)
+        self.write_info(&mut args, &mut out)
     }
 
     pub(super) fn list(&self, arg: usize) -> Result {
-        let args = match Args::parse(arg, &LIST_SPEC)? {
+        let mut args = match Args::parse(arg, &LIST_SPEC)? {
             Parsed::Run(args) => args,
             Parsed::Negotiated => return Ok(()),
         };
@@ -180,9 +179,7 @@ impl Connection {
                 }
             }
             if !added && flags & KDBUS_LIST_UNIQUE != 0 {
-                out.extend_from_slice(&24u64.to_ne_bytes(), GFP_KERNEL)?;
-                out.extend_from_slice(&c.id.to_ne_bytes(), GFP_KERNEL)?;
-                out.extend_from_slice(&c.hello_flags.to_ne_bytes(), GFP_KERNEL)?;
+                push_info(&mut out, INFO_HEADER, c.id, c.hello_flags)?;
             }
         }
         let (off, size) = if out.is_empty() {
@@ -190,7 +187,20 @@ impl Connection {
         } else {
             (self.answer(&out)?, out.len())
         };
-        args.write_user_u64(24, off as u64)?;
-        args.write_user_u64(32, size as u64)
+        let answer = args.out();
+        answer.offset = off as u64;
+        answer.list_size = size as u64;
+        args.write_back(|c| &c.offset, |c| &c.list_size)
+    }
+
+    /// Publishes the `kdbus_info` answer `out` of CONN_INFO or
+    /// BUS_CREATOR_INFO in our pool and tells the caller where it is.
+    fn write_info(&self, args: &mut Args<KdbusCmdInfo>, out: &mut [u8]) -> Result {
+        let size = finish_info(out)?;
+        let off = self.answer(out)?;
+        let answer = args.out();
+        answer.offset = off as u64;
+        answer.info_size = size;
+        args.write_back(|c| &c.offset, |c| &c.info_size)
     }
 }

@@ -4,6 +4,8 @@
 //! only the receiver may see (metadata, descriptor numbers) and installing
 //! its files.
 
+use core::mem::offset_of;
+
 use kernel::{
     alloc::KVec,
     fs::{file::FileDescriptorReservation, File},
@@ -15,15 +17,15 @@ use crate::{
     item::{Args, CmdSpec, Parsed},
     queue::Entry,
     uapi::*,
+    wire,
 };
 
 use super::Connection;
 
-static RECV_SPEC: CmdSpec = CmdSpec {
-    size: 64,
-    flags: KDBUS_RECV_PEEK | KDBUS_RECV_DROP | KDBUS_RECV_USE_PRIORITY,
-    items: &[],
-};
+static RECV_SPEC: CmdSpec<KdbusCmdRecv> = CmdSpec::new(
+    KDBUS_RECV_PEEK | KDBUS_RECV_DROP | KDBUS_RECV_USE_PRIORITY,
+    &[],
+);
 
 /// Reserves a descriptor for one file of a message being received (when
 /// `install`), recording the reservation (or `None` on failure, which sets
@@ -85,8 +87,11 @@ impl Connection {
         if flags & KDBUS_RECV_DROP != 0 && flags & KDBUS_RECV_USE_PRIORITY != 0 {
             return Err(EINVAL);
         }
-        let threshold = (flags & KDBUS_RECV_USE_PRIORITY != 0).then(|| args.get(24) as i64);
-        let mut msg = (self.pool.size() as u64, 0u64);
+        let threshold = (flags & KDBUS_RECV_USE_PRIORITY != 0).then(|| args.cmd().priority);
+        let mut msg = KdbusMsgInfo {
+            offset: self.pool.size() as u64,
+            ..KdbusMsgInfo::default()
+        };
         let mut incomplete = false;
         let mut dropped_call = None;
         let mut received_call = None;
@@ -110,7 +115,8 @@ impl Connection {
                     flags & KDBUS_RECV_PEEK == 0 && self.hello_flags & KDBUS_HELLO_ACCEPT_FD != 0;
                 let installer = self.export(e, install, install)?;
                 incomplete = installer.incomplete;
-                msg = (e.off as u64, e.size as u64);
+                msg.offset = e.off as u64;
+                msg.msg_size = e.size as u64;
                 if flags & KDBUS_RECV_PEEK != 0 {
                     self.pool.publish(e.off);
                 } else if let Some(e) = inner.queue.remove(idx) {
@@ -133,14 +139,13 @@ impl Connection {
             self.abandon(&r);
             self.bus.flush_notifications();
         }
-        let mut out = [0u8; 32];
-        out[..8].copy_from_slice(&dropped.to_ne_bytes());
-        out[8..16].copy_from_slice(&msg.0.to_ne_bytes());
-        out[16..24].copy_from_slice(&msg.1.to_ne_bytes());
         if incomplete {
-            out[24..32].copy_from_slice(&KDBUS_RECV_RETURN_INCOMPLETE_FDS.to_ne_bytes());
+            msg.return_flags = KDBUS_RECV_RETURN_INCOMPLETE_FDS;
         }
-        args.write_user(32, &out)?;
+        let out = args.out();
+        out.dropped_msgs = dropped;
+        out.msg = msg;
+        args.write_back(|c| &c.dropped_msgs, |c| &c.msg)?;
         if dropped != 0 {
             args.set_return_flags(KDBUS_RECV_RETURN_DROPPED_MSGS)?;
         }
@@ -160,26 +165,30 @@ impl Connection {
     ) -> Result<Installer> {
         let mut meta = KVec::new();
         e.meta.write(&mut meta)?;
-        self.pool.write(e.off + e.header_items, &meta)?;
-        let size = (e.header_items + meta.len()) as u64;
-        self.pool.write(e.off, &size.to_ne_bytes())?;
+        // Without metadata, the `size` written at SEND is already final.
+        if !meta.is_empty() {
+            self.pool.write(e.off + e.header_items, &meta)?;
+            let size = (e.header_items + meta.len()) as u64;
+            self.pool
+                .write(e.off + offset_of!(KdbusMsg, size), wire::bytes(&size))?;
+        }
         let mut out = Installer {
             fds: KVec::new(),
             memfds: KVec::new(),
             incomplete: false,
         };
         if let Some(fds_off) = e.fds_off {
-            let mut nums = KVec::with_capacity(4 * e.files.len(), GFP_KERNEL)?;
-            for _ in e.files.iter() {
-                let fd = reserve_fd(install_fds, &mut out.fds, &mut out.incomplete)?;
-                nums.extend_from_slice(&fd.to_ne_bytes(), GFP_KERNEL)?;
+            let mut nums = [-1i32; KDBUS_CONN_MAX_FDS_PER_USER];
+            let nums = nums.get_mut(..e.files.len()).ok_or(EMFILE)?;
+            for n in nums.iter_mut() {
+                *n = reserve_fd(install_fds, &mut out.fds, &mut out.incomplete)?;
             }
-            self.pool.write(e.off + fds_off, &nums)?;
+            self.pool.write(e.off + fds_off, wire::bytes(nums))?;
         }
         // One `fd` field per PAYLOAD_MEMFD item.
         for (_, fd_off) in e.memfds.iter() {
             let fd = reserve_fd(install_memfds, &mut out.memfds, &mut out.incomplete)?;
-            self.pool.write(e.off + fd_off, &fd.to_ne_bytes())?;
+            self.pool.write(e.off + fd_off, wire::bytes(&fd))?;
         }
         Ok(out)
     }

@@ -24,17 +24,24 @@ use crate::{
 
 use super::{Connection, Kind};
 
-static SEND_SPEC: CmdSpec = CmdSpec {
-    size: 56,
-    flags: KDBUS_SEND_SYNC_REPLY,
-    items: &[ItemRule::once(KDBUS_ITEM_CANCEL_FD)],
-};
+static SEND_SPEC: CmdSpec<KdbusCmdSend> = CmdSpec::new(
+    KDBUS_SEND_SYNC_REPLY,
+    &[ItemRule::once(KDBUS_ITEM_CANCEL_FD)],
+);
+
+/// Writes `reply` into `cmd_send.reply`.
+pub(super) fn write_reply(args: &mut Args<KdbusCmdSend>, reply: KdbusMsgInfo) -> Result {
+    args.out().reply = reply;
+    args.write_back(|c| &c.reply, |c| &c.reply)
+}
 
 /// Writes the empty `cmd_send.reply` of everything but a synchronous call.
-pub(super) fn write_empty_reply(args: &Args, pool_size: usize) -> Result {
-    let mut reply = [0u8; 24];
-    reply[..8].copy_from_slice(&(pool_size as u64).to_ne_bytes());
-    args.write_user(32, &reply)
+pub(super) fn write_empty_reply(args: &mut Args<KdbusCmdSend>, pool_size: usize) -> Result {
+    let empty = KdbusMsgInfo {
+        offset: pool_size as u64,
+        ..KdbusMsgInfo::default()
+    };
+    write_reply(args, empty)
 }
 
 /// The quota index of the kernel's notifications.
@@ -56,11 +63,7 @@ pub(super) const PROCESS_META: u64 = KDBUS_ATTACH_CREDS
 /// The file of a CANCEL_FD item (`message.md` §4.7): `EBADF` if the
 /// descriptor is not open, `EINVAL` if its file cannot be polled.
 pub(super) fn cancel_file(payload: &[u8]) -> Result<ARef<LocalFile>> {
-    let fd = payload
-        .get(..4)
-        .and_then(|b| b.try_into().ok())
-        .map(i32::from_ne_bytes)
-        .ok_or(EINVAL)?;
+    let fd: i32 = crate::wire::read(payload).ok_or(EINVAL)?;
     let fd = u32::try_from(fd).map_err(|_| EBADF)?;
     let file = LocalFile::fget(fd).map_err(|_| EBADF)?;
     if !kext::file_can_poll(&file) {
@@ -73,7 +76,7 @@ impl Connection {
     /// SEND (`message.md` §2): unicast messages, method calls and replies;
     /// broadcasts arrive with the matches issue.
     pub(super) fn send(self: &Arc<Self>, file: &File, arg: usize) -> Result {
-        let args = match Args::parse(arg, &SEND_SPEC)? {
+        let mut args = match Args::parse(arg, &SEND_SPEC)? {
             Parsed::Run(args) => args,
             Parsed::Negotiated => return Ok(()),
         };
@@ -85,7 +88,7 @@ impl Connection {
         };
         let domain = self.ep.domain().ok_or(ESHUTDOWN)?;
         let (bloom_size, _) = self.bus.bloom();
-        let addr = args.get(24);
+        let addr = args.cmd().msg_address;
         // The quota first: a receiver that refuses any message of our user
         // costs no read of the message (`Documentation/kdbus/deviations.rst`).
         // Not for synchronous calls, which may be resuming (§4.6).
@@ -101,17 +104,18 @@ impl Connection {
             }
         }
         let msg = Msg::read(addr, bloom_size, self.id, sync, || domain.next_id())?;
-        let flags = msg.flags();
-        if msg.dst_id() == KDBUS_DST_ID_BROADCAST {
+        let head = *msg.head();
+        let flags = head.flags;
+        if head.dst_id == KDBUS_DST_ID_BROADCAST {
             // Broadcasts need matches: not yet.
             return Err(EOPNOTSUPP);
         }
-        let timeout = msg.get(crate::message::off::TIMEOUT);
+        let timeout = head.timeout_ns;
         if flags & KDBUS_MSG_EXPECT_REPLY != 0 {
             if sync {
                 // §4.5 step 1: an interrupted call with this cookie resumes.
-                if let Some(r) = self.resume(msg.cookie(), timeout) {
-                    return self.wait_reply(file, &args, r, cancel.as_deref());
+                if let Some(r) = self.resume(head.cookie, timeout) {
+                    return self.wait_reply(file, &mut args, r, cancel.as_deref());
                 }
                 // Step 2.
                 if reply::sync_deadline(timeout) <= kext::monotonic_now() {
@@ -126,7 +130,7 @@ impl Connection {
                 self.id,
                 &self.replies_alive,
                 dst.id,
-                msg.cookie(),
+                head.cookie,
                 timeout,
                 sync,
             )?;
@@ -145,7 +149,7 @@ impl Connection {
                 return Err(e);
             }
             if sync {
-                return self.wait_reply(file, &args, r, cancel.as_deref());
+                return self.wait_reply(file, &mut args, r, cancel.as_deref());
             }
             let mut inner = self.inner.lock();
             self.arm_scan(&mut inner, timeout);
@@ -171,7 +175,7 @@ impl Connection {
                         Err(e)
                     }
                 }
-                .and_then(|()| write_empty_reply(&args, self.pool.size()));
+                .and_then(|()| write_empty_reply(&mut args, self.pool.size()));
             }
             dst.enqueue(staged?, None)?;
         } else {
@@ -182,20 +186,21 @@ impl Connection {
             let e = self.stage(&dst, &msg)?;
             dst.enqueue(e, None)?;
         }
-        write_empty_reply(&args, self.pool.size())
+        write_empty_reply(&mut args, self.pool.size())
     }
 
     /// Finds the destination of a unicast (`message.md` §3.1, §3.2);
     /// `found` is the connection already looked up by ID, if any.
     pub(super) fn pin(&self, msg: &Msg, found: Option<Arc<Connection>>) -> Result<Arc<Connection>> {
-        let dst_id = msg.dst_id();
+        let dst_id = msg.head().dst_id;
         match msg.dst_name() {
             Some(name) => {
                 let owner = self.bus.name_owner(name).ok_or(ESRCH)?;
                 if dst_id != 0 && dst_id != owner.id {
                     return Err(EREMCHG);
                 }
-                if msg.flags() & KDBUS_MSG_NO_AUTO_START != 0 && owner.kind == Kind::Activator {
+                if msg.head().flags & KDBUS_MSG_NO_AUTO_START != 0 && owner.kind == Kind::Activator
+                {
                     return Err(EADDRNOTAVAIL);
                 }
                 Ok(owner)
@@ -260,7 +265,7 @@ impl Connection {
         let off = dst.reserve(Some(&self.charge), size, nfds)?;
         let entry = Entry {
             seq: msg.seq,
-            priority: msg.priority(),
+            priority: msg.head().priority,
             off,
             size,
             header_items: msg.header_items(),
