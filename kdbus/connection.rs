@@ -571,18 +571,6 @@ impl Connection {
         self.pool.free(args.cmd().offset)
     }
 
-    /// Writes an answer into our own pool and publishes it; returns the
-    /// offset.
-    fn answer(&self, data: &[u8]) -> Result<usize> {
-        let off = self.pool.alloc(data.len())?;
-        if let Err(e) = self.pool.write(off, data) {
-            self.pool.release_kernel(off);
-            return Err(e);
-        }
-        self.pool.publish_and_release(off);
-        Ok(off)
-    }
-
     /// `mmap()` of the connection fd: the pool, read-only. Works on a
     /// disconnected connection too.
     pub(crate) fn mmap(&self, vma: &kernel::mm::virt::VmaNew) -> Result {

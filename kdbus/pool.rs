@@ -197,6 +197,18 @@ impl Pool {
         inner.slices.release_kernel(off);
     }
 
+    /// Writes `data`, the answer of a command, into a new slice and
+    /// publishes it; returns its offset.
+    pub(crate) fn answer(&self, data: &[u8]) -> Result<usize> {
+        let off = self.alloc(data.len())?;
+        if let Err(e) = self.write(off, data) {
+            self.release_kernel(off);
+            return Err(e);
+        }
+        self.publish_and_release(off);
+        Ok(off)
+    }
+
     /// Drops the kernel's hold on the slice at `off` (an answer that could
     /// not be delivered).
     pub(crate) fn release_kernel(&self, off: usize) {

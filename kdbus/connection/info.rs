@@ -185,7 +185,7 @@ impl Connection {
         let (off, size) = if out.is_empty() {
             (self.pool.size(), 0)
         } else {
-            (self.answer(&out)?, out.len())
+            (self.pool.answer(&out)?, out.len())
         };
         let answer = args.out();
         answer.offset = off as u64;
@@ -197,7 +197,7 @@ impl Connection {
     /// BUS_CREATOR_INFO in our pool and tells the caller where it is.
     fn write_info(&self, args: &mut Args<KdbusCmdInfo>, out: &mut [u8]) -> Result {
         let size = finish_info(out)?;
-        let off = self.answer(out)?;
+        let off = self.pool.answer(out)?;
         let answer = args.out();
         answer.offset = off as u64;
         answer.info_size = size;
