@@ -40,7 +40,21 @@
  * /sys/fs/kdbus and root (SO_SNDBUFFORCE, F_SETPIPE_SZ beyond the limit,
  * setresuid for the other user, RLIMIT_NOFILE).
  *
- * Usage: kdbus-bench [seconds-per-run]   (default 0.5)
+ * Syscall costs (-m c, not run by default): one process, the sender and
+ * the receiver end of one transport, batches of 128 messages: the time of
+ * each call (SEND, poll, RECV, FREE; send, poll, recv), the mean of the
+ * fastest batch (the clock is read once per batch).
+ *
+ * Usage: kdbus-bench [-v] [-t TRANSPORTS] [-s SIZES] [-m SECTIONS] [seconds-per-run]
+ *   seconds-per-run  default 0.5
+ *   -t  comma-separated transports to run (default all): seqpacket, stream,
+ *       pipe, vec, memfd, call
+ *   -s  comma-separated payload sizes in bytes (default all)
+ *   -m  sections: o one-way, r round trip, b bus state, c syscall costs
+ *       (default "orb"); the goals are printed when o and b both run
+ *   -v  one-way rows also show the voluntary context switches (sleeps) per
+ *       message of the sender and of the receiver
+ *   e.g. `kdbus-bench -t vec -s 64 -m o 2`: the one 64 B kdbus one-way row
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -77,6 +91,10 @@
 #define TAG_STOP	0xdead
 
 static double secs = 0.5;
+static unsigned kind_mask = ~0u;	/* -t: 1 << enum kind */
+static size_t only_sizes[16];		/* -s: 0-terminated; empty: all */
+static const char *sections = "orb";	/* -m */
+static int verbose;			/* -v */
 static volatile sig_atomic_t stop_flag;
 
 static void on_alarm(int sig)
@@ -169,6 +187,31 @@ static const char *const kind_name[] = {
 	[T_MEMFD] = "kdbus memfd",
 	[T_CALL] = "kdbus sync call",
 };
+
+static const char *const kind_opt[] = {
+	[T_SEQPACKET] = "seqpacket", [T_STREAM] = "stream", [T_PIPE] = "pipe",
+	[T_KDBUS] = "vec", [T_MEMFD] = "memfd", [T_CALL] = "call",
+};
+
+static int want_kind(enum kind k)
+{
+	return !!(kind_mask & (1u << k));
+}
+
+static int want_size(size_t size)
+{
+	if (!only_sizes[0])
+		return 1;
+	for (size_t i = 0; only_sizes[i]; i++)
+		if (only_sizes[i] == size)
+			return 1;
+	return 0;
+}
+
+static int want_section(char c)
+{
+	return strchr(sections, c) != NULL;
+}
 
 struct kconn {
 	int fd;
@@ -546,7 +589,17 @@ struct cell {
 	double mbs;		/* payload MB/s (one-way) */
 	double cpu;		/* CPU ns of both processes per message / round trip */
 	uint64_t stalls;	/* kdbus sends refused for a full quota or pool */
+	double csw_tx, csw_rx;	/* one-way: voluntary context switches per message */
 };
+
+/* Voluntary context switches of the calling process so far. */
+static uint64_t csw_now(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_nvcsw;
+}
 
 static char *payload(size_t size)
 {
@@ -603,7 +656,7 @@ static struct cell oneway(struct pair *p, size_t size, unsigned w)
 {
 	struct cell c = { 0 };
 	char *buf = payload(size);
-	uint64_t rep[2], sent = 0, acked = 0, c0;
+	uint64_t rep[3], sent = 0, acked = 0, c0, s0;
 	int efd = eventfd(0, EFD_CLOEXEC), res[2] = { -1, -1 };
 	double t0;
 	char ready;
@@ -616,7 +669,7 @@ static struct cell oneway(struct pair *p, size_t size, unsigned w)
 		goto out;
 	if (pid == 0) {
 		struct ep *e = &p->e[1];
-		uint64_t n = 0, since = 0, tag, r0 = cpu_now();
+		uint64_t n = 0, since = 0, tag, r0 = cpu_now(), w0 = csw_now();
 		int r;
 
 		xwrite(res[1], "r", 1);
@@ -636,6 +689,7 @@ static struct cell oneway(struct pair *p, size_t size, unsigned w)
 		}
 		rep[0] = r < 0 ? UINT64_MAX : n;
 		rep[1] = cpu_now() - r0;
+		rep[2] = csw_now() - w0;
 		xwrite(res[1], rep, sizeof(rep));
 		_exit(0);
 	}
@@ -643,6 +697,7 @@ static struct cell oneway(struct pair *p, size_t size, unsigned w)
 		goto reap;
 	t0 = now();
 	c0 = cpu_now();
+	s0 = csw_now();
 	arm(secs);
 	while (!window_send(&p->e[0], buf, size, TAG_DATA, w, efd, &sent, &acked, &c.stalls, 1))
 		;
@@ -657,6 +712,8 @@ static struct cell oneway(struct pair *p, size_t size, unsigned w)
 	c.rate = c.n / c.wall;
 	c.mbs = (double)c.n * size / c.wall / 1e6;
 	c.cpu = (double)(cpu_now() - c0 + rep[1]) / c.n;
+	c.csw_tx = (double)(csw_now() - s0) / c.n;
+	c.csw_rx = (double)rep[2] / c.n;
 	c.ok = 1;
 reap:
 	disarm();
@@ -996,6 +1053,206 @@ static void ratio(char *s, double x, double base, int ok)
 		strcpy(s, "-");
 }
 
+static int parse_args(int argc, char **argv)
+{
+	int opt;
+
+	while ((opt = getopt(argc, argv, "t:s:m:v")) != -1) {
+		char *tok, *save = NULL;
+		size_t n = 0;
+
+		switch (opt) {
+		case 't':
+			kind_mask = 0;
+			for (tok = strtok_r(optarg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				int k;
+
+				for (k = 0; k < N_KINDS && strcmp(tok, kind_opt[k]); k++)
+					;
+				if (k == N_KINDS) {
+					fprintf(stderr, "kdbus-bench: unknown transport %s\n", tok);
+					return -1;
+				}
+				kind_mask |= 1u << k;
+			}
+			break;
+		case 's':
+			for (tok = strtok_r(optarg, ",", &save); tok && n < 15;
+			     tok = strtok_r(NULL, ",", &save))
+				only_sizes[n++] = strtoul(tok, NULL, 0);
+			only_sizes[n] = 0;
+			break;
+		case 'm':
+			sections = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			fprintf(stderr, "usage: kdbus-bench [-v] [-t TRANSPORTS] [-s SIZES] "
+				"[-m SECTIONS] [seconds-per-run]\n");
+			return -1;
+		}
+	}
+	if (optind < argc)
+		secs = atof(argv[optind]);
+	if (secs <= 0)
+		secs = 0.5;
+	return 0;
+}
+
+/* --------------------------------------------------------- syscall costs */
+
+#define BATCH	128
+#define MAX_BATCHES 4096
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+enum { OP_SEND, OP_POLL, OP_RECV, OP_FREE, OP_NULL, N_OPS };
+
+static const char *const op_name[N_OPS] = {
+	[OP_SEND] = "send", [OP_POLL] = "poll (readable)", [OP_RECV] = "recv",
+	[OP_FREE] = "FREE", [OP_NULL] = "null call",
+};
+
+/* ns per call of each op: the fastest batch's mean (host load on a TCG guest
+ * only ever slows a batch down, as for the table rows). */
+static void costs_print(const char *what, double (*t)[N_OPS], int n, const int *ops)
+{
+	printf("%-18s", what);
+	for (int o = 0; o < N_OPS; o++) {
+		double best = 0;
+
+		if (!ops[o]) {
+			printf(" %10s", "-");
+			continue;
+		}
+		for (int b = 0; b < n; b++)
+			if (!b || t[b][o] < best)
+				best = t[b][o];
+		printf(" %10.0f", best);
+	}
+	printf("\n");
+}
+
+/* Per-call costs, one process: batches of BATCH sends, polls, receives. */
+static void syscall_costs_one(enum kind kind, size_t size)
+{
+	static double t[MAX_BATCHES][N_OPS];
+	int ops[N_OPS] = { 0 }, n = 0;
+	char *buf = payload(size), label[48];
+	struct pair p;
+	double t_end;
+
+	if (!buf)
+		return;
+	if (pair_open(&p, kind == T_KDBUS ? T_KDBUS : kind, size, 2 * BATCH, -1)) {
+		free(buf);
+		return;
+	}
+	ops[OP_SEND] = ops[OP_POLL] = ops[OP_RECV] = ops[OP_NULL] = 1;
+	ops[OP_FREE] = kind >= T_KDBUS;
+	t_end = now() + secs;
+	while (n < MAX_BATCHES && now() < t_end) {
+		uint64_t off[BATCH], t0, t1;
+		int fail = 0;
+
+		/* send */
+		t0 = mono_ns();
+		for (int i = 0; i < BATCH; i++)
+			fail |= ep_send(&p.e[0], buf, size, TAG_DATA) != 0;
+		t1 = mono_ns();
+		t[n][OP_SEND] = (double)(t1 - t0) / BATCH;
+		/* poll on a readable receiver */
+		t0 = mono_ns();
+		for (int i = 0; i < BATCH; i++) {
+			struct pollfd pf = {
+				.fd = kind >= T_KDBUS ? p.k[1].fd : p.e[1].rx, .events = POLLIN,
+			};
+
+			fail |= poll(&pf, 1, 0) != 1;
+		}
+		t1 = mono_ns();
+		t[n][OP_POLL] = (double)(t1 - t0) / BATCH;
+		/* recv (kdbus: RECV and the read of the header in the pool) */
+		t0 = mono_ns();
+		for (int i = 0; i < BATCH; i++) {
+			if (kind >= T_KDBUS) {
+				struct kdbus_cmd_recv cmd = { .size = sizeof(cmd) };
+				const struct kdbus_msg *m;
+
+				if (ioctl(p.k[1].fd, KDBUS_CMD_RECV, &cmd) < 0) {
+					fail = 1;
+					break;
+				}
+				off[i] = cmd.msg.offset;
+				m = (const struct kdbus_msg *)(p.k[1].pool + off[i]);
+				fail |= m->cookie != TAG_DATA;
+			} else {
+				uint64_t tag;
+
+				fail |= ep_recv(&p.e[1], buf, size, &tag) != 0;
+			}
+		}
+		t1 = mono_ns();
+		t[n][OP_RECV] = (double)(t1 - t0) / BATCH;
+		if (kind >= T_KDBUS) {
+			t0 = mono_ns();
+			for (int i = 0; i < BATCH; i++) {
+				struct kdbus_cmd_free f = { .size = sizeof(f), .offset = off[i] };
+
+				fail |= ioctl(p.k[1].fd, KDBUS_CMD_FREE, &f) < 0;
+			}
+			t1 = mono_ns();
+			t[n][OP_FREE] = (double)(t1 - t0) / BATCH;
+		}
+		/* the cheapest call on the same file: an unknown ioctl (ENOTTY) */
+		t0 = mono_ns();
+		for (int i = 0; i < BATCH; i++)
+			ioctl(kind >= T_KDBUS ? p.k[1].fd : p.e[1].rx, _IO(0x99, 0x7f), 0);
+		t1 = mono_ns();
+		t[n][OP_NULL] = (double)(t1 - t0) / BATCH;
+		if (fail) {
+			printf("%s %zu B: a call failed (%s)\n", kind_name[kind], size,
+			       strerror(errno));
+			break;
+		}
+		n++;
+	}
+	snprintf(label, sizeof(label), "%s %zu B", kind_opt[kind], size);
+	costs_print(label, t, n, ops);
+	pair_close(&p);
+	free(buf);
+}
+
+static void syscall_costs(void)
+{
+	static const size_t sizes[] = { 64, 4096 };
+	static const enum kind kinds[] = { T_SEQPACKET, T_KDBUS };
+
+	printf("Syscall costs: one process, batches of %d messages, ns per call (the\n"
+	       "mean of the fastest batch); \"null call\" is an unknown ioctl on the same\n"
+	       "file (ENOTTY: the syscall and dispatch floor).\n\n", BATCH);
+	printf("%-18s", "transport");
+	for (int o = 0; o < N_OPS; o++)
+		printf(" %10s", o == OP_POLL ? "poll" : op_name[o]);
+	printf("\n");
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		if (!want_size(sizes[i]))
+			continue;
+		for (size_t j = 0; j < sizeof(kinds) / sizeof(kinds[0]); j++)
+			if (want_kind(kinds[j]))
+				syscall_costs_one(kinds[j], sizes[i]);
+	}
+	printf("\n");
+}
+
 int main(int argc, char **argv)
 {
 	static const size_t sizes[] = { 8, 64, 512, 4096, 65536, 1 << 20 };
@@ -1014,10 +1271,8 @@ int main(int argc, char **argv)
 	size_t i, j;
 	double t_start = now();
 
-	if (argc > 1)
-		secs = atof(argv[1]);
-	if (secs <= 0)
-		secs = 0.5;
+	if (parse_args(argc, argv))
+		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART: blocking calls see EINTR */
 	signal(SIGPIPE, SIG_IGN);
@@ -1026,6 +1281,10 @@ int main(int argc, char **argv)
 	printf("kdbus-bench: %.2f s per run, the best of %d interleaved runs per row\n", secs, ROUNDS);
 	print_machine();
 
+	if (want_section('c'))
+		syscall_costs();
+	if (!want_section('o'))
+		goto roundtrip;
 	printf("One-way throughput: sender and receiver processes; window W messages (the\n"
 	       "receiver acks every W/2 over an eventfd, the sender blocks at W unacked or in\n"
 	       "poll(POLLOUT)); every receiver drains until EAGAIN, then poll(POLLIN). CPU is\n"
@@ -1036,11 +1295,17 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct cell base = { 0 }, best[N_KINDS] = { { 0 } };
 
+		if (!want_size(sizes[i]))
+			continue;
 		for (int round = 0; round < ROUNDS; round++)
 			for (j = 0; j < N_OW; j++)
-				keep_best(&best[j], measure_oneway(ow_kinds[j], sizes[i]));
+				if (want_kind(ow_kinds[j]))
+					keep_best(&best[j], measure_oneway(ow_kinds[j], sizes[i]));
 		for (j = 0; j < N_OW; j++) {
 			struct cell c = best[j];
+
+			if (!want_kind(ow_kinds[j]))
+				continue;
 
 			if (ow_kinds[j] == T_SEQPACKET)
 				base = c;
@@ -1054,7 +1319,13 @@ int main(int argc, char **argv)
 				ow64k = c;
 			ratio(r1, c.rate, base.rate, c.ok && base.ok);
 			ratio(r2, c.cpu, base.cpu, c.ok && base.ok);
-			if (c.ok)
+			if (c.ok && verbose)
+				printf("%-8s %-18s %3u %10.0f %9.2f %11.0f | %8s %8s%s"
+				       "  sleeps/msg: sender %.3f receiver %.3f\n",
+				       size_str(sizes[i]), kind_name[ow_kinds[j]], window_for(sizes[i]),
+				       c.rate, c.mbs, c.cpu, r1, r2, c.stalls ? "  (stalls)" : "",
+				       c.csw_tx, c.csw_rx);
+			else if (c.ok)
 				printf("%-8s %-18s %3u %10.0f %9.2f %11.0f | %8s %8s%s\n",
 				       size_str(sizes[i]), kind_name[ow_kinds[j]], window_for(sizes[i]),
 				       c.rate, c.mbs, c.cpu, r1, r2, c.stalls ? "  (stalls)" : "");
@@ -1065,6 +1336,9 @@ int main(int argc, char **argv)
 		printf("\n");
 	}
 
+roundtrip:
+	if (!want_section('r'))
+		goto state;
 	printf("Round trip: one message each way at a time, the same receive loop; the sync\n"
 	       "call is SEND with SYNC_REPLY, the callee receives and replies. CPU is both\n"
 	       "processes' CPU time per round trip.\n\n");
@@ -1074,11 +1348,17 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct cell base = { 0 }, best[N_KINDS] = { { 0 } };
 
+		if (!want_size(sizes[i]))
+			continue;
 		for (int round = 0; round < ROUNDS; round++)
 			for (j = 0; j < N_RT; j++)
-				keep_best(&best[j], measure_roundtrip(rt_kinds[j], sizes[i]));
+				if (want_kind(rt_kinds[j]))
+					keep_best(&best[j], measure_roundtrip(rt_kinds[j], sizes[i]));
 		for (j = 0; j < N_RT; j++) {
 			struct cell c = best[j];
+
+			if (!want_kind(rt_kinds[j]))
+				continue;
 
 			if (rt_kinds[j] == T_SEQPACKET)
 				base = c;
@@ -1095,6 +1375,9 @@ int main(int argc, char **argv)
 		printf("\n");
 	}
 
+state:
+	if (!want_section('b'))
+		goto done;
 	/* Bus state: 64 B kdbus one-way; REPS alternating rounds, medians. */
 	for (int rep = 0; rep < REPS; rep++) {
 		for (int s = 0; s < N_STATES; s++) {
@@ -1175,6 +1458,8 @@ int main(int argc, char **argv)
 		       r2);
 	}
 
+	if (!want_section('o'))
+		goto done;
 	printf("\nGoals (issue 11, item 5; figures, not tests):\n");
 	goal("64 B one-way msgs/s, kdbus vec / AF_UNIX seqpacket", ow64.rate, sp64.rate,
 	     ow64.ok && sp64.ok, 0.5, 1, NULL);
@@ -1189,6 +1474,7 @@ int main(int argc, char **argv)
 	ratio(r2, m_rate[S_EMPTY], m_rate[S_DEPTH], st_ok[S_DEPTH] && st_ok[S_EMPTY]);
 	goal(depth_label, m_cpu[S_DEPTH], m_cpu[S_EMPTY], st_ok[S_DEPTH] && st_ok[S_EMPTY], 1.1, 0,
 	     r2);
+done:
 	printf("\nkdbus-bench: done in %.0f s\n", now() - t_start);
 	return 0;
 }
