@@ -105,6 +105,8 @@ pub(crate) struct Msg {
     has_fds: bool,
     /// The message's sequence number.
     pub(crate) seq: u64,
+    /// Its layout in a receiver's slice without metadata, computed once.
+    layout: Layout,
 }
 
 impl Msg {
@@ -301,6 +303,16 @@ impl Msg {
             return Err(EINVAL);
         }
         let has_fds = !files.is_empty();
+        let inline_size = usize::try_from(inline).map_err(|_| EMSGSIZE)?;
+        let memfds = vecs.iter().filter(|v| v.memfd.is_some()).count();
+        let layout = Layout::new(
+            dst_name.map(|(a, b)| b - a),
+            vecs.len() - memfds,
+            memfds,
+            has_fds.then_some(files.len()),
+            0,
+            inline_size,
+        );
         Ok(Msg {
             head,
             buf,
@@ -308,8 +320,9 @@ impl Msg {
             files,
             has_fds,
             dst_name,
-            inline_size: usize::try_from(inline).map_err(|_| EMSGSIZE)?,
+            inline_size,
             seq,
+            layout,
         })
     }
 
@@ -339,23 +352,9 @@ impl Msg {
         self.dst_name.map(|(a, b)| &self.buf[a..b])
     }
 
-    /// The layout of this message in a receiver's slice with `meta_len`
-    /// bytes of metadata.
-    fn layout(&self, meta_len: usize) -> Layout {
-        let memfds = self.vecs.iter().filter(|v| v.memfd.is_some()).count();
-        Layout::new(
-            self.dst_name.map(|(a, b)| b - a),
-            self.vecs.len() - memfds,
-            memfds,
-            self.has_fds.then_some(self.files.len()),
-            meta_len,
-            self.inline_size,
-        )
-    }
-
     /// Size of the header and kernel-built items in a receiver's slice.
     pub(crate) fn header_items(&self) -> usize {
-        self.layout(0).header_items
+        self.layout.header_items
     }
 
     /// Space of the FDS item in a receiver's slice (0 without descriptors).
@@ -397,7 +396,7 @@ impl Msg {
 
     /// The slice size for a receiver with `meta_len` bytes of metadata.
     pub(crate) fn slice_size(&self, meta_len: usize) -> usize {
-        self.layout(meta_len).slice_size
+        (self.layout.payload_off + meta_len + self.inline_size).next_multiple_of(8)
     }
 
     /// Writes the message into the slice at `off` of `pool` (allocated by
