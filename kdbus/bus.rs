@@ -16,13 +16,13 @@ use kernel::{
 };
 
 use crate::{
-    connection::Connection,
+    connection::{Connection, Kind},
     domain::{Charge, Domain},
     endpoint,
     item::{sanitize_attach, Args, CmdSpec, ItemRule, Parsed},
     kext,
     metadata::Snapshot,
-    names::Registry,
+    names::{ListRecord, Registry},
     node::{Node, NodeObject},
     notify::Notifier,
     policy::{BusPolicy, PolicyDb},
@@ -51,14 +51,6 @@ struct BusInner {
     policy: BusPolicy,
     /// The well-known names.
     names: Registry,
-}
-
-/// A name of the registry, copied out of the bus lock.
-pub(crate) struct NameSnap {
-    pub(crate) name: KVec<u8>,
-    pub(crate) owner: Arc<Connection>,
-    pub(crate) flags: u64,
-    pub(crate) activator: Option<Arc<Connection>>,
 }
 
 /// A bus.
@@ -317,25 +309,52 @@ impl Bus {
         self.inner.lock().names.remove_conn(conn);
     }
 
-    /// A snapshot of the name registry: (name, owner, owner's flags,
-    /// activator), in registration order.
-    pub(crate) fn names(&self) -> Result<KVec<NameSnap>> {
-        let inner = self.inner.lock();
-        let mut v = KVec::with_capacity(inner.names.entries().len(), GFP_KERNEL)?;
-        for e in inner.names.entries() {
-            let mut name = KVec::with_capacity(e.name.len(), GFP_KERNEL)?;
-            name.extend_from_slice(&e.name, GFP_KERNEL)?;
-            v.push(
-                NameSnap {
-                    name,
-                    owner: e.owner.clone(),
-                    flags: e.flags,
-                    activator: e.activator.clone(),
-                },
-                GFP_KERNEL,
-            )?;
+    /// NAME_ACQUIRE of a valid `name` by `conn` (`names-match-policy-
+    /// metadata.md` §1.3 rows 5-12): `Ok(true)` if it was queued.
+    pub(crate) fn acquire_name(
+        &self,
+        conn: &Arc<Connection>,
+        name: &[u8],
+        flags: u64,
+    ) -> Result<bool> {
+        // Row 5, then row 6 in the order of §3.5: the endpoint's policy
+        // (its own lock, never taken under the bus lock), then the bus's.
+        if self.inner.lock().names.count_owned(conn.id()) >= KDBUS_CONN_MAX_NAMES {
+            return Err(E2BIG);
         }
-        Ok(v)
+        if !conn.endpoint_grants(name, KDBUS_POLICY_OWN) {
+            return Err(EPERM);
+        }
+        let mut inner = self.inner.lock();
+        if inner.names.count_owned(conn.id()) >= KDBUS_CONN_MAX_NAMES {
+            return Err(E2BIG);
+        }
+        if !conn.is_privileged() && !inner.policy.grants(name, KDBUS_POLICY_OWN) {
+            return Err(EPERM);
+        }
+        inner.names.acquire(conn, name, flags)
+    }
+
+    /// NAME_RELEASE of `name` by `conn` (§1.4 rows 4-7).
+    pub(crate) fn release_name(&self, conn: &Connection, name: &[u8]) -> Result {
+        self.inner.lock().names.release(conn, name)
+    }
+
+    /// LIST's records (`connection-pool.md` §8.3): for every connection
+    /// but monitors (and activators without `KDBUS_LIST_ACTIVATORS`), in
+    /// ID order; O(connections + records).
+    pub(crate) fn list(&self, flags: u64) -> Result<KVec<ListRecord>> {
+        let inner = self.inner.lock();
+        let mut out = KVec::new();
+        for c in inner.conns.iter() {
+            match c.kind() {
+                Kind::Monitor => continue,
+                Kind::Activator if flags & KDBUS_LIST_ACTIVATORS == 0 => continue,
+                _ => {}
+            }
+            inner.names.list(c, flags, &mut out)?;
+        }
+        Ok(out)
     }
 
     /// The names `owner` owns, with the flags it holds them with: a copy
@@ -343,10 +362,10 @@ impl Bus {
     pub(crate) fn names_of(&self, owner: &Connection) -> Result<KVec<(KVec<u8>, u64)>> {
         let inner = self.inner.lock();
         let mut v = KVec::new();
-        for e in inner.names.owned_by(owner) {
-            let mut name = KVec::with_capacity(e.name.len(), GFP_KERNEL)?;
-            name.extend_from_slice(&e.name, GFP_KERNEL)?;
-            v.push((name, e.flags), GFP_KERNEL)?;
+        for (name, flags) in inner.names.owned_by(owner.id()) {
+            let mut copy = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+            copy.extend_from_slice(name, GFP_KERNEL)?;
+            v.push((copy, flags), GFP_KERNEL)?;
         }
         Ok(v)
     }
@@ -357,14 +376,14 @@ impl Bus {
         let inner = self.inner.lock();
         let granted = inner
             .names
-            .owned_by(owner)
-            .any(|e| inner.policy.grants(&e.name, level));
+            .owned_by(owner.id())
+            .any(|(name, _)| inner.policy.grants(name, level));
         granted
     }
 
-    /// The owner of `name`.
+    /// The owner of `name`: O(log n) in the names of the bus.
     pub(crate) fn name_owner(&self, name: &[u8]) -> Option<Arc<Connection>> {
-        self.inner.lock().names.find(name).map(|e| e.owner.clone())
+        self.inner.lock().names.owner(name).cloned()
     }
 
     /// Finds a connection by ID (the XArray: no bus mutex, no scan).

@@ -376,8 +376,9 @@ pub(crate) fn command(
         KDBUS_CMD_LIST => conn.list(arg),
         KDBUS_CMD_SEND => conn.send(file, arg),
         KDBUS_CMD_RECV => conn.recv(arg),
-        // NAME_*, MATCH_* arrive with the names and match issues
-        // (`Documentation/kdbus/status.rst`).
+        KDBUS_CMD_NAME_ACQUIRE => names::acquire(conn, arg),
+        KDBUS_CMD_NAME_RELEASE => names::release(conn, arg),
+        // MATCH_* arrive with matches (`Documentation/kdbus/status.rst`).
         _ => Err(EOPNOTSUPP),
     }
 }
@@ -396,6 +397,27 @@ impl Drop for ConnActive {
 impl Connection {
     pub(crate) fn id(&self) -> u64 {
         self.id
+    }
+
+    pub(crate) fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub(crate) fn hello_flags(&self) -> u64 {
+        self.hello_flags
+    }
+
+    pub(crate) fn is_privileged(&self) -> bool {
+        self.privileged
+    }
+
+    pub(crate) fn bus(&self) -> &Arc<Bus> {
+        &self.bus
+    }
+
+    /// Whether our endpoint's policy grants `level` on `name`.
+    pub(crate) fn endpoint_grants(&self, name: &[u8], level: u64) -> bool {
+        self.ep.endpoint().is_some_and(|e| e.grants(name, level))
     }
 
     /// Enters the connection; `None` once it is disconnected.

@@ -3,11 +3,7 @@
 //! CONN_INFO, BUS_CREATOR_INFO and LIST (`connection-pool.md` §6-§8):
 //! what a connection may learn about the bus and its peers.
 
-use kernel::{
-    alloc::KVec,
-    prelude::*,
-    sync::{atomic::ordering, Arc},
-};
+use kernel::{alloc::KVec, prelude::*, sync::atomic::ordering};
 
 use crate::{
     item::{
@@ -18,7 +14,7 @@ use crate::{
     wire::INFO_HEADER,
 };
 
-use super::{Connection, Kind};
+use super::Connection;
 
 static CONN_INFO_SPEC: CmdSpec<KdbusCmdInfo> = CmdSpec::new(0, &[ItemRule::once(KDBUS_ITEM_NAME)]);
 
@@ -77,9 +73,9 @@ impl Connection {
         }
         Ok(self
             .bus
-            .names()?
+            .names_of(peer)?
             .iter()
-            .any(|n| core::ptr::eq(&*n.owner, peer) && ep.can_see_name(&n.name)))
+            .any(|(name, _)| ep.can_see_name(name)))
     }
 
     pub(super) fn conn_info(&self, arg: usize) -> Result {
@@ -111,10 +107,8 @@ impl Connection {
         let mask = mask & send & crate::attach_flags_mask();
         peer.meta.write_items(mask, &mut out)?;
         if mask & KDBUS_ATTACH_NAMES != 0 {
-            for n in self.bus.names()?.iter() {
-                if core::ptr::eq(&*n.owner, &*peer) {
-                    push_name_item(&mut out, n.flags, &n.name)?;
-                }
+            for (name, flags) in self.bus.names_of(&peer)?.iter() {
+                push_name_item(&mut out, *flags, name)?;
             }
         }
         if mask & KDBUS_ATTACH_CONN_DESCRIPTION != 0 {
@@ -149,37 +143,16 @@ impl Connection {
             Parsed::Negotiated => return Ok(()),
         };
         let flags = args.flags();
-        let names = self.bus.names()?;
         let mut out = KVec::new();
-        // `connection-pool.md` §8.3, for every connection of the bus.
-        for c in self.bus.conns()?.iter() {
-            match c.kind {
-                Kind::Monitor => continue,
-                Kind::Activator if flags & KDBUS_LIST_ACTIVATORS == 0 => continue,
-                _ => {}
-            }
-            let mut added = false;
-            if flags & (KDBUS_LIST_NAMES | KDBUS_LIST_ACTIVATORS) != 0 {
-                for n in names.iter().filter(|n| Arc::ptr_eq(&n.owner, c)) {
-                    let visible = self.can_see_name(&n.name);
-                    if flags & KDBUS_LIST_ACTIVATORS != 0 {
-                        if let Some(a) = n.activator.as_ref().filter(|a| !Arc::ptr_eq(a, c)) {
-                            if visible {
-                                push_name_record(&mut out, a.id, a.hello_flags, n.flags, &n.name)?;
-                            }
-                            added = true;
-                        }
-                    }
-                    if flags & KDBUS_LIST_NAMES != 0 || c.kind == Kind::Activator {
-                        if visible {
-                            push_name_record(&mut out, c.id, c.hello_flags, n.flags, &n.name)?;
-                        }
-                        added = true;
-                    }
+        // `connection-pool.md` §8.3; a name record only if we may see the
+        // name (it counted as produced for the connection all the same).
+        for r in self.bus.list(flags)?.iter() {
+            match &r.name {
+                Some(n) if self.can_see_name(&n.name) => {
+                    push_name_record(&mut out, r.id, r.hello_flags, n.flags, &n.name)?
                 }
-            }
-            if !added && flags & KDBUS_LIST_UNIQUE != 0 {
-                push_info(&mut out, INFO_HEADER, c.id, c.hello_flags)?;
+                Some(_) => {}
+                None => push_info(&mut out, INFO_HEADER, r.id, r.hello_flags)?,
             }
         }
         let (off, size) = if out.is_empty() {
