@@ -1080,6 +1080,165 @@ struct kdbus_info *kdbus_list_find(const void *list, uint64_t size, uint64_t id)
 	return NULL;
 }
 
+/* -------------------------------------------------------------------- names */
+
+int kdbus_name_acquire(int fd, const char *name, uint64_t flags, uint64_t *return_flags)
+{
+	struct kdbus_builder b;
+	struct kdbus_cmd *cmd;
+	int ret;
+
+	kdbus_b_init(&b, sizeof(*cmd));
+	kdbus_b_str(&b, KDBUS_ITEM_NAME, name);
+	if (b.err)
+		return b.err;
+	cmd = kdbus_b_cmd(&b);
+	cmd->flags = flags;
+	memset(&cmd->return_flags, 0x5a, sizeof(cmd->return_flags));
+	ret = kdbus_ioctl(fd, KDBUS_CMD_NAME_ACQUIRE, cmd);
+	if (return_flags)
+		*return_flags = cmd->return_flags;
+	return ret;
+}
+
+int kdbus_name_release(int fd, const char *name)
+{
+	struct kdbus_builder b;
+
+	kdbus_b_init(&b, sizeof(struct kdbus_cmd));
+	kdbus_b_str(&b, KDBUS_ITEM_NAME, name);
+	if (b.err)
+		return b.err;
+	return kdbus_ioctl(fd, KDBUS_CMD_NAME_RELEASE, kdbus_b_cmd(&b));
+}
+
+int kdbus_name_owner(struct kdbus_conn *c, const char *name, uint64_t *id)
+{
+	struct kdbus_info *info;
+	int ret = kdbus_conn_info(c->fd, c->pool, 0, name, 0, &info, NULL);
+
+	if (ret < 0)
+		return ret;
+	if (id)
+		*id = info->id;
+	return kdbus_info_free(c->fd, c->pool, info);
+}
+
+int kdbus_name_flags(struct kdbus_conn *c, uint64_t id, const char *name, uint64_t *flags)
+{
+	struct kdbus_info *info;
+	struct kdbus_item *item;
+	int ret = kdbus_conn_info(c->fd, c->pool, id, NULL, KDBUS_ATTACH_NAMES, &info, NULL);
+
+	if (ret < 0)
+		return ret;
+	ret = -ENOENT;
+	KDBUS_ITEM_FOREACH(item, info, items) {
+		if (item->type == KDBUS_ITEM_OWNED_NAME && !strcmp(item->name.name, name)) {
+			if (flags)
+				*flags = item->name.flags;
+			ret = 0;
+			break;
+		}
+	}
+	kdbus_info_free(c->fd, c->pool, info);
+	return ret;
+}
+
+int kdbus_list_records(struct kdbus_conn *c, uint64_t flags, struct kdbus_list_rec *recs,
+		       int max)
+{
+	uint64_t off, size, pos = 0;
+	const uint8_t *list;
+	int n = 0, ret;
+
+	ret = kdbus_list(c->fd, flags, &off, &size);
+	if (ret < 0)
+		return ret;
+	if (size == 0)
+		return 0;
+	if (off > c->pool_size || size > c->pool_size - off) {
+		ret = -EBADMSG;
+		goto out;
+	}
+	list = c->pool + off;
+	while (pos < size) {
+		const struct kdbus_info *info = (const void *)(list + pos);
+		const struct kdbus_item *item = info->items;
+		struct kdbus_list_rec *r;
+		size_t nlen;
+
+		if (size - pos < sizeof(*info) || info->size < sizeof(*info) ||
+		    info->size % 8 || info->size > size - pos) {
+			ret = -EBADMSG;
+			goto out;
+		}
+		if (n >= max) {
+			ret = -ENOSPC;
+			goto out;
+		}
+		r = &recs[n];
+		memset(r, 0, sizeof(*r));
+		r->id = info->id;
+		r->flags = info->flags;
+		if (info->size > sizeof(*info)) {
+			if (info->size - sizeof(*info) < KDBUS_ITEM_HEADER_SIZE + 8 + 1 ||
+			    item->type != KDBUS_ITEM_OWNED_NAME ||
+			    item->size < KDBUS_ITEM_HEADER_SIZE + 8 + 1 ||
+			    item->size > info->size - sizeof(*info)) {
+				ret = -EBADMSG;
+				goto out;
+			}
+			nlen = strnlen(item->name.name, item->size - KDBUS_ITEM_HEADER_SIZE - 8);
+			if (nlen >= sizeof(r->name) ||
+			    item->size != KDBUS_ITEM_HEADER_SIZE + 8 + nlen + 1 ||
+			    info->size != sizeof(*info) + KDBUS_ALIGN8(item->size)) {
+				ret = -EBADMSG;
+				goto out;
+			}
+			r->has_name = true;
+			r->name_flags = item->name.flags;
+			memcpy(r->name, item->name.name, nlen + 1);
+		}
+		pos += info->size;
+		n++;
+	}
+	ret = n;
+out:
+	kdbus_free(c->fd, off);
+	return ret;
+}
+
+static bool list_rec_match(const struct kdbus_list_rec *r, uint64_t id, const char *name)
+{
+	if (id && r->id != id)
+		return false;
+	if (!name)
+		return !r->has_name;
+	return r->has_name && !strcmp(r->name, name);
+}
+
+int kdbus_list_rec_count(const struct kdbus_list_rec *recs, int n, uint64_t id,
+			 const char *name)
+{
+	int i, count = 0;
+
+	for (i = 0; i < n; i++)
+		count += list_rec_match(&recs[i], id, name);
+	return count;
+}
+
+const struct kdbus_list_rec *kdbus_list_rec_find(const struct kdbus_list_rec *recs, int n,
+						 uint64_t id, const char *name)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (list_rec_match(&recs[i], id, name))
+			return &recs[i];
+	return NULL;
+}
+
 /* ----------------------------------------------------------------- messages */
 
 void kdbus_msg_init(struct kdbus_builder *b, uint64_t dst_id, uint64_t flags,

@@ -386,6 +386,52 @@ int kdbus_list_count(const void *list, uint64_t size);
 struct kdbus_info *kdbus_list_find(const void *list, uint64_t size, uint64_t id);
 
 /* ---------------------------------------------------------------------
+ * Well-known names (names-match-policy-metadata.md §1). Same conventions.
+ */
+
+/* NAME_ACQUIRE of @name (one NAME item) with @flags. *@return_flags (may
+ * be NULL) receives the command's return_flags after the ioctl, also on
+ * failure; before the ioctl the field is set to 0x5a5a... so that callers
+ * can see whether it was written. 0 or -errno. */
+int kdbus_name_acquire(int fd, const char *name, uint64_t flags, uint64_t *return_flags);
+/* NAME_RELEASE of @name (one NAME item, flags 0). 0 or -errno. */
+int kdbus_name_release(int fd, const char *name);
+/* The id of the current owner of @name, by CONN_INFO (by name, id 0) on
+ * @c; the answer is freed again. 0 or -errno (-ESRCH: no owner). */
+int kdbus_name_owner(struct kdbus_conn *c, const char *name, uint64_t *id);
+/* The name flags with which @name is held, from the OWNED_NAME items of
+ * CONN_INFO (ATTACH_NAMES) of connection @id issued on @c. 0 or -errno
+ * (-ENOENT: @id owns no such name). */
+int kdbus_name_flags(struct kdbus_conn *c, uint64_t id, const char *name, uint64_t *flags);
+
+/* One LIST record, copied out of the pool. */
+struct kdbus_list_rec {
+	uint64_t id;		/* kdbus_info.id */
+	uint64_t flags;		/* kdbus_info.flags (hello flags) */
+	bool has_name;		/* an OWNED_NAME item was present */
+	uint64_t name_flags;	/* its flags */
+	char name[256];		/* its name */
+};
+
+/*
+ * KDBUS_CMD_LIST with @flags on @c: the records are checked (a record is
+ * either a bare 24-byte one or carries exactly one OWNED_NAME item with
+ * item.size = 16 + 8 + strlen + 1 and info.size = 24 + ALIGN8(item.size);
+ * records add up to list_size exactly; -EBADMSG otherwise), copied to
+ * @recs (at most @max; -ENOSPC if there are more) and the slice is freed.
+ * Returns the number of records or -errno.
+ */
+int kdbus_list_records(struct kdbus_conn *c, uint64_t flags, struct kdbus_list_rec *recs,
+		       int max);
+/* Number of records of @recs matching @id (0: any id) and @name (NULL:
+ * bare records only; otherwise name records with that name). */
+int kdbus_list_rec_count(const struct kdbus_list_rec *recs, int n, uint64_t id,
+			 const char *name);
+/* The first record matching as above, or NULL. */
+const struct kdbus_list_rec *kdbus_list_rec_find(const struct kdbus_list_rec *recs, int n,
+						 uint64_t id, const char *name);
+
+/* ---------------------------------------------------------------------
  * Messages (message.md). Same conventions as above.
  *
  * A message is built in a kdbus_builder:

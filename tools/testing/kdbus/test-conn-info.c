@@ -6,10 +6,9 @@
  * checks, which metadata an answer carries, the HELLO-time snapshot, the
  * slice size, and visibility on a custom endpoint.
  *
- * The EXFULL case is in test-pool.c. Not covered here (they need
- * NAME_ACQUIRE): "CONN_INFO by name returns the current owner" for an
- * ordinary owner, and the OWNED_NAME items of ordinary owners / queued
- * names (checked for an activator-held name instead).
+ * The EXFULL case is in test-pool.c. "CONN_INFO by name returns the
+ * current owner" for an ordinary owner, and the OWNED_NAME items of
+ * ordinary owners / queued names are tested in test-names.c.
  */
 #include <errno.h>
 #include <fcntl.h>

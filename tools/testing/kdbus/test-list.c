@@ -5,10 +5,10 @@
  * ACTIVATORS, the record layout, the empty answer, argument checks and
  * negotiation, EXFULL, and custom endpoints.
  *
- * Not covered here (they need NAME_ACQUIRE): "LIST with NAMES returns one
+ * Name records of ordinary owners and waiters ("LIST with NAMES returns one
  * record per name held by a non-activator owner", "LIST with QUEUED",
- * implementer / activator double records, and "LIST on a custom endpoint
- * omits names the caller cannot see".
+ * implementer / activator double records, "LIST on a custom endpoint omits
+ * names the caller cannot see") are tested in test-names.c.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -9,9 +9,11 @@
  *
  * Not covered here (not part of this step): PAYLOAD_MEMFD and FDS items
  * (rows 17-27), CANCEL_FD, broadcasts and matches, monitors' copies,
- * EXPECT_REPLY calls that are actually sent, replies, name acquisition
- * (ordinary owners, EREMCHG/NO_AUTO_START against a real owner, hand-over)
- * and TALK policy. Delivery layout and RECV are in test-recv.c.
+ * EXPECT_REPLY calls that are actually sent, replies, hand-over of queued
+ * messages between activator and implementer, and TALK policy. Delivery
+ * layout and RECV are in test-recv.c; SEND by name to ordinary owners
+ * (EREMCHG, ESRCH after release, NO_AUTO_START against a real owner) is in
+ * test-names.c.
  */
 #include <errno.h>
 #include <fcntl.h>
