@@ -518,6 +518,7 @@ pub(crate) fn sync_deadline(deadline: u64) -> i64 {
 #[kunit_tests(kdbus_reply)]
 mod tests {
     use super::*;
+    use crate::message::MsgMeta;
 
     #[test]
     fn async_deadlines_compare_unsigned() {
@@ -532,5 +533,217 @@ mod tests {
         assert!(sync_deadline(1 << 63) < 0);
         assert!(sync_deadline(u64::MAX) < 0);
         assert_eq!(sync_deadline(1_000), 1_000);
+    }
+
+    /// A staged reply of `size` bytes.
+    fn staged(size: usize) -> Entry {
+        Entry {
+            seq: 0,
+            priority: 0,
+            off: 0,
+            size,
+            header_items: 64,
+            meta: MsgMeta::empty(),
+            user: 0,
+            files: KVec::new(),
+            fds_off: None,
+            memfds: KVec::new(),
+            reply: None,
+        }
+    }
+
+    /// A tracker of caller 1 for a call to 2 with `cookie`, tracked in `t`.
+    fn call(
+        t: &mut Trackers,
+        p: &Arc<Pending>,
+        cookie: u64,
+        deadline: u64,
+        sync: bool,
+    ) -> Result<Arc<Reply>> {
+        let r = Reply::new(1, p, 2, cookie, deadline, sync)?;
+        t.track(r.clone())?;
+        Ok(r)
+    }
+
+    /// The cookies the scan at `now` timed out, and the sizes it reaped.
+    fn scan(t: &mut Trackers, now: i64) -> Result<(Option<u64>, KVec<u64>, KVec<usize>)> {
+        let (mut cookies, mut sizes) = (KVec::new(), KVec::new());
+        let mut res = Ok(());
+        let next = t.scan(now, |e| {
+            res = res.and(match e {
+                Expired::TimedOut(c) => cookies.push(c, GFP_KERNEL),
+                Expired::Reaped(e) => sizes.push(e.size, GFP_KERNEL),
+            });
+        });
+        res?;
+        Ok((next, cookies, sizes))
+    }
+
+    #[test]
+    fn an_async_call_is_answered_once() -> Result {
+        let p = Arc::new(Pending::new(0), GFP_KERNEL)?;
+        let mut t = Trackers::new();
+        let r = call(&mut t, &p, 7, 100, false)?;
+        // Not queued yet: no reply, no death, no timeout.
+        assert!(t.accept_reply(2, 7).is_none());
+        assert_eq!(r.callee_gone(), Abandoned::Nothing);
+        assert_eq!(scan(&mut t, 1_000)?.1.len(), 0);
+        r.open();
+        // Wrong replier, wrong cookie.
+        assert!(t.accept_reply(3, 7).is_none());
+        assert!(t.accept_reply(2, 8).is_none());
+        let got = t.accept_reply(2, 7).ok_or(EINVAL)?;
+        assert!(Arc::ptr_eq(&got, &r));
+        // Consumed: a second reply, the callee's death and the deadline
+        // find nothing.
+        assert!(t.accept_reply(2, 7).is_none());
+        assert_eq!(r.callee_gone(), Abandoned::Nothing);
+        assert_eq!(scan(&mut t, 1_000)?.1.len(), 0);
+        assert_eq!(p.load(ordering::Relaxed), 1);
+        drop((got, r));
+        assert_eq!(p.load(ordering::Relaxed), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn async_calls_time_out_or_die_once() -> Result {
+        let p = Arc::new(Pending::new(0), GFP_KERNEL)?;
+        let mut t = Trackers::new();
+        let a = call(&mut t, &p, 10, 100, false)?;
+        let b = call(&mut t, &p, 11, 200, false)?;
+        let c = call(&mut t, &p, 12, u64::MAX, false)?;
+        for r in [&a, &b, &c] {
+            r.open();
+        }
+        // An earlier deadline moves the scan, a later one does not.
+        assert!(t.arm(200).is_some());
+        assert!(t.arm(300).is_none());
+        assert!(t.arm(100).is_some());
+        let (next, cookies, _) = scan(&mut t, 150)?;
+        assert_eq!((next, &cookies[..]), (Some(200), &[10u64][..]));
+        assert!(t.accept_reply(2, 10).is_none());
+        assert_eq!(a.callee_gone(), Abandoned::Nothing);
+        // The callee dies before the deadline: REPLY_DEAD, no timeout.
+        assert_eq!(b.callee_gone(), Abandoned::ReplyDead);
+        assert_eq!(b.callee_gone(), Abandoned::Nothing);
+        let (next, cookies, _) = scan(&mut t, i64::MAX)?;
+        // `~0` never expires.
+        assert_eq!((next, cookies.len()), (Some(u64::MAX), 0));
+        assert_eq!(t.open_to(2)?.len(), 1);
+        assert_eq!(t.open_to(3)?.len(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn a_sync_reply_is_recorded_for_the_waiter() -> Result {
+        let p = Arc::new(Pending::new(0), GFP_KERNEL)?;
+        let mut t = Trackers::new();
+        let r = call(&mut t, &p, 7, 100, true)?;
+        r.open();
+        assert!(t.accept_reply(2, 7).is_some());
+        assert!(t.accept_reply(2, 7).is_none());
+        // Between consumption and recording, the callee's death is moot.
+        assert_eq!(r.callee_gone(), Abandoned::Nothing);
+        assert!(!r.has_outcome());
+        assert!(r.record(Ok(staged(8))).is_none());
+        assert!(r.has_outcome());
+        assert!(matches!(r.end_wait(), Some(Ok(e)) if e.size == 8));
+        assert!(r.end_wait().is_none());
+        // Still listed until the waiter forgets it.
+        t.forget(&r);
+        assert!(t.resume(7, 100).is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn a_waiter_that_left_gets_nothing() -> Result {
+        let p = Arc::new(Pending::new(0), GFP_KERNEL)?;
+        let mut t = Trackers::new();
+        let r = call(&mut t, &p, 7, 100, true)?;
+        r.open();
+        assert!(t.accept_reply(2, 7).is_some());
+        assert!(r.end_wait().is_none());
+        assert!(matches!(r.record(Ok(staged(16))), Some(Ok(e)) if e.size == 16));
+        let s = call(&mut t, &p, 8, 100, true)?;
+        s.open();
+        assert!(s.end_wait().is_none());
+        assert!(t.accept_reply(2, 8).is_none());
+        assert_eq!(s.callee_gone(), Abandoned::Nothing);
+        Ok(())
+    }
+
+    #[test]
+    fn an_interrupted_call_keeps_its_outcome() -> Result {
+        let p = Arc::new(Pending::new(0), GFP_KERNEL)?;
+        let mut t = Trackers::new();
+        let r = call(&mut t, &p, 7, 100, true)?;
+        r.open();
+        // An active waiter watches its own deadline.
+        assert_eq!(scan(&mut t, 1_000)?.0, None);
+        assert_eq!(r.interrupt(), 100);
+        assert!(t.resume(8, 500).is_none());
+        assert!(t.resume(7, 500).is_some());
+        assert_eq!(r.deadline(), 500);
+        assert!(t.resume(7, 500).is_none());
+        assert_eq!(r.interrupt(), 500);
+        assert_eq!(r.callee_gone(), Abandoned::Epipe);
+        assert!(r.has_outcome());
+        assert_eq!(scan(&mut t, 400)?.0, Some(500));
+        assert!(t.resume(7, 500).is_some());
+        assert!(matches!(r.end_wait(), Some(Err(e)) if e == EPIPE));
+        Ok(())
+    }
+
+    #[test]
+    fn an_unresumed_call_is_reaped_silently() -> Result {
+        let p = Arc::new(Pending::new(0), GFP_KERNEL)?;
+        let mut t = Trackers::new();
+        let r = call(&mut t, &p, 7, 100, true)?;
+        let s = call(&mut t, &p, 8, 100, true)?;
+        for x in [&r, &s] {
+            x.open();
+            x.interrupt();
+        }
+        assert!(t.accept_reply(2, 7).is_some());
+        assert!(r.record(Ok(staged(24))).is_none());
+        let (next, cookies, sizes) = scan(&mut t, 100)?;
+        assert_eq!((next, cookies.len(), &sizes[..]), (None, 0, &[24usize][..]));
+        assert!(t.resume(7, 200).is_none());
+        assert!(t.resume(8, 200).is_none());
+        assert!(r.end_wait().is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn the_callers_teardown_closes_everything() -> Result {
+        let p = Arc::new(Pending::new(0), GFP_KERNEL)?;
+        let mut t = Trackers::new();
+        let a = call(&mut t, &p, 7, 100, false)?;
+        let r = call(&mut t, &p, 8, 100, true)?;
+        a.open();
+        r.open();
+        r.interrupt();
+        assert!(t.accept_reply(2, 8).is_some());
+        assert!(r.record(Ok(staged(32))).is_none());
+        let all = t.take_all();
+        assert_eq!(all.len(), 2);
+        assert!(a.caller_gone().is_none());
+        assert!(r.caller_gone().is_some_and(|e| e.size == 32));
+        assert_eq!(a.callee_gone(), Abandoned::Nothing);
+        assert_eq!(scan(&mut t, i64::MAX)?.0, None);
+        Ok(())
+    }
+
+    #[test]
+    fn pending_calls_are_limited() -> Result {
+        let p = Arc::new(Pending::new(0), GFP_KERNEL)?;
+        let mut t = Trackers::new();
+        for i in 0..limits::CONN_MAX_REQUESTS_PENDING as u64 {
+            call(&mut t, &p, i, 100, false)?;
+        }
+        assert!(matches!(Reply::new(1, &p, 2, 0, 100, false), Err(e) if e == EMLINK));
+        drop(t.take_all());
+        assert_eq!(p.load(ordering::Relaxed), 0);
+        Ok(())
     }
 }
