@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Connections (`connection-pool.md`): the object, HELLO, the command
-//! dispatch, BYEBYE, UPDATE, FREE, teardown, `mmap()` and `poll()`.
+//! dispatch, BYEBYE, UPDATE, teardown, `mmap()` and `poll()`.
 //!
 //! A connection is made by HELLO on an endpoint handle and owned by that
 //! handle: it stays "connected but dead" after BYEBYE or the teardown of its
@@ -14,10 +14,11 @@
 //!
 //! - [`send`]: SEND, from the sender into the receiver's queue, and kernel
 //!   notifications into a queue (`message.md` §2-§5, §7);
-//! - [`recv`]: RECV (`message.md` §6);
-//! - [`calls`]: method calls from the connection's side: its trackers,
-//!   replies, REPLY_DEAD, synchronous waits and the reply-timeout scanner
-//!   (`message.md` §4; the tracker is `reply.rs`);
+//! - [`recv`]: RECV (`message.md` §6) and FREE;
+//! - [`calls`]: method calls from the connection's side: replies,
+//!   REPLY_DEAD and REPLY_TIMEOUT, synchronous waits and the scanner's work
+//!   item (`message.md` §4; the tracker state machine, the tracker list and
+//!   the scan are `reply.rs`);
 //! - [`info`]: CONN_INFO, BUS_CREATOR_INFO and LIST.
 //!
 //! # Locking
@@ -59,7 +60,7 @@ use crate::{
     policy::PolicyDb,
     pool::Pool,
     queue::Queue,
-    reply::{self, Reply},
+    reply::{self, Trackers},
     uapi::*,
 };
 
@@ -84,11 +85,9 @@ struct ConnInner {
     dropped: u64,
     /// Received messages, not yet dequeued.
     queue: Queue,
-    /// Trackers of the calls this connection made, oldest first
-    /// (`message.md` §4.1).
-    replies: KVec<Arc<Reply>>,
-    /// The deadline the reply-timeout scanner is armed for.
-    scan_at: Option<u64>,
+    /// Trackers of the calls this connection made and the schedule of the
+    /// reply-timeout scanner (`message.md` §4.1, §7.5).
+    replies: Trackers,
 }
 
 /// A connection.
@@ -153,8 +152,6 @@ static UPDATE_SPEC: CmdSpec<KdbusCmd> = CmdSpec::new(
         ItemRule::many(KDBUS_ITEM_POLICY_ACCESS),
     ],
 );
-
-static FREE_SPEC: CmdSpec<KdbusCmdFree> = CmdSpec::new(0, &[]);
 
 /// HELLO on an untyped endpoint handle (`connection-pool.md` §3); `None`
 /// after a negotiation probe.
@@ -276,8 +273,7 @@ pub(crate) fn hello(
                 disconnected: false,
                 dropped: 0,
                 queue: Queue::new(),
-                replies: KVec::new(),
-                scan_at: None,
+                replies: Trackers::new(),
             }),
             wait <- new_poll_condvar!(),
         }),
@@ -482,7 +478,7 @@ impl Connection {
         let (queued, own) = {
             let mut inner = self.inner.lock();
             let queued = inner.queue.drain();
-            (queued, core::mem::take(&mut inner.replies))
+            (queued, inner.replies.take_all())
         };
         for e in queued {
             self.pool.unreserve(e.off, e.user, e.size, e.files.len());
@@ -493,13 +489,7 @@ impl Connection {
         // 7. Our own calls are forgotten silently; a reply waiting in an
         // interrupted call's tracker goes with it.
         for r in own.iter() {
-            let outcome = r.with(|s| {
-                s.open = false;
-                s.waiting = false;
-                s.interrupted = false;
-                s.outcome.take()
-            });
-            if let Some(Ok(e)) = outcome {
+            if let Some(e) = r.caller_gone() {
                 self.unstage(e);
             }
         }
@@ -583,14 +573,6 @@ impl Connection {
             self.attach_recv.store(v, ordering::Relaxed);
         }
         Ok(())
-    }
-
-    fn free(&self, arg: usize) -> Result {
-        let args = match Args::parse(arg, &FREE_SPEC)? {
-            Parsed::Run(args) => args,
-            Parsed::Negotiated => return Ok(()),
-        };
-        self.pool.free(args.cmd().offset)
     }
 
     /// `mmap()` of the connection fd: the pool, read-only. Works on a

@@ -2,7 +2,7 @@
 
 //! RECV (`message.md` §6): taking a message off the queue, writing what
 //! only the receiver may see (metadata, descriptor numbers) and installing
-//! its files.
+//! its files; and FREE, which gives a received slice back.
 
 use core::mem::offset_of;
 
@@ -21,6 +21,8 @@ use crate::{
 };
 
 use super::Connection;
+
+static FREE_SPEC: CmdSpec<KdbusCmdFree> = CmdSpec::new(0, &[]);
 
 static RECV_SPEC: CmdSpec<KdbusCmdRecv> = CmdSpec::new(
     KDBUS_RECV_PEEK | KDBUS_RECV_DROP | KDBUS_RECV_USE_PRIORITY,
@@ -150,6 +152,15 @@ impl Connection {
             args.set_return_flags(KDBUS_RECV_RETURN_DROPPED_MSGS)?;
         }
         result
+    }
+
+    /// FREE (`connection-pool.md` §9): gives a slice back to the pool.
+    pub(super) fn free(&self, arg: usize) -> Result {
+        let args = match Args::parse(arg, &FREE_SPEC)? {
+            Parsed::Run(args) => args,
+            Parsed::Negotiated => return Ok(()),
+        };
+        self.pool.free(args.cmd().offset)
     }
 
     /// Writes what a received entry shows only to its receiver, in the

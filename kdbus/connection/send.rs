@@ -139,7 +139,7 @@ impl Connection {
                 if inner.disconnected {
                     return Err(ECONNRESET);
                 }
-                inner.replies.push(r.clone(), GFP_KERNEL)?;
+                inner.replies.track(r.clone())?;
             }
             let queued = self
                 .stage(&dst, &msg)
@@ -328,7 +328,7 @@ impl Connection {
             return Err(ENOMEM);
         }
         if let Some(r) = reply {
-            r.with(|s| s.open = true);
+            r.open();
         }
         drop(inner);
         self.wait.notify_all();
