@@ -11,6 +11,7 @@
 use kernel::{
     bindings, new_mutex,
     prelude::*,
+    rbtree::{RBTree, RBTreeNode},
     sync::{Arc, Mutex},
     xarray::{AllocKind, XArray},
 };
@@ -22,6 +23,7 @@ use crate::{
     item::{sanitize_attach, Args, CmdSpec, ItemRule, Parsed},
     kext,
     metadata::Snapshot,
+    matches::{self, Event, MatchDb},
     names::{ListRecord, Registry},
     node::{Node, NodeObject},
     notify::Notifier,
@@ -51,6 +53,15 @@ struct BusInner {
     policy: BusPolicy,
     /// The well-known names.
     names: Registry,
+    /// The match databases of the connections that have entries, by ID:
+    /// broadcasts and notifications visit only these (`matches.rs`).
+    matches: RBTree<u64, Subscriber>,
+}
+
+/// A connection with match entries.
+struct Subscriber {
+    conn: Arc<Connection>,
+    db: MatchDb,
 }
 
 /// A bus.
@@ -76,6 +87,17 @@ pub(crate) struct Bus {
     ids: XArray<Arc<Connection>>,
     #[pin]
     notify: Notifier,
+}
+
+/// The subscribers of `inner` but `skip` whose databases match `ev`.
+fn targets(inner: &BusInner, ev: &Event<'_>, skip: u64) -> Result<KVec<Arc<Connection>>> {
+    let mut out = KVec::new();
+    for (id, s) in inner.matches.iter() {
+        if *id != skip && s.db.matches(ev) {
+            out.push(s.conn.clone(), GFP_KERNEL)?;
+        }
+    }
+    Ok(out)
 }
 
 /// Checks the `<uid>-` prefix of a bus or endpoint name against the
@@ -185,6 +207,7 @@ pub(crate) fn make(control: &Arc<Node>, arg: usize) -> Result<Option<Arc<Node>>>
                 conns: KVec::new(),
                 policy: BusPolicy::new(),
                 names: Registry::new(),
+                matches: RBTree::new(),
             }),
             ids <- XArray::new(AllocKind::Alloc),
             notify <- Notifier::new(),
@@ -301,12 +324,100 @@ impl Bus {
 
     /// Registers an activator for `name` (HELLO).
     pub(crate) fn add_activator(&self, name: &[u8], conn: &Arc<Connection>) -> Result {
-        self.inner.lock().names.add_activator(name, conn)
+        let mut inner = self.inner.lock();
+        let res = inner.names.add_activator(name, conn);
+        self.queue_name_events(&mut inner, &|| conn.next_seq());
+        res
     }
 
     /// Removes a connection from the name registry (teardown).
     pub(crate) fn remove_names(&self, conn: &Connection) {
-        self.inner.lock().names.remove_conn(conn);
+        let mut inner = self.inner.lock();
+        inner.names.remove_conn(conn);
+        inner.matches.remove(&conn.id());
+        self.queue_name_events(&mut inner, &|| conn.next_seq());
+    }
+
+    /// Hands the registry's ownership changes to the notifier, each with a
+    /// sequence number from `seq`.
+    fn queue_name_events(&self, inner: &mut BusInner, seq: &dyn Fn() -> u64) {
+        for e in inner.names.take_events() {
+            self.notify.name(e.ty, e.old, e.new, e.name, seq());
+        }
+    }
+
+    /// MATCH_ADD: appends `entry` to `conn`'s database (`names-match-
+    /// policy-metadata.md` §2.2 steps 5-7).
+    pub(crate) fn add_match(&self, conn: &Arc<Connection>, entry: matches::Entry, replace: bool) -> Result {
+        let mut inner = self.inner.lock();
+        if let Some(s) = inner.matches.get_mut(&conn.id()) {
+            return s.db.add(entry, replace);
+        }
+        let mut db = MatchDb::new();
+        db.add(entry, replace)?;
+        let sub = Subscriber {
+            conn: conn.clone(),
+            db,
+        };
+        inner
+            .matches
+            .insert(RBTreeNode::new(conn.id(), sub, GFP_KERNEL)?);
+        Ok(())
+    }
+
+    /// MATCH_REMOVE (§2.3): `EBADSLT` if no entry of `conn` has `cookie`.
+    pub(crate) fn remove_match(&self, conn: &Connection, cookie: u64) -> Result {
+        let mut inner = self.inner.lock();
+        let s = inner.matches.get_mut(&conn.id()).ok_or(EBADSLT)?;
+        s.db.remove(cookie)?;
+        if s.db.is_empty() {
+            inner.matches.remove(&conn.id());
+        }
+        Ok(())
+    }
+
+    /// The subscribers but `skip` whose databases match the notification
+    /// `ev` (§2.4). O(subscribers and their rules), never every connection.
+    pub(crate) fn match_targets(&self, ev: &Event<'_>, skip: u64) -> Result<KVec<Arc<Connection>>> {
+        targets(&self.inner.lock(), ev, skip)
+    }
+
+    /// Runs `f` under the bus lock with the signal `sender` sends with bloom
+    /// filter `filter` of `generation`; its NAME rules are checked against
+    /// the registry under the same lock (§2.4).
+    fn with_signal<R>(
+        &self,
+        sender: u64,
+        generation: u64,
+        filter: &[u8],
+        f: impl FnOnce(&BusInner, &Event<'_>) -> R,
+    ) -> R {
+        let inner = self.inner.lock();
+        let owns = |n: &[u8]| inner.names.owner(n).is_some_and(|o| o.id() == sender);
+        let ev = Event::Signal {
+            sender,
+            generation,
+            filter,
+            owns: &owns,
+        };
+        f(&inner, &ev)
+    }
+
+    /// Whether `conn`'s database matches the signal `sender` sends with
+    /// bloom filter `filter` of `generation` (a unicast signal, §2.6).
+    pub(crate) fn signal_matches(&self, conn: &Connection, sender: u64, generation: u64, filter: &[u8]) -> bool {
+        self.with_signal(sender, generation, filter, |inner, ev| {
+            inner
+                .matches
+                .get(&conn.id())
+                .is_some_and(|s| s.db.matches(ev))
+        })
+    }
+
+    /// The subscribers but `sender` that a broadcast of `sender` with bloom
+    /// filter `filter` of `generation` matches (§2.4, §2.6).
+    pub(crate) fn broadcast_targets(&self, sender: u64, generation: u64, filter: &[u8]) -> Result<KVec<Arc<Connection>>> {
+        self.with_signal(sender, generation, filter, |inner, ev| targets(inner, ev, sender))
     }
 
     /// NAME_ACQUIRE of a valid `name` by `conn` (`names-match-policy-
@@ -332,12 +443,17 @@ impl Bus {
         if !conn.is_privileged() && !inner.policy.grants(name, KDBUS_POLICY_OWN) {
             return Err(EPERM);
         }
-        inner.names.acquire(conn, name, flags)
+        let queued = inner.names.acquire(conn, name, flags);
+        self.queue_name_events(&mut inner, &|| conn.next_seq());
+        queued
     }
 
     /// NAME_RELEASE of `name` by `conn` (§1.4 rows 4-7).
     pub(crate) fn release_name(&self, conn: &Connection, name: &[u8]) -> Result {
-        self.inner.lock().names.release(conn, name)
+        let mut inner = self.inner.lock();
+        let res = inner.names.release(conn, name);
+        self.queue_name_events(&mut inner, &|| conn.next_seq());
+        res
     }
 
     /// LIST's records (`connection-pool.md` §8.3): for every connection

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Connections (`connection-pool.md`): the object, HELLO, the command
-//! dispatch, BYEBYE, UPDATE, teardown, `mmap()` and `poll()`.
+//! dispatch, BYEBYE, teardown, `mmap()` and `poll()`.
 //!
 //! A connection is made by HELLO on an endpoint handle and owned by that
 //! handle: it stays "connected but dead" after BYEBYE or the teardown of its
@@ -19,7 +19,8 @@
 //!   REPLY_DEAD and REPLY_TIMEOUT, synchronous waits and the scanner's work
 //!   item (`message.md` §4; the tracker state machine, the tracker list and
 //!   the scan are `reply.rs`);
-//! - [`info`]: CONN_INFO, BUS_CREATOR_INFO and LIST.
+//! - [`info`]: CONN_INFO, BUS_CREATOR_INFO and LIST;
+//! - [`update`]: UPDATE (`connection-pool.md` §6).
 //!
 //! # Locking
 //!
@@ -42,7 +43,7 @@ use kernel::{
     new_delayed_work, new_mutex, new_poll_condvar,
     prelude::*,
     sync::{
-        atomic::{ordering, Atomic},
+        atomic::Atomic,
         poll::{PollCondVar, PollTable},
         Arc, Mutex,
     },
@@ -68,6 +69,7 @@ mod calls;
 mod info;
 mod recv;
 mod send;
+mod update;
 
 /// The connection kinds (`connection-pool.md` §4).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -142,16 +144,6 @@ static HELLO_SPEC: CmdSpec<KdbusCmdHello> = CmdSpec::new(
 );
 
 static BYEBYE_SPEC: CmdSpec<KdbusCmd> = CmdSpec::new(0, &[]);
-
-static UPDATE_SPEC: CmdSpec<KdbusCmd> = CmdSpec::new(
-    0,
-    &[
-        ItemRule::once(KDBUS_ITEM_ATTACH_FLAGS_SEND),
-        ItemRule::once(KDBUS_ITEM_ATTACH_FLAGS_RECV),
-        ItemRule::many(KDBUS_ITEM_NAME),
-        ItemRule::many(KDBUS_ITEM_POLICY_ACCESS),
-    ],
-);
 
 /// HELLO on an untyped endpoint handle (`connection-pool.md` §3); `None`
 /// after a negotiation probe.
@@ -295,6 +287,8 @@ pub(crate) fn hello(
         conn.pool.release_kernel(offset);
         return Err(e);
     }
+    // ID_ADD, also for a HELLO that fails from here on (`message.md` §7.2).
+    conn.notify_id(KDBUS_ITEM_ID_ADD);
 
     // 20. An activator registers as its name's activator (`EEXIST` if the
     // name has one).
@@ -331,6 +325,7 @@ pub(crate) fn hello(
         conn.disconnect();
         return Err(e);
     }
+    conn.bus.flush_notifications();
     Ok(Some(conn))
 }
 
@@ -374,7 +369,9 @@ pub(crate) fn command(
         KDBUS_CMD_RECV => conn.recv(arg),
         KDBUS_CMD_NAME_ACQUIRE => names::acquire(conn, arg),
         KDBUS_CMD_NAME_RELEASE => names::release(conn, arg),
-        // MATCH_* arrive with matches (`Documentation/kdbus/status.rst`).
+        KDBUS_CMD_MATCH_ADD => crate::matches::add(conn, arg),
+        KDBUS_CMD_MATCH_REMOVE => crate::matches::remove(conn, arg),
+        // The make-commands and HELLO on a connected handle.
         _ => Err(EOPNOTSUPP),
     }
 }
@@ -500,7 +497,9 @@ impl Connection {
                 let _ = c.abandon_calls_to(self.id);
             }
         }
-        // 9. Notifications, in the order they were generated.
+        // 9. ID_REMOVE after the names' notifications and the REPLY_DEADs;
+        // the notifications, in the order they were generated.
+        self.notify_id(KDBUS_ITEM_ID_REMOVE);
         self.bus.flush_notifications();
         // Pollers see POLLERR | POLLHUP from now on.
         self.wait.notify_all();
@@ -522,57 +521,6 @@ impl Connection {
         } else {
             Err(ECONNRESET)
         }
-    }
-
-    fn update(&self, arg: usize) -> Result {
-        let args = match Args::parse(arg, &UPDATE_SPEC)? {
-            Parsed::Run(args) => args,
-            Parsed::Negotiated => return Ok(()),
-        };
-        let send = args.item(KDBUS_ITEM_ATTACH_FLAGS_SEND);
-        let recv = args.item(KDBUS_ITEM_ATTACH_FLAGS_RECV);
-        let send = match send {
-            Some(i) => {
-                if matches!(self.kind, Kind::Activator | Kind::PolicyHolder) {
-                    return Err(EOPNOTSUPP);
-                }
-                let v = sanitize_attach(i.u64())?;
-                if self.bus.attach_required() & !v != 0 {
-                    return Err(EINVAL);
-                }
-                Some(v)
-            }
-            None => None,
-        };
-        let recv = match recv {
-            Some(i) => {
-                if self.kind == Kind::PolicyHolder {
-                    return Err(EOPNOTSUPP);
-                }
-                Some(sanitize_attach(i.u64())?)
-            }
-            None => None,
-        };
-        let has_policy = args
-            .items()
-            .any(|i| i.ty == KDBUS_ITEM_NAME || i.ty == KDBUS_ITEM_POLICY_ACCESS);
-        if has_policy {
-            if self.kind != Kind::PolicyHolder {
-                return Err(EOPNOTSUPP);
-            }
-            if args.items().filter(|i| i.ty == KDBUS_ITEM_NAME).count() > 1 {
-                return Err(E2BIG);
-            }
-            let db = PolicyDb::from_items(args.items(), true)?;
-            self.bus.set_policy(self.id, db)?;
-        }
-        if let Some(v) = send {
-            self.attach_send.store(v, ordering::Relaxed);
-        }
-        if let Some(v) = recv {
-            self.attach_recv.store(v, ordering::Relaxed);
-        }
-        Ok(())
     }
 
     /// `mmap()` of the connection fd: the pool, read-only. Works on a

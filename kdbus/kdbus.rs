@@ -12,7 +12,7 @@
 //! `domain`, `bus`, `endpoint`, `handle` (open files and the file
 //! operations), `connection`, `pool`, `item` (the generic argument parser),
 //! `message`, `queue`, `reply` (method-call trackers), `notify` (kernel
-//! notifications), `names`, `policy`, `metadata`, `wire` (the ABI's structs
+//! notifications), `names`, `matches`, `policy`, `metadata`, `wire` (the ABI's structs
 //! as the module reads and writes them) and `kext/` (the kernel interface layer: safe wrappers
 //! for kernel APIs the `kernel` crate lacks, by subsystem). The object lifetime
 //! diagram and the lock order are in `Documentation/kdbus/lifetimes.rst`.
@@ -27,6 +27,7 @@ mod fs;
 mod handle;
 mod item;
 mod kext;
+mod matches;
 mod message;
 mod metadata;
 mod names;

@@ -97,6 +97,8 @@ pub(crate) struct Msg {
     vecs: Vectors,
     /// Byte range of the DST_NAME string (without NUL) in `buf`.
     dst_name: Option<(usize, usize)>,
+    /// Byte range of the BLOOM_FILTER payload in `buf`.
+    bloom: Option<(usize, usize)>,
     /// Length of the inline area (§2.4).
     inline_size: usize,
     /// The files of the FDS item (pinned at SEND).
@@ -173,7 +175,7 @@ impl Msg {
         // 14-33: the items, in order.
         let mut vecs = Vectors::new();
         let mut dst_name = None;
-        let mut bloom = false;
+        let mut bloom = None;
         let mut fds_seen = false;
         let mut memfds = 0;
         let mut files = KVec::new();
@@ -259,10 +261,11 @@ impl Msg {
                     }
                 }
                 KDBUS_ITEM_BLOOM_FILTER => {
-                    if bloom {
+                    if bloom.is_some() {
                         return Err(EEXIST);
                     }
-                    bloom = true;
+                    let start = item.offset + ITEM_HEADER;
+                    bloom = Some((start, start + item.payload.len()));
                     let bits = item.payload.len() - KdbusBloomFilter::DATA_OFFSET;
                     if bits % 8 != 0 {
                         return Err(EFAULT);
@@ -296,7 +299,7 @@ impl Msg {
                 return Err(ENOTUNIQ);
             }
         }
-        if signal != bloom {
+        if signal != bloom.is_some() {
             return Err(EBADMSG);
         }
         if head.src_id != 0 && head.src_id != sender_id {
@@ -320,6 +323,7 @@ impl Msg {
             files,
             has_fds,
             dst_name,
+            bloom,
             inline_size,
             seq,
             layout,
@@ -345,6 +349,13 @@ impl Msg {
     /// The header, as read.
     pub(crate) fn head(&self) -> &KdbusMsg {
         &self.head
+    }
+
+    /// The BLOOM_FILTER of a signal: its generation and bit field.
+    pub(crate) fn bloom(&self) -> Option<(u64, &[u8])> {
+        let p = self.buf.get(self.bloom?.0..self.bloom?.1)?;
+        let generation = wire::read::<KdbusBloomFilter>(p)?.generation;
+        Some((generation, p.get(KdbusBloomFilter::DATA_OFFSET..)?))
     }
 
     /// The DST_NAME string, if any.

@@ -20,12 +20,15 @@
 //!
 //! Ownership changes reuse the tree node of the previous owner, and a
 //! waiter's queue entry owns its index node: releasing a name, promoting a
-//! waiter and tearing a connection down allocate nothing and cannot fail.
+//! waiter and tearing a connection down cannot fail (only the record of a
+//! change for its notification needs memory, and is lost without it, as
+//! the notification would be).
 //!
 //! The name commands are NAME_ACQUIRE and NAME_RELEASE ([`acquire`],
-//! [`release`]) and the name view of LIST ([`Registry::list`]).
-//! Notifications of the changes and the hand-over of an activator's queued
-//! messages arrive with matches (`Documentation/kdbus/status.rst`).
+//! [`release`]) and the name view of LIST ([`Registry::list`]). Every
+//! ownership change is recorded as a [`NameEvent`] that the bus hands to
+//! its notifier (§1.7). The hand-over of an activator's queued messages is
+//! not there yet (`Documentation/kdbus/status.rst`).
 
 use kernel::{
     alloc::KVec,
@@ -72,6 +75,16 @@ pub(crate) struct OwnedName {
     pub(crate) flags: u64,
 }
 
+/// A change of ownership, for its NAME_* notification (§1.7).
+pub(crate) struct NameEvent {
+    pub(crate) ty: u64,
+    /// The previous owner and its flags, `(0, 0)` for NAME_ADD.
+    pub(crate) old: (u64, u64),
+    /// The new owner and its flags, `(0, 0)` for NAME_REMOVE.
+    pub(crate) new: (u64, u64),
+    pub(crate) name: KVec<u8>,
+}
+
 /// One LIST record (`names-match-policy-metadata.md` §1.8): a connection,
 /// with the name it is listed for, if any.
 pub(crate) struct ListRecord {
@@ -95,6 +108,9 @@ pub(crate) struct Registry {
     activators: RBTree<u64, u64>,
     next_seq: u64,
     next_order: u64,
+    /// Ownership changes not yet handed to the bus's notifier; an event
+    /// that finds no memory is lost, as a notification would be.
+    events: KVec<NameEvent>,
     /// The key of the name hash, random per bus, so that names colliding
     /// into one chain cannot be computed in advance.
     hash_key: u64,
@@ -129,6 +145,7 @@ impl Registry {
             activators: RBTree::new(),
             next_seq: 1,
             next_order: 0,
+            events: KVec::new(),
             hash_key: u64::from_ne_bytes(key),
         }
     }
@@ -140,6 +157,19 @@ impl Registry {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
         h
+    }
+
+    /// Records an ownership change of `name` (copied).
+    fn event(&mut self, ty: u64, old: (u64, u64), new: (u64, u64), name: &[u8]) {
+        let mut copy = KVec::new();
+        if copy.extend_from_slice(name, GFP_KERNEL).is_ok() {
+            let _ = self.events.push(NameEvent { ty, old, new, name: copy }, GFP_KERNEL);
+        }
+    }
+
+    /// The ownership changes since the last call, in order.
+    pub(crate) fn take_events(&mut self) -> KVec<NameEvent> {
+        core::mem::take(&mut self.events)
     }
 
     /// The sequence number of the entry of `name`: O(log n).
@@ -209,6 +239,7 @@ impl Registry {
         self.owned.insert(owned);
         self.next_seq += 1;
         self.next_order = order;
+        self.event(KDBUS_ITEM_NAME_ADD, (0, 0), (owner.id(), flags), name);
         Ok(seq)
     }
 
@@ -218,6 +249,7 @@ impl Registry {
             return;
         };
         self.owned.remove(&(e.owner.id(), e.order));
+        let old = (e.owner.id(), e.flags);
         let h = self.hash(&e.name);
         let empty = match self.by_hash.get_mut(&h) {
             Some(chain) => {
@@ -229,6 +261,15 @@ impl Registry {
         if empty {
             self.by_hash.remove(&h);
         }
+        let _ = self.events.push(
+            NameEvent {
+                ty: KDBUS_ITEM_NAME_REMOVE,
+                old,
+                new: (0, 0),
+                name: e.name,
+            },
+            GFP_KERNEL,
+        );
     }
 
     /// Makes `conn` the owner of entry `seq` with `flags`, reusing the
@@ -241,6 +282,7 @@ impl Registry {
         };
         let id = conn.id();
         let old_key = (e.owner.id(), e.order);
+        let old = (e.owner.id(), e.flags);
         e.owner = conn;
         e.flags = flags;
         e.order = order;
@@ -255,6 +297,18 @@ impl Registry {
         if let Some(node) = self.owned.remove_node(&old_key) {
             self.owned
                 .insert(node.into_reservation().into_node((id, order), seq));
+        }
+        let mut name = KVec::new();
+        if let Some(e) = self.entries.get(&seq) {
+            if name.extend_from_slice(&e.name, GFP_KERNEL).is_ok() {
+                let ev = NameEvent {
+                    ty: KDBUS_ITEM_NAME_CHANGE,
+                    old,
+                    new: (id, flags),
+                    name,
+                };
+                let _ = self.events.push(ev, GFP_KERNEL);
+            }
         }
     }
 

@@ -58,8 +58,14 @@ fn finish_info(out: &mut [u8]) -> Result<u64> {
 
 impl Connection {
     /// Whether this connection may see `name`.
-    pub(super) fn can_see_name(&self, name: &[u8]) -> bool {
+    pub(crate) fn can_see_name(&self, name: &[u8]) -> bool {
         self.ep.endpoint().is_some_and(|e| e.can_see_name(name))
+    }
+
+    /// Whether we are on the bus's default endpoint (ID_* notifications
+    /// reach only those, `message.md` §7.3).
+    pub(crate) fn on_default_endpoint(&self) -> bool {
+        self.ep.endpoint().is_some_and(|e| e.is_default())
     }
 
     /// Whether this connection may see `peer`: always on the default

@@ -107,8 +107,8 @@ impl Connection {
         let head = *msg.head();
         let flags = head.flags;
         if head.dst_id == KDBUS_DST_ID_BROADCAST {
-            // Broadcasts need matches: not yet.
-            return Err(EOPNOTSUPP);
+            self.broadcast(&msg)?;
+            return write_empty_reply(&mut args, self.pool.size());
         }
         let timeout = head.timeout_ns;
         if flags & KDBUS_MSG_EXPECT_REPLY != 0 {
@@ -154,9 +154,16 @@ impl Connection {
             let mut inner = self.inner.lock();
             self.arm_scan(&mut inner, timeout);
         } else if flags & KDBUS_MSG_SIGNAL != 0 {
-            // A unicast signal is delivered only through a match of the
-            // receiver, and matches do not exist yet: not delivered.
-            self.pin(&msg, found)?;
+            // A unicast signal (§3.5): delivered only through a match of a
+            // receiver that may talk to us; failures are silent and not
+            // counted.
+            let dst = self.pin(&msg, found)?;
+            let (generation, filter) = msg.bloom().ok_or(EBADMSG)?;
+            if self.bus.signal_matches(&dst, self.id, generation, filter) && dst.talks_to(self)? {
+                if let Ok(e) = self.stage(&dst, &msg) {
+                    let _ = dst.enqueue(e, None);
+                }
+            }
         } else if timeout != 0 {
             // A reply (§4.3): the caller's tracker is the permission.
             let dst = self.pin(&msg, found)?;
@@ -187,6 +194,24 @@ impl Connection {
             dst.enqueue(e, None)?;
         }
         write_empty_reply(&mut args, self.pool.size())
+    }
+
+    /// A broadcast (`message.md` §3.4): to every ordinary connection but
+    /// us whose match rules accept it and which may talk to us; one that
+    /// cannot take it counts it lost (§5.8). The subscribers index of the
+    /// bus keeps the cost to the connections with match entries.
+    fn broadcast(&self, msg: &Msg) -> Result {
+        let (generation, filter) = msg.bloom().ok_or(EBADMSG)?;
+        for dst in self.bus.broadcast_targets(self.id, generation, filter)?.iter() {
+            if dst.kind != Kind::Ordinary || !dst.talks_to(self).unwrap_or(false) {
+                continue;
+            }
+            let delivered = self.stage(dst, msg).and_then(|e| dst.enqueue(e, None));
+            if delivered.is_err() {
+                dst.count_lost();
+            }
+        }
+        Ok(())
     }
 
     /// Finds the destination of a unicast (`message.md` §3.1, §3.2);
@@ -229,6 +254,22 @@ impl Connection {
             return Ok(true);
         }
         Ok(self.bus.policy_grants_any_name_of(dst, KDBUS_POLICY_TALK))
+    }
+
+    /// Whether this connection, as the receiver of a signal from `peer`,
+    /// may talk to it (`names-match-policy-metadata.md` §3.5, §3.6: the
+    /// receiver's HELLO credentials).
+    pub(super) fn talks_to(&self, peer: &Connection) -> Result<bool> {
+        if let Some(ep) = self.ep.endpoint().filter(|e| !e.is_default()) {
+            let names = self.bus.names_of(peer)?;
+            if !names.iter().any(|(n, _)| ep.can_talk_name(n)) {
+                return Ok(false);
+            }
+        }
+        if self.privileged || self.uid == peer.uid {
+            return Ok(true);
+        }
+        Ok(self.bus.policy_grants_any_name_of(peer, KDBUS_POLICY_TALK))
     }
 
     /// Writes `msg` from this connection into a new slice of `dst`'s pool
@@ -356,6 +397,33 @@ impl Connection {
                 }
                 Err(ECONNRESET)
             }
+        }
+    }
+
+    /// A sequence number for a message or notification: the domain's
+    /// counter (`message.md` §5.5).
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.ep.domain().map_or(0, |d| d.next_id())
+    }
+
+    /// Queues ID_ADD or ID_REMOVE (`ty`) of this connection, which monitors
+    /// never cause (`message.md` §7.2).
+    pub(super) fn notify_id(&self, ty: u64) {
+        if self.kind != Kind::Monitor {
+            let seq = self.next_seq();
+            self.bus.notifier().id(ty, self.id, self.hello_flags, seq);
+        }
+    }
+
+    /// Counts a message lost for us (`message.md` §5.8); the first one
+    /// makes us readable.
+    pub(crate) fn count_lost(&self) {
+        let mut inner = self.inner.lock();
+        inner.dropped = inner.dropped.saturating_add(1);
+        let first = inner.dropped == 1;
+        drop(inner);
+        if first {
+            self.wait.notify_all();
         }
     }
 
