@@ -198,7 +198,7 @@ pub(crate) fn make(control: &Arc<Node>, arg: usize) -> Result<Option<Arc<Node>>>
     )?;
     let node = Node::new(
         name,
-        (bindings::S_IFDIR as u16) | dir_mode,
+        kext::S_IFDIR | dir_mode,
         euid,
         egid,
         Some(root.clone()),

@@ -22,7 +22,7 @@ use kernel::{
 };
 
 use crate::{
-    kext::{SuperBlock, UserNs},
+    kext::{self, SuperBlock, UserNs},
     node::{Node, NodeObject},
 };
 
@@ -166,7 +166,7 @@ impl Domain {
         let root_kgid = crate::kext::GLOBAL_ROOT_GID;
         let root = Node::new(
             b"",
-            (bindings::S_IFDIR | 0o555) as u16,
+            kext::S_IFDIR | 0o555,
             root_kuid,
             root_kgid,
             None,
@@ -176,7 +176,7 @@ impl Domain {
         root.activate()?;
         let control = Node::new(
             b"control",
-            (bindings::S_IFREG | 0o666) as u16,
+            kext::S_IFREG | 0o666,
             root_kuid,
             root_kgid,
             Some(root.clone()),
