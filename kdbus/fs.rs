@@ -60,7 +60,9 @@ unsafe extern "C" fn kdbus_domain_new(
     root: *mut *const Node,
 ) -> c_int {
     // SAFETY: `user_ns` is valid for this call; `get` takes its own count.
-    let ns = unsafe { UserNs::get(user_ns) };
+    let Some(ns) = (unsafe { UserNs::get(user_ns) }) else {
+        return EINVAL.to_errno();
+    };
     // SAFETY: `sb` is the superblock being filled (caller); the domain
     // forgets it in `Domain::destroy`, called from `kill_sb` before the VFS
     // frees it.

@@ -27,18 +27,19 @@ unsafe impl Send for UserNs {}
 unsafe impl Sync for UserNs {}
 
 impl UserNs {
-    /// Takes a count on `ns`.
+    /// Takes a count on `ns`; `None` if it is null.
     ///
     /// # Safety
     ///
-    /// `ns` must be a valid user namespace for the duration of the call.
-    pub(crate) unsafe fn get(ns: *mut bindings::user_namespace) -> Self {
-        // SAFETY: `ns` is valid (caller); `get_user_ns` returns it counted.
-        let ns = unsafe { kdbus_get_user_ns(ns) };
-        // INVARIANT: `get_user_ns` returns its (non-null) argument.
-        Self {
-            ns: core::ptr::NonNull::new(ns).unwrap_or(core::ptr::NonNull::dangling()),
-        }
+    /// `ns` must be null or a valid user namespace for the duration of the
+    /// call.
+    pub(crate) unsafe fn get(ns: *mut bindings::user_namespace) -> Option<Self> {
+        let ns = core::ptr::NonNull::new(ns)?;
+        // SAFETY: `ns` is valid (caller); `get_user_ns` takes a count on
+        // it and returns its argument, which we already have.
+        unsafe { kdbus_get_user_ns(ns.as_ptr()) };
+        // INVARIANT: We took one count on `ns` just above.
+        Some(Self { ns })
     }
 
     pub(crate) fn as_ptr(&self) -> *mut bindings::user_namespace {
