@@ -9,9 +9,10 @@
 //! masks, the creator's identity and metadata) plus its connections.
 
 use kernel::{
-    bindings, new_mutex,
+    new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
+    task::Kuid,
     xarray::{AllocKind, XArray},
 };
 
@@ -74,7 +75,7 @@ pub(crate) struct Bus {
     attach_required: u64,
     /// ATTACH_FLAGS_SEND of BUS_MAKE: what BUS_CREATOR_INFO may reveal.
     attach_owner: u64,
-    creator_euid: bindings::kuid_t,
+    creator_euid: Kuid,
     creator: Snapshot,
     #[pin]
     inner: Mutex<BusInner>,
@@ -92,7 +93,7 @@ pub(crate) struct Bus {
 pub(crate) fn check_name_prefix(domain: &Domain, name: &[u8]) -> Result {
     let uid = domain
         .user_ns()
-        .uid_of(kext::current_euid())
+        .uid_of(Kuid::current_euid())
         .ok_or(EINVAL)?;
     let mut digits = [0u8; 10];
     let mut n = uid;
@@ -164,7 +165,7 @@ pub(crate) fn make(control: &Arc<Node>, arg: usize) -> Result<Option<Arc<Node>>>
 
     let flags = args.flags() & SPEC.flags;
     let (dir_mode, ep_mode) = modes(flags);
-    let euid = kext::current_euid();
+    let euid = Kuid::current_euid();
     let egid = kext::current_egid();
     let id = domain.next_id();
     let mut id128 = [0u8; 16];
@@ -246,7 +247,7 @@ impl Bus {
         self.attach_owner
     }
 
-    pub(crate) fn creator_euid(&self) -> bindings::kuid_t {
+    pub(crate) fn creator_euid(&self) -> Kuid {
         self.creator_euid
     }
 

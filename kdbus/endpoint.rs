@@ -13,6 +13,7 @@ use kernel::{
     new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
+    task::Kuid,
 };
 
 use crate::{
@@ -162,7 +163,7 @@ pub(crate) fn make(ep: &Arc<Node>, arg: usize) -> Result<Option<Arc<Node>>> {
     let node = Node::new(
         name,
         kext::S_IFREG | mode,
-        kext::current_euid(),
+        Kuid::current_euid(),
         kext::current_egid(),
         Some(bus.clone()),
         NodeObject::Endpoint(endpoint),

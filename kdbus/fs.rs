@@ -153,8 +153,8 @@ unsafe fn iget(sb: *mut bindings::super_block, node: &Arc<Node>) -> Result<*mut 
     unsafe {
         (*inode).i_private = Arc::into_raw(node.clone()).cast_mut().cast();
         (*inode).i_mode = mode;
-        (*inode).i_uid = node.uid();
-        (*inode).i_gid = node.gid();
+        (*inode).i_uid = node.uid().into_raw();
+        (*inode).i_gid = node.gid().into_raw();
         bindings::simple_inode_init_ts(inode);
         if is_dir(mode) {
             (*inode).i_op = &DIR_IOPS.0;

@@ -13,21 +13,20 @@
 //! metadata issue; until then they are never "available", so they are
 //! simply absent from answers (as on a kernel without the feature).
 
-use kernel::{alloc::KVec, prelude::*};
+use kernel::{alloc::KVec, cred::Credential, prelude::*, sync::aref::ARef, task::Kuid};
 
 use crate::{
     item::{push_item, push_str_item},
-    kext::{self, CredRef, PidRef},
+    kext::{self, CredIds, CredentialExt, KernelId, Kgid, PidRef},
     uapi::*,
 };
 
 /// Process metadata, fixed at collection time.
 pub(crate) struct Snapshot {
     /// The task's credentials (an immutable object, kept by reference).
-    cred: Option<CredRef>,
-    /// Faked CREDS of a privileged HELLO: uid, euid, suid, fsuid, gid, egid,
-    /// sgid, fsgid as kuid/kgid values (`u32::MAX` is "invalid").
-    faked_creds: Option<[u32; 8]>,
+    cred: Option<ARef<Credential>>,
+    /// Faked CREDS of a privileged HELLO (an ID left out is invalid).
+    faked_creds: Option<CredIds>,
     /// pid (thread), tgid (process), ppid (parent process).
     pids: Option<[PidRef; 3]>,
     tid_comm: Option<[u8; 16]>,
@@ -66,18 +65,24 @@ impl Snapshot {
     ) -> Result<Self> {
         let faked_creds = match creds {
             Some(p) => {
-                let mut out = [u32::MAX; 8];
-                for (i, o) in out.iter_mut().enumerate() {
+                // The `i`th ID; `None` for `(u32)-1`, which stays invalid.
+                let id = |i: usize| -> Result<Option<u32>> {
                     let v = crate::item::get_u64(p, i * 8);
                     if v == u64::from(u32::MAX) {
-                        continue;
+                        return Ok(None);
                     }
-                    let v = u32::try_from(v).map_err(|_| EINVAL)?;
-                    *o = if i < 4 {
-                        kext::map_uid(v)?
-                    } else {
-                        kext::map_gid(v)?
-                    };
+                    u32::try_from(v).map(Some).map_err(|_| EINVAL)
+                };
+                let mut out = CredIds::invalid();
+                for (i, o) in out.uids.iter_mut().enumerate() {
+                    if let Some(v) = id(i)? {
+                        *o = Kuid::from_current_ns(v)?;
+                    }
+                }
+                for (i, o) in out.gids.iter_mut().enumerate() {
+                    if let Some(v) = id(4 + i)? {
+                        *o = Kgid::from_current_ns(v)?;
+                    }
                 }
                 Some(out)
             }
@@ -140,18 +145,15 @@ impl Snapshot {
             let ids = match (&self.cred, &self.faked_creds) {
                 (Some(c), _) => c.ids(),
                 (None, Some(f)) => *f,
-                (None, None) => [u32::MAX; 8],
+                (None, None) => CredIds::invalid(),
             };
             let mut p = [0u8; 64];
-            for (i, id) in ids.iter().enumerate() {
-                let v = if *id == u32::MAX {
-                    u64::from(u32::MAX)
-                } else if i < 4 {
-                    u64::from(kext::uid_for_current(*id))
-                } else {
-                    u64::from(kext::gid_for_current(*id))
-                };
-                p[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
+            let (up, gp) = p.split_at_mut(32);
+            for (o, uid) in up.chunks_exact_mut(8).zip(ids.uids) {
+                o.copy_from_slice(&id_for_current(uid).to_ne_bytes());
+            }
+            for (o, gid) in gp.chunks_exact_mut(8).zip(ids.gids) {
+                o.copy_from_slice(&id_for_current(gid).to_ne_bytes());
             }
             push_item(out, KDBUS_ITEM_CREDS, &p)?;
         }
@@ -170,7 +172,7 @@ impl Snapshot {
                 let mut p = KVec::with_capacity(groups.len() * 8, GFP_KERNEL)?;
                 for g in groups {
                     p.extend_from_slice(
-                        &u64::from(kext::gid_for_current(g.val)).to_ne_bytes(),
+                        &u64::from(g.munged_for_current()).to_ne_bytes(),
                         GFP_KERNEL,
                     )?;
                 }
@@ -193,5 +195,15 @@ impl Snapshot {
             }
         }
         Ok(())
+    }
+}
+
+/// A CREDS or AUXGROUPS value: the ID as the reader's user namespace sees
+/// it (the overflow ID if unmapped); an invalid ID stays `(u32)-1`.
+fn id_for_current(id: impl KernelId) -> u64 {
+    if id.is_valid() {
+        u64::from(id.munged_for_current())
+    } else {
+        u64::from(u32::MAX)
     }
 }

@@ -220,7 +220,7 @@ impl Connection {
                 return Ok(false);
             }
         }
-        if self.privileged || crate::kext::current_euid().val == dst.uid {
+        if self.privileged || kernel::task::Kuid::current_euid() == dst.uid {
             return Ok(true);
         }
         Ok(self.bus.policy_grants_any_name_of(dst, KDBUS_POLICY_TALK))
