@@ -9,10 +9,11 @@
 //! masks, the creator's identity and metadata) plus its connections.
 
 use kernel::{
-    bindings, new_mutex,
+    new_mutex,
     prelude::*,
     rbtree::{RBTree, RBTreeNode},
     sync::{Arc, Mutex},
+    task::Kuid,
     xarray::{AllocKind, XArray},
 };
 
@@ -22,8 +23,8 @@ use crate::{
     endpoint,
     item::{sanitize_attach, Args, CmdSpec, ItemRule, Parsed},
     kext,
-    metadata::Snapshot,
     matches::{self, Event, MatchDb},
+    metadata::Snapshot,
     names::{ListRecord, Registry},
     node::{Node, NodeObject},
     notify::Notifier,
@@ -76,7 +77,7 @@ pub(crate) struct Bus {
     attach_required: u64,
     /// ATTACH_FLAGS_SEND of BUS_MAKE: what BUS_CREATOR_INFO may reveal.
     attach_owner: u64,
-    creator_euid: bindings::kuid_t,
+    creator_euid: Kuid,
     creator: Snapshot,
     #[pin]
     inner: Mutex<BusInner>,
@@ -105,7 +106,7 @@ fn targets(inner: &BusInner, ev: &Event<'_>, skip: u64) -> Result<KVec<Arc<Conne
 pub(crate) fn check_name_prefix(domain: &Domain, name: &[u8]) -> Result {
     let uid = domain
         .user_ns()
-        .uid_of(kext::current_euid())
+        .uid_of(Kuid::current_euid())
         .ok_or(EINVAL)?;
     let mut digits = [0u8; 10];
     let mut n = uid;
@@ -181,7 +182,7 @@ pub(crate) fn make(control: &Arc<Node>, arg: usize) -> Result<Option<Arc<Node>>>
 
     let flags = args.flags() & SPEC.flags();
     let (dir_mode, ep_mode) = modes(flags);
-    let euid = kext::current_euid();
+    let euid = Kuid::current_euid();
     let egid = kext::current_egid();
     let id = domain.next_id();
     let mut id128 = [0u8; 16];
@@ -216,7 +217,7 @@ pub(crate) fn make(control: &Arc<Node>, arg: usize) -> Result<Option<Arc<Node>>>
     )?;
     let node = Node::new(
         name,
-        (bindings::S_IFDIR as u16) | dir_mode,
+        kext::S_IFDIR | dir_mode,
         euid,
         egid,
         Some(root.clone()),
@@ -264,7 +265,7 @@ impl Bus {
         self.attach_owner
     }
 
-    pub(crate) fn creator_euid(&self) -> bindings::kuid_t {
+    pub(crate) fn creator_euid(&self) -> Kuid {
         self.creator_euid
     }
 
@@ -348,7 +349,12 @@ impl Bus {
 
     /// MATCH_ADD: appends `entry` to `conn`'s database (`names-match-
     /// policy-metadata.md` §2.2 steps 5-7).
-    pub(crate) fn add_match(&self, conn: &Arc<Connection>, entry: matches::Entry, replace: bool) -> Result {
+    pub(crate) fn add_match(
+        &self,
+        conn: &Arc<Connection>,
+        entry: matches::Entry,
+        replace: bool,
+    ) -> Result {
         let mut inner = self.inner.lock();
         if let Some(s) = inner.matches.get_mut(&conn.id()) {
             return s.db.add(entry, replace);
@@ -405,7 +411,13 @@ impl Bus {
 
     /// Whether `conn`'s database matches the signal `sender` sends with
     /// bloom filter `filter` of `generation` (a unicast signal, §2.6).
-    pub(crate) fn signal_matches(&self, conn: &Connection, sender: u64, generation: u64, filter: &[u8]) -> bool {
+    pub(crate) fn signal_matches(
+        &self,
+        conn: &Connection,
+        sender: u64,
+        generation: u64,
+        filter: &[u8],
+    ) -> bool {
         self.with_signal(sender, generation, filter, |inner, ev| {
             inner
                 .matches
@@ -416,8 +428,15 @@ impl Bus {
 
     /// The subscribers but `sender` that a broadcast of `sender` with bloom
     /// filter `filter` of `generation` matches (§2.4, §2.6).
-    pub(crate) fn broadcast_targets(&self, sender: u64, generation: u64, filter: &[u8]) -> Result<KVec<Arc<Connection>>> {
-        self.with_signal(sender, generation, filter, |inner, ev| targets(inner, ev, sender))
+    pub(crate) fn broadcast_targets(
+        &self,
+        sender: u64,
+        generation: u64,
+        filter: &[u8],
+    ) -> Result<KVec<Arc<Connection>>> {
+        self.with_signal(sender, generation, filter, |inner, ev| {
+            targets(inner, ev, sender)
+        })
     }
 
     /// NAME_ACQUIRE of a valid `name` by `conn` (`names-match-policy-

@@ -110,8 +110,8 @@ pub(crate) struct Connection {
     pool: Arc<Pool>,
     description: Option<KVec<u8>>,
     meta: Snapshot,
-    /// The real UID (kuid value) of the HELLO caller, for TALK checks.
-    uid: u32,
+    /// The real UID of the HELLO caller, for TALK checks.
+    uid: kernel::task::Kuid,
     /// The attach masks (UPDATE changes them; read without a lock).
     attach_send: Atomic<u64>,
     attach_recv: Atomic<u64>,
@@ -254,7 +254,7 @@ pub(crate) fn hello(
             pool,
             description,
             meta,
-            uid: crate::kext::current_uid().val,
+            uid: crate::kext::current_uid(),
             attach_send: Atomic::new(attach_send),
             attach_recv: Atomic::new(attach_recv),
             charge,

@@ -13,23 +13,24 @@
 
 use kernel::{
     alloc::KVec,
-    bindings, new_mutex,
+    new_mutex,
     prelude::*,
     sync::{
         atomic::{ordering, Atomic},
         Arc, Mutex,
     },
+    task::Kuid,
 };
 
 use crate::{
-    kext::{SuperBlock, UserNs},
+    kext::{self, SuperBlock, UserNs},
     node::{Node, NodeObject},
 };
 
 /// An accounting user of a domain (`fs-bus-endpoint.md` §4.3): named (by
 /// kuid) or anonymous (one per custom endpoint).
 pub(crate) struct DomainUser {
-    uid: Option<bindings::kuid_t>,
+    uid: Option<Kuid>,
     /// Index for receiver-side quota tables; 0 is the kernel's.
     index: u32,
     buses: Atomic<u32>,
@@ -162,11 +163,11 @@ impl Domain {
             }),
             GFP_KERNEL,
         )?;
-        let root_kuid = crate::kext::GLOBAL_ROOT_UID;
-        let root_kgid = crate::kext::GLOBAL_ROOT_GID;
+        let root_kuid = kext::global_root_uid();
+        let root_kgid = kext::global_root_gid();
         let root = Node::new(
             b"",
-            (bindings::S_IFDIR | 0o555) as u16,
+            kext::S_IFDIR | 0o555,
             root_kuid,
             root_kgid,
             None,
@@ -176,7 +177,7 @@ impl Domain {
         root.activate()?;
         let control = Node::new(
             b"control",
-            (bindings::S_IFREG | 0o666) as u16,
+            kext::S_IFREG | 0o666,
             root_kuid,
             root_kgid,
             Some(root.clone()),
@@ -218,7 +219,7 @@ impl Domain {
     }
 
     /// Looks up (or creates) the named user of `uid` and takes a reference.
-    pub(crate) fn user(root: &Arc<Node>, uid: bindings::kuid_t) -> Result<UserRef> {
+    pub(crate) fn user(root: &Arc<Node>, uid: Kuid) -> Result<UserRef> {
         Self::get_user(root, Some(uid))
     }
 
@@ -227,14 +228,14 @@ impl Domain {
         Self::get_user(root, None)
     }
 
-    fn get_user(root: &Arc<Node>, uid: Option<bindings::kuid_t>) -> Result<UserRef> {
+    fn get_user(root: &Arc<Node>, uid: Option<Kuid>) -> Result<UserRef> {
         let domain = root.domain().ok_or(ESHUTDOWN)?;
         let mut users = domain.users.lock();
         if let Some(uid) = uid {
             if let Some(e) = users
                 .entries
                 .iter_mut()
-                .find(|e| e.user.uid.is_some_and(|u| u.val == uid.val))
+                .find(|e| e.user.uid.is_some_and(|u| u == uid))
             {
                 e.refs += 1;
                 return Ok(UserRef {

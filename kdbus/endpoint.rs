@@ -10,9 +10,10 @@
 //! as a whole.
 
 use kernel::{
-    bindings, new_mutex,
+    new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
+    task::Kuid,
 };
 
 use crate::{
@@ -138,7 +139,7 @@ pub(crate) fn make_default(bus: &Arc<Node>, mode: u16) -> Result {
     let ep = Endpoint::new(true, None)?;
     let node = Node::new(
         b"bus",
-        (bindings::S_IFREG as u16) | mode,
+        kext::S_IFREG | mode,
         bus.uid(),
         bus.gid(),
         Some(bus.clone()),
@@ -166,8 +167,8 @@ pub(crate) fn make(ep: &Arc<Node>, arg: usize) -> Result<Option<Arc<Node>>> {
     let endpoint = Endpoint::new(false, Some(anon))?;
     let node = Node::new(
         name,
-        (bindings::S_IFREG as u16) | mode,
-        kext::current_euid(),
+        kext::S_IFREG | mode,
+        Kuid::current_euid(),
         kext::current_egid(),
         Some(bus.clone()),
         NodeObject::Endpoint(endpoint),

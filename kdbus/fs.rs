@@ -60,7 +60,9 @@ unsafe extern "C" fn kdbus_domain_new(
     root: *mut *const Node,
 ) -> c_int {
     // SAFETY: `user_ns` is valid for this call; `get` takes its own count.
-    let ns = unsafe { UserNs::get(user_ns) };
+    let Some(ns) = (unsafe { UserNs::get(user_ns) }) else {
+        return EINVAL.to_errno();
+    };
     // SAFETY: `sb` is the superblock being filled (caller); the domain
     // forgets it in `Domain::destroy`, called from `kill_sb` before the VFS
     // frees it.
@@ -151,8 +153,8 @@ unsafe fn iget(sb: *mut bindings::super_block, node: &Arc<Node>) -> Result<*mut 
     unsafe {
         (*inode).i_private = Arc::into_raw(node.clone()).cast_mut().cast();
         (*inode).i_mode = mode;
-        (*inode).i_uid = node.uid();
-        (*inode).i_gid = node.gid();
+        (*inode).i_uid = node.uid().into_raw();
+        (*inode).i_gid = node.gid().into_raw();
         bindings::simple_inode_init_ts(inode);
         if is_dir(mode) {
             (*inode).i_op = &DIR_IOPS.0;

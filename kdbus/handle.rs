@@ -73,7 +73,7 @@ impl Handle {
                 // The creator's euid first: no spurious LSM/audit records.
                 let same_uid = node
                     .bus()
-                    .is_some_and(|b| file.cred().euid().into_raw().val == b.creator_euid().val);
+                    .is_some_and(|b| file.cred().euid() == b.creator_euid());
                 same_uid
                     || node
                         .domain()

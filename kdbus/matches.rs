@@ -78,7 +78,9 @@ fn bloom_matches(masks: &[u8], generation: u64, filter: &[u8]) -> bool {
         return false;
     }
     let k = masks.len() / size;
-    let g = usize::try_from(generation).unwrap_or(usize::MAX).min(k.saturating_sub(1));
+    let g = usize::try_from(generation)
+        .unwrap_or(usize::MAX)
+        .min(k.saturating_sub(1));
     let Some(mask) = masks.get(g * size..(g + 1) * size) else {
         return false;
     };
@@ -89,12 +91,17 @@ impl Rule {
     /// Whether this rule is satisfied by `ev` (§2.4).
     fn matches(&self, ev: &Event<'_>) -> bool {
         match (self, ev) {
-            (Rule::Bloom(masks), Event::Signal { generation, filter, .. }) => {
-                bloom_matches(masks, *generation, filter)
-            }
+            (
+                Rule::Bloom(masks),
+                Event::Signal {
+                    generation, filter, ..
+                },
+            ) => bloom_matches(masks, *generation, filter),
             (Rule::Name(name), Event::Signal { owns, .. }) => owns(name),
             (Rule::Id(id), Event::Signal { sender, .. }) => id_matches(*id, *sender),
-            (Rule::IdChange { ty, id }, Event::Id { ty: t, id: i }) => ty == t && id_matches(*id, *i),
+            (Rule::IdChange { ty, id }, Event::Id { ty: t, id: i }) => {
+                ty == t && id_matches(*id, *i)
+            }
             (
                 Rule::NameChange { ty, old, new, name },
                 Event::Name {
@@ -290,7 +297,12 @@ mod tests {
         db(rules)
     }
 
-    fn signal<'a>(sender: u64, generation: u64, filter: &'a [u8], owns: &'a dyn Fn(&[u8]) -> bool) -> Event<'a> {
+    fn signal<'a>(
+        sender: u64,
+        generation: u64,
+        filter: &'a [u8],
+        owns: &'a dyn Fn(&[u8]) -> bool,
+    ) -> Event<'a> {
         Event::Signal {
             sender,
             generation,
@@ -310,8 +322,14 @@ mod tests {
         let none = |_: &[u8]| false;
         let all = db(KVec::new());
         assert!(all.matches(&signal(5, 0, &[0; 8], &none)));
-        assert!(all.matches(&Event::Id { ty: KDBUS_ITEM_ID_ADD, id: 3 }));
-        assert!(!MatchDb::new().matches(&Event::Id { ty: KDBUS_ITEM_ID_ADD, id: 3 }));
+        assert!(all.matches(&Event::Id {
+            ty: KDBUS_ITEM_ID_ADD,
+            id: 3
+        }));
+        assert!(!MatchDb::new().matches(&Event::Id {
+            ty: KDBUS_ITEM_ID_ADD,
+            id: 3
+        }));
     }
 
     #[test]
@@ -343,7 +361,10 @@ mod tests {
         assert!(one(Rule::Name(bytes(b"a.b"))).matches(&signal(8, 0, &[0; 8], &owns_a)));
         assert!(!one(Rule::Name(bytes(b"a.c"))).matches(&signal(8, 0, &[0; 8], &owns_a)));
         // User-message rules never match notifications.
-        assert!(!d.matches(&Event::Id { ty: KDBUS_ITEM_ID_ADD, id: 7 }));
+        assert!(!d.matches(&Event::Id {
+            ty: KDBUS_ITEM_ID_ADD,
+            id: 7
+        }));
     }
 
     #[test]
@@ -378,19 +399,50 @@ mod tests {
             ty: KDBUS_ITEM_ID_REMOVE,
             id: KDBUS_MATCH_ID_ANY,
         });
-        assert!(id.matches(&Event::Id { ty: KDBUS_ITEM_ID_REMOVE, id: 4 }));
-        assert!(!id.matches(&Event::Id { ty: KDBUS_ITEM_ID_ADD, id: 4 }));
+        assert!(id.matches(&Event::Id {
+            ty: KDBUS_ITEM_ID_REMOVE,
+            id: 4
+        }));
+        assert!(!id.matches(&Event::Id {
+            ty: KDBUS_ITEM_ID_ADD,
+            id: 4
+        }));
     }
 
     #[test]
     fn add_replace_remove_and_limit() {
         let mut d = MatchDb::new();
         for _ in 0..KDBUS_MATCH_MAX {
-            assert!(d.add(Entry { cookie: 1, rules: KVec::new() }, false).is_ok());
+            assert!(d
+                .add(
+                    Entry {
+                        cookie: 1,
+                        rules: KVec::new()
+                    },
+                    false
+                )
+                .is_ok());
         }
-        assert_eq!(d.add(Entry { cookie: 2, rules: KVec::new() }, false), Err(EMFILE));
+        assert_eq!(
+            d.add(
+                Entry {
+                    cookie: 2,
+                    rules: KVec::new()
+                },
+                false
+            ),
+            Err(EMFILE)
+        );
         // REPLACE frees the slots of the cookie first.
-        assert!(d.add(Entry { cookie: 1, rules: KVec::new() }, true).is_ok());
+        assert!(d
+            .add(
+                Entry {
+                    cookie: 1,
+                    rules: KVec::new()
+                },
+                true
+            )
+            .is_ok());
         assert_eq!(d.remove(3), Err(EBADSLT));
         assert!(d.remove(1).is_ok());
         assert!(d.is_empty());

@@ -13,21 +13,20 @@
 //! metadata issue; until then they are never "available", so they are
 //! simply absent from answers (as on a kernel without the feature).
 
-use kernel::{alloc::KVec, prelude::*};
+use kernel::{alloc::KVec, cred::Credential, prelude::*, sync::aref::ARef, task::Kuid};
 
 use crate::{
     item::{push_item, push_str_item, push_struct_item},
-    kext::{self, CredRef, PidRef},
+    kext::{self, CredIds, CredentialExt, KernelId, Kgid, PidRef},
     uapi::*,
 };
 
 /// Process metadata, fixed at collection time.
 pub(crate) struct Snapshot {
     /// The task's credentials (an immutable object, kept by reference).
-    cred: Option<CredRef>,
-    /// Faked CREDS of a privileged HELLO: uid, euid, suid, fsuid, gid, egid,
-    /// sgid, fsgid as kuid/kgid values (`u32::MAX` is "invalid").
-    faked_creds: Option<[u32; 8]>,
+    cred: Option<ARef<Credential>>,
+    /// Faked CREDS of a privileged HELLO (an ID left out is invalid).
+    faked_creds: Option<CredIds>,
     /// pid (thread), tgid (process), ppid (parent process).
     pids: Option<[PidRef; 3]>,
     tid_comm: Option<[u8; 16]>,
@@ -69,17 +68,24 @@ impl Snapshot {
                 let ids = [
                     c.uid, c.euid, c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid,
                 ];
-                let mut out = [u32::MAX; 8];
-                for (i, (o, v)) in out.iter_mut().zip(ids).enumerate() {
+                // The `i`th ID; `None` for `(u32)-1`, which stays invalid.
+                let id = |i: usize| -> Result<Option<u32>> {
+                    let v = ids.get(i).copied().ok_or(EINVAL)?;
                     if v == u64::from(u32::MAX) {
-                        continue;
+                        return Ok(None);
                     }
-                    let v = u32::try_from(v).map_err(|_| EINVAL)?;
-                    *o = if i < 4 {
-                        kext::map_uid(v)?
-                    } else {
-                        kext::map_gid(v)?
-                    };
+                    u32::try_from(v).map(Some).map_err(|_| EINVAL)
+                };
+                let mut out = CredIds::invalid();
+                for (i, o) in out.uids.iter_mut().enumerate() {
+                    if let Some(v) = id(i)? {
+                        *o = Kuid::from_current_ns(v)?;
+                    }
+                }
+                for (i, o) in out.gids.iter_mut().enumerate() {
+                    if let Some(v) = id(4 + i)? {
+                        *o = Kgid::from_current_ns(v)?;
+                    }
                 }
                 Some(out)
             }
@@ -142,19 +148,10 @@ impl Snapshot {
             let ids = match (&self.cred, &self.faked_creds) {
                 (Some(c), _) => c.ids(),
                 (None, Some(f)) => *f,
-                (None, None) => [u32::MAX; 8],
+                (None, None) => CredIds::invalid(),
             };
-            let mut v = [u64::from(u32::MAX); 8];
-            for (i, (v, id)) in v.iter_mut().zip(ids).enumerate() {
-                if id != u32::MAX {
-                    *v = u64::from(if i < 4 {
-                        kext::uid_for_current(id)
-                    } else {
-                        kext::gid_for_current(id)
-                    });
-                }
-            }
-            let [uid, euid, suid, fsuid, gid, egid, sgid, fsgid] = v;
+            let [uid, euid, suid, fsuid] = ids.uids.map(id_for_current);
+            let [gid, egid, sgid, fsgid] = ids.gids.map(id_for_current);
             let creds = KdbusCreds {
                 uid,
                 euid,
@@ -182,7 +179,7 @@ impl Snapshot {
                 let groups = c.groups();
                 let mut p = KVec::with_capacity(groups.len(), GFP_KERNEL)?;
                 for g in groups {
-                    p.push(u64::from(kext::gid_for_current(g.val)), GFP_KERNEL)?;
+                    p.push(u64::from(g.munged_for_current()), GFP_KERNEL)?;
                 }
                 push_item(out, KDBUS_ITEM_AUXGROUPS, crate::wire::bytes(&p[..]))?;
             }
@@ -203,5 +200,15 @@ impl Snapshot {
             }
         }
         Ok(())
+    }
+}
+
+/// A CREDS or AUXGROUPS value: the ID as the reader's user namespace sees
+/// it (the overflow ID if unmapped); an invalid ID stays `(u32)-1`.
+fn id_for_current(id: impl KernelId) -> u64 {
+    if id.is_valid() {
+        u64::from(id.munged_for_current())
+    } else {
+        u64::from(u32::MAX)
     }
 }

@@ -163,7 +163,15 @@ impl Registry {
     fn event(&mut self, ty: u64, old: (u64, u64), new: (u64, u64), name: &[u8]) {
         let mut copy = KVec::new();
         if copy.extend_from_slice(name, GFP_KERNEL).is_ok() {
-            let _ = self.events.push(NameEvent { ty, old, new, name: copy }, GFP_KERNEL);
+            let _ = self.events.push(
+                NameEvent {
+                    ty,
+                    old,
+                    new,
+                    name: copy,
+                },
+                GFP_KERNEL,
+            );
         }
     }
 

@@ -31,15 +31,16 @@
 
 use kernel::{
     alloc::KVec,
-    bindings, new_condvar, new_mutex,
+    new_condvar, new_mutex,
     prelude::*,
     sync::{
         atomic::{ordering, Atomic},
         Arc, CondVar, Mutex,
     },
+    task::Kuid,
 };
 
-use crate::{bus::Bus, domain::Domain, endpoint::Endpoint};
+use crate::{bus::Bus, domain::Domain, endpoint::Endpoint, kext::Kgid};
 
 /// The module-wide node ID allocator: a bitmap, smallest free ID first.
 struct NodeIds {
@@ -236,8 +237,8 @@ pub(crate) struct Node {
     id: u32,
     name: KVec<u8>,
     mode: u16,
-    uid: bindings::kuid_t,
-    gid: bindings::kgid_t,
+    uid: Kuid,
+    gid: Kgid,
     parent: Option<Arc<Node>>,
     object: NodeObject,
     #[pin]
@@ -254,8 +255,8 @@ impl Node {
     pub(crate) fn new(
         name: &[u8],
         mode: u16,
-        uid: bindings::kuid_t,
-        gid: bindings::kgid_t,
+        uid: Kuid,
+        gid: Kgid,
         parent: Option<Arc<Node>>,
         object: NodeObject,
     ) -> Result<Arc<Node>> {
@@ -302,11 +303,11 @@ impl Node {
         self.mode
     }
 
-    pub(crate) fn uid(&self) -> bindings::kuid_t {
+    pub(crate) fn uid(&self) -> Kuid {
         self.uid
     }
 
-    pub(crate) fn gid(&self) -> bindings::kgid_t {
+    pub(crate) fn gid(&self) -> Kgid {
         self.gid
     }
 

@@ -74,7 +74,10 @@ impl Notifier {
     /// Queues a notification. Like every delivery failure of these,
     /// running out of memory loses it.
     fn push(&self, what: What, seq: u64) {
-        let _ = self.pending.lock().push(Notification { what, seq }, GFP_KERNEL);
+        let _ = self
+            .pending
+            .lock()
+            .push(Notification { what, seq }, GFP_KERNEL);
     }
 
     /// Queues a REPLY_TIMEOUT or REPLY_DEAD (`ty`) for connection `target`
@@ -123,7 +126,10 @@ impl Notification {
             }
             What::Id { ty, id, flags } => {
                 let mut m = [0u8; ID_NOTIFICATION_SIZE];
-                let change = KdbusNotifyIdChange { id: *id, flags: *flags };
+                let change = KdbusNotifyIdChange {
+                    id: *id,
+                    flags: *flags,
+                };
                 if encode(&mut m, *ty, wire::bytes(&change), &[]).is_err() {
                     return;
                 }

@@ -7,16 +7,28 @@
 //! one each, replaced as a whole by ENDPOINT_UPDATE; the bus database (policy
 //! holders, activators) arrives with the policy issue.
 
-use kernel::{alloc::KVec, prelude::*};
+use kernel::{alloc::KVec, prelude::*, task::Kuid};
 
-use crate::{item::Items, kext, names, uapi::*};
+use crate::{
+    item::Items,
+    kext::{self, CredentialExt, KernelId, Kgid},
+    names,
+    uapi::*,
+};
 
-/// One access record, with the id as a kernel-global uid/gid.
+/// Whom an access record is for (its `type` and `id`).
+#[derive(Clone, Copy)]
+pub(crate) enum Who {
+    World,
+    User(Kuid),
+    Group(Kgid),
+}
+
+/// One access record.
 #[derive(Clone, Copy)]
 pub(crate) struct Access {
-    pub(crate) ty: u64,
+    pub(crate) who: Who,
     pub(crate) access: u64,
-    pub(crate) id: u32,
 }
 
 /// One entry: a name (or wildcard prefix) and its records.
@@ -78,13 +90,13 @@ impl PolicyDb {
                     if access > KDBUS_POLICY_OWN {
                         return Err(EINVAL);
                     }
-                    let id = match ty {
-                        KDBUS_POLICY_ACCESS_USER => kext::map_uid(id)?,
-                        KDBUS_POLICY_ACCESS_GROUP => kext::map_gid(id)?,
-                        KDBUS_POLICY_ACCESS_WORLD => 0,
+                    let who = match ty {
+                        KDBUS_POLICY_ACCESS_USER => Who::User(Kuid::from_current_ns(id)?),
+                        KDBUS_POLICY_ACCESS_GROUP => Who::Group(Kgid::from_current_ns(id)?),
+                        KDBUS_POLICY_ACCESS_WORLD => Who::World,
                         _ => return Err(EINVAL),
                     };
-                    entry.access.push(Access { ty, access, id }, GFP_KERNEL)?;
+                    entry.access.push(Access { who, access }, GFP_KERNEL)?;
                 }
                 _ => {}
             }
@@ -127,16 +139,12 @@ impl Entry {
     /// Whether one of the records grants the caller at least `level`.
     fn grants(&self, level: u64) -> bool {
         let cred = kext::current_cred();
-        let ids = cred.ids();
         self.access.iter().any(|a| {
             a.access >= level
-                && match a.ty {
-                    KDBUS_POLICY_ACCESS_WORLD => true,
-                    KDBUS_POLICY_ACCESS_USER => a.id == ids[1],
-                    KDBUS_POLICY_ACCESS_GROUP => {
-                        a.id == ids[5] || cred.groups().iter().any(|g| g.val == a.id)
-                    }
-                    _ => false,
+                && match a.who {
+                    Who::World => true,
+                    Who::User(uid) => uid == cred.euid(),
+                    Who::Group(gid) => gid == cred.egid() || cred.groups().contains(&gid),
                 }
         })
     }

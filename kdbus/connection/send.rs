@@ -202,7 +202,11 @@ impl Connection {
     /// bus keeps the cost to the connections with match entries.
     fn broadcast(&self, msg: &Msg) -> Result {
         let (generation, filter) = msg.bloom().ok_or(EBADMSG)?;
-        for dst in self.bus.broadcast_targets(self.id, generation, filter)?.iter() {
+        for dst in self
+            .bus
+            .broadcast_targets(self.id, generation, filter)?
+            .iter()
+        {
             if dst.kind != Kind::Ordinary || !dst.talks_to(self).unwrap_or(false) {
                 continue;
             }
@@ -250,7 +254,7 @@ impl Connection {
                 return Ok(false);
             }
         }
-        if self.privileged || crate::kext::current_euid().val == dst.uid {
+        if self.privileged || kernel::task::Kuid::current_euid() == dst.uid {
             return Ok(true);
         }
         Ok(self.bus.policy_grants_any_name_of(dst, KDBUS_POLICY_TALK))

@@ -20,6 +20,11 @@ pub(crate) fn is_io_uring(file: &kernel::fs::File) -> bool {
     unsafe { kdbus_file_is_io_uring(file.as_ptr()) }
 }
 
+/// The file type of a directory in `i_mode` (node modes include it).
+pub(crate) const S_IFDIR: u16 = bindings::S_IFDIR as u16;
+/// The file type of a regular file in `i_mode`.
+pub(crate) const S_IFREG: u16 = bindings::S_IFREG as u16;
+
 /// `LOOKUP_RCU` of `<linux/namei.h>` (a `BIT()` macro bindgen does not
 /// translate; `helpers.c` asserts the value).
 pub(crate) const LOOKUP_RCU: u32 = 1 << 8;
