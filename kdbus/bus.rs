@@ -9,6 +9,7 @@
 //! masks, the creator's identity and metadata) plus its connections.
 
 use kernel::{
+    cred::Credential,
     new_mutex,
     prelude::*,
     rbtree::{RBTree, RBTreeNode},
@@ -459,7 +460,8 @@ impl Bus {
         if inner.names.count_owned(conn.id()) >= KDBUS_CONN_MAX_NAMES {
             return Err(E2BIG);
         }
-        if !conn.is_privileged() && !inner.policy.grants(name, KDBUS_POLICY_OWN) {
+        let cred = kext::current_cred();
+        if !conn.is_privileged() && !inner.policy.grants(&cred, name, KDBUS_POLICY_OWN) {
             return Err(EPERM);
         }
         let queued = inner.names.acquire(conn, name, flags);
@@ -507,12 +509,17 @@ impl Bus {
 
     /// Whether the bus policy grants `level` on some name `owner` owns,
     /// read in place under one lock.
-    pub(crate) fn policy_grants_any_name_of(&self, owner: &Connection, level: u64) -> bool {
+    pub(crate) fn policy_grants_any_name_of(
+        &self,
+        cred: &Credential,
+        owner: &Connection,
+        level: u64,
+    ) -> bool {
         let inner = self.inner.lock();
         let granted = inner
             .names
             .owned_by(owner.id())
-            .any(|(name, _)| inner.policy.grants(name, level));
+            .any(|(name, _)| inner.policy.grants(cred, name, level));
         granted
     }
 

@@ -408,9 +408,13 @@ impl Connection {
         &self.bus
     }
 
-    /// Whether our endpoint's policy grants `level` on `name`.
+    /// Whether our endpoint's policy grants `level` on `name` to the
+    /// caller.
     pub(crate) fn endpoint_grants(&self, name: &[u8], level: u64) -> bool {
-        self.ep.endpoint().is_some_and(|e| e.grants(name, level))
+        let cred = crate::kext::current_cred();
+        self.ep
+            .endpoint()
+            .is_some_and(|e| e.grants(&cred, name, level))
     }
 
     /// Enters the connection; `None` once it is disconnected.

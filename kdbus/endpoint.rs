@@ -10,6 +10,7 @@
 //! as a whole.
 
 use kernel::{
+    cred::Credential,
     new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
@@ -88,19 +89,14 @@ impl Endpoint {
     /// Whether a connection on this endpoint, with the caller's credentials,
     /// may see `name` (everything is visible on the default endpoint).
     pub(crate) fn can_see_name(&self, name: &[u8]) -> bool {
-        self.grants(name, KDBUS_POLICY_SEE)
+        self.grants(&kext::current_cred(), name, KDBUS_POLICY_SEE)
     }
 
-    /// Whether a connection on this endpoint may talk to an owner of `name`.
-    pub(crate) fn can_talk_name(&self, name: &[u8]) -> bool {
-        self.grants(name, KDBUS_POLICY_TALK)
-    }
-
-    /// Whether the endpoint's policy grants `level` on `name` to the
-    /// caller (`names-match-policy-metadata.md` §3.5; the default endpoint
-    /// has none and grants everything).
-    pub(crate) fn grants(&self, name: &[u8], level: u64) -> bool {
-        self.is_default || self.inner.lock().policy.grants(name, level)
+    /// Whether the endpoint's policy grants `level` on `name` to `cred`
+    /// (`names-match-policy-metadata.md` §3.5; the default endpoint has
+    /// none and grants everything).
+    pub(crate) fn grants(&self, cred: &Credential, name: &[u8], level: u64) -> bool {
+        self.is_default || self.inner.lock().policy.grants(cred, name, level)
     }
 
     /// Adds a connection made through this endpoint.

@@ -117,6 +117,11 @@ impl Snapshot {
         })
     }
 
+    /// The credentials collected, unless faked.
+    pub(crate) fn cred(&self) -> Option<&Credential> {
+        self.cred.as_deref()
+    }
+
     /// Whether this is faked metadata of a privileged HELLO.
     pub(crate) fn is_faked(&self) -> bool {
         self.cred.is_none()

@@ -7,11 +7,11 @@
 //! one each, replaced as a whole by ENDPOINT_UPDATE; the bus database (policy
 //! holders, activators) arrives with the policy issue.
 
-use kernel::{alloc::KVec, prelude::*, task::Kuid};
+use kernel::{alloc::KVec, cred::Credential, prelude::*, task::Kuid};
 
 use crate::{
     item::Items,
-    kext::{self, CredentialExt, KernelId, Kgid},
+    kext::{CredentialExt, KernelId, Kgid},
     names,
     uapi::*,
 };
@@ -113,9 +113,9 @@ impl PolicyDb {
         Ok(Self { entries })
     }
 
-    /// Whether the caller's credentials get at least `level` on `name`.
-    pub(crate) fn grants(&self, name: &[u8], level: u64) -> bool {
-        lookup(self.entries.iter(), name).is_some_and(|e| e.grants(level))
+    /// Whether `cred` gets at least `level` on `name`.
+    pub(crate) fn grants(&self, cred: &Credential, name: &[u8], level: u64) -> bool {
+        lookup(self.entries.iter(), name).is_some_and(|e| e.grants(cred, level))
     }
 }
 
@@ -136,9 +136,8 @@ fn lookup<'a>(entries: impl Iterator<Item = &'a Entry> + Clone, name: &[u8]) -> 
 }
 
 impl Entry {
-    /// Whether one of the records grants the caller at least `level`.
-    fn grants(&self, level: u64) -> bool {
-        let cred = kext::current_cred();
+    /// Whether one of the records grants `cred` at least `level`.
+    fn grants(&self, cred: &Credential, level: u64) -> bool {
         self.access.iter().any(|a| {
             a.access >= level
                 && match a.who {
@@ -190,9 +189,9 @@ impl BusPolicy {
         Ok(())
     }
 
-    /// Whether the caller's credentials get at least `level` on `name`.
-    pub(crate) fn grants(&self, name: &[u8], level: u64) -> bool {
-        lookup(self.entries.iter().map(|o| &o.entry), name).is_some_and(|e| e.grants(level))
+    /// Whether `cred` gets at least `level` on `name`.
+    pub(crate) fn grants(&self, cred: &Credential, name: &[u8], level: u64) -> bool {
+        lookup(self.entries.iter().map(|o| &o.entry), name).is_some_and(|e| e.grants(cred, level))
     }
 
     /// Removes every entry of `owner` (the start of its teardown).

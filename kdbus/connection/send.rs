@@ -6,6 +6,7 @@
 
 use kernel::{
     alloc::KVec,
+    cred::Credential,
     fs::{file::LocalFile, File},
     prelude::*,
     sync::{aref::ARef, atomic::ordering, Arc},
@@ -242,38 +243,46 @@ impl Connection {
         }
     }
 
-    /// Whether this connection may talk to `dst` (`message.md` §3.6): a
-    /// custom endpoint must grant TALK on a name `dst` owns; then the same
-    /// user, a privileged sender, or the bus policy. Only the custom
-    /// endpoint case copies `dst`'s names (the endpoint's policy has a lock
-    /// of its own); the others read the registry in place.
-    pub(super) fn can_talk(&self, dst: &Connection) -> Result<bool> {
+    /// TALK from this connection to `peer` with the credentials `cred`
+    /// (`names-match-policy-metadata.md` §3.5): a custom endpoint must grant
+    /// TALK on a name `peer` owns; then a privileged connection, the same
+    /// user (`cred`'s effective UID against `peer`'s HELLO UID), or the bus
+    /// policy on a name `peer` owns. Only the custom endpoint case copies
+    /// `peer`'s names (the endpoint's policy has a lock of its own); the
+    /// others read the registry in place.
+    fn talk_allowed(&self, cred: &Credential, peer: &Connection) -> Result<bool> {
         if let Some(ep) = self.ep.endpoint().filter(|e| !e.is_default()) {
-            let names = self.bus.names_of(dst)?;
-            if !names.iter().any(|(n, _)| ep.can_talk_name(n)) {
+            let names = self.bus.names_of(peer)?;
+            if !names
+                .iter()
+                .any(|(n, _)| ep.grants(cred, n, KDBUS_POLICY_TALK))
+            {
                 return Ok(false);
             }
         }
-        if self.privileged || kernel::task::Kuid::current_euid() == dst.uid {
+        if self.privileged || cred.euid() == peer.uid {
             return Ok(true);
         }
-        Ok(self.bus.policy_grants_any_name_of(dst, KDBUS_POLICY_TALK))
+        Ok(self
+            .bus
+            .policy_grants_any_name_of(cred, peer, KDBUS_POLICY_TALK))
+    }
+
+    /// Whether the caller, sending on this connection, may talk to `dst`
+    /// (§3.6: the sender's current credentials).
+    pub(super) fn can_talk(&self, dst: &Connection) -> Result<bool> {
+        self.talk_allowed(&crate::kext::current_cred(), dst)
     }
 
     /// Whether this connection, as the receiver of a signal from `peer`,
-    /// may talk to it (`names-match-policy-metadata.md` §3.5, §3.6: the
-    /// receiver's HELLO credentials).
+    /// may talk to it (§3.6: the receiver's HELLO credentials). A
+    /// connection with faked credentials is privileged (and on the default
+    /// endpoint), so it always may.
     pub(super) fn talks_to(&self, peer: &Connection) -> Result<bool> {
-        if let Some(ep) = self.ep.endpoint().filter(|e| !e.is_default()) {
-            let names = self.bus.names_of(peer)?;
-            if !names.iter().any(|(n, _)| ep.can_talk_name(n)) {
-                return Ok(false);
-            }
+        match self.meta.cred() {
+            Some(cred) => self.talk_allowed(cred, peer),
+            None => Ok(self.privileged),
         }
-        if self.privileged || self.uid == peer.uid {
-            return Ok(true);
-        }
-        Ok(self.bus.policy_grants_any_name_of(peer, KDBUS_POLICY_TALK))
     }
 
     /// Writes `msg` from this connection into a new slice of `dst`'s pool
