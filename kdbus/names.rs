@@ -562,8 +562,11 @@ pub(crate) fn acquire(conn: &Arc<Connection>, arg: usize) -> Result {
     if !is_valid(name, false) {
         return Err(EINVAL);
     }
-    let queued = conn.bus().acquire_name(conn, name, args.flags())?;
-    if queued {
+    let queued = conn.bus().acquire_name(conn, name, args.flags());
+    // The NAME_* notifications are delivered before the ioctl returns
+    // (§1.7).
+    conn.bus().flush_notifications();
+    if queued? {
         args.set_return_flags(KDBUS_NAME_IN_QUEUE)?;
     }
     Ok(())
@@ -576,7 +579,9 @@ pub(crate) fn release(conn: &Arc<Connection>, arg: usize) -> Result {
         Parsed::Negotiated => return Ok(()),
     };
     let name = args.item(KDBUS_ITEM_NAME).ok_or(EINVAL)?.str();
-    conn.bus().release_name(conn, name)
+    let res = conn.bus().release_name(conn, name);
+    conn.bus().flush_notifications();
+    res
 }
 
 /// Whether `c` is a letter by the kernel's ctype (Latin-1 letters
