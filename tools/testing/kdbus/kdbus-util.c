@@ -1490,3 +1490,366 @@ __attribute__((constructor)) static void kdbus_make_it_fail(void)
 	if (getenv("KDBUS_TEST_MAKE_IT_FAIL"))
 		kdbus_write_file("/proc/self/make-it-fail", "1");
 }
+
+/* ------------------------------------------- matches, notifications, signals */
+
+void kdbus_match_init(struct kdbus_builder *b, uint64_t cookie)
+{
+	kdbus_b_init(b, sizeof(struct kdbus_cmd_match));
+	b->buf[offsetof(struct kdbus_cmd_match, cookie) / 8] = cookie;
+}
+
+int kdbus_b_name_change(struct kdbus_builder *b, uint64_t type, uint64_t old_id,
+			uint64_t new_id, const char *name)
+{
+	uint8_t buf[sizeof(struct kdbus_notify_name_change) + 512];
+	struct kdbus_notify_name_change nc = {
+		.old_id = { .id = old_id },
+		.new_id = { .id = new_id },
+	};
+	size_t len = sizeof(nc);
+
+	memcpy(buf, &nc, sizeof(nc));
+	if (name) {
+		size_t n = strlen(name) + 1;
+
+		if (n > sizeof(buf) - sizeof(nc))
+			return -ENOSPC;
+		memcpy(buf + sizeof(nc), name, n);
+		len += n;
+	}
+	return kdbus_b_item(b, type, buf, len);
+}
+
+int kdbus_b_id_change(struct kdbus_builder *b, uint64_t type, uint64_t id)
+{
+	struct kdbus_notify_id_change ic = { .id = id };
+
+	return kdbus_b_item(b, type, &ic, sizeof(ic));
+}
+
+int kdbus_b_bloom_mask(struct kdbus_builder *b, const void *mask, size_t len)
+{
+	uint8_t zeros[8192] = { 0 };
+
+	if (!mask) {
+		if (len > sizeof(zeros))
+			return -ENOSPC;
+		mask = zeros;
+	}
+	return kdbus_b_item(b, KDBUS_ITEM_BLOOM_MASK, mask, len);
+}
+
+static int match_cmd(int fd, unsigned long request, struct kdbus_builder *b,
+		     uint64_t flags, uint64_t *flags_out)
+{
+	struct kdbus_cmd_match *cmd;
+	int ret;
+
+	if (b->err)
+		return b->err;
+	cmd = kdbus_b_cmd(b);
+	cmd->flags = flags;
+	ret = kdbus_ioctl(fd, request, cmd);
+	if (flags_out)
+		*flags_out = cmd->flags;
+	return ret;
+}
+
+int kdbus_match_add_b(int fd, struct kdbus_builder *b, uint64_t flags, uint64_t *flags_out)
+{
+	return match_cmd(fd, KDBUS_CMD_MATCH_ADD, b, flags, flags_out);
+}
+
+int kdbus_match_remove_b(int fd, struct kdbus_builder *b, uint64_t flags)
+{
+	return match_cmd(fd, KDBUS_CMD_MATCH_REMOVE, b, flags, NULL);
+}
+
+int kdbus_match_remove(int fd, uint64_t cookie)
+{
+	struct kdbus_builder b;
+
+	kdbus_match_init(&b, cookie);
+	return kdbus_match_remove_b(fd, &b, 0);
+}
+
+int kdbus_match_add_opts(int fd, uint64_t cookie, uint64_t flags, ...)
+{
+	struct kdbus_builder *b = malloc(sizeof(*b));
+	uint64_t type, a, c;
+	const void *p;
+	va_list ap;
+	int ret;
+
+	if (!b)
+		return -ENOMEM;
+	kdbus_match_init(b, cookie);
+	va_start(ap, flags);
+	while ((type = va_arg(ap, uint64_t)) != KDBUS_OPT_END) {
+		switch (type) {
+		case KDBUS_ITEM_ID:
+			kdbus_b_u64(b, type, va_arg(ap, uint64_t));
+			break;
+		case KDBUS_ITEM_NAME:
+			kdbus_b_str(b, type, (const char *)(uintptr_t)va_arg(ap, uint64_t));
+			break;
+		case KDBUS_ITEM_BLOOM_MASK:
+			p = (const void *)(uintptr_t)va_arg(ap, uint64_t);
+			kdbus_b_bloom_mask(b, p, va_arg(ap, uint64_t));
+			break;
+		case KDBUS_ITEM_NAME_ADD:
+		case KDBUS_ITEM_NAME_REMOVE:
+		case KDBUS_ITEM_NAME_CHANGE:
+			a = va_arg(ap, uint64_t);
+			c = va_arg(ap, uint64_t);
+			p = (const void *)(uintptr_t)va_arg(ap, uint64_t);
+			kdbus_b_name_change(b, type, a, c, p);
+			break;
+		case KDBUS_ITEM_ID_ADD:
+		case KDBUS_ITEM_ID_REMOVE:
+			kdbus_b_id_change(b, type, va_arg(ap, uint64_t));
+			break;
+		default:
+			b->err = -EINVAL;
+			break;
+		}
+		if (b->err)
+			break;
+	}
+	va_end(ap);
+	ret = kdbus_match_add_b(fd, b, flags, NULL);
+	free(b);
+	return ret;
+}
+
+uint64_t kdbus_conn_bloom_size(struct kdbus_conn *c)
+{
+	struct kdbus_item *first, *item;
+
+	if (!c->pool || c->hello.offset >= c->pool_size ||
+	    c->hello.items_size > c->pool_size - c->hello.offset)
+		return 0;
+	first = (struct kdbus_item *)(c->pool + c->hello.offset);
+	KDBUS_ITEMS_FOREACH(item, first, c->hello.items_size)
+		if (item->type == KDBUS_ITEM_BLOOM_PARAMETER)
+			return item->bloom_parameter.size;
+	return 0;
+}
+
+int kdbus_b_bloom_filter_data(struct kdbus_builder *b, uint64_t generation,
+			      const void *data, size_t len)
+{
+	uint8_t buf[8 + 8192];
+
+	if (len > sizeof(buf) - 8)
+		return -ENOSPC;
+	memcpy(buf, &generation, 8);
+	if (data)
+		memcpy(buf + 8, data, len);
+	else
+		memset(buf + 8, 0, len);
+	return kdbus_b_item(b, KDBUS_ITEM_BLOOM_FILTER, buf, 8 + len);
+}
+
+int kdbus_signal_send(int fd, uint64_t dst_id, uint64_t cookie, uint64_t generation,
+		      const void *bloom, size_t bloom_size, const void *data, size_t len)
+{
+	struct kdbus_builder *b = malloc(sizeof(*b));
+	int ret;
+
+	if (!b)
+		return -ENOMEM;
+	kdbus_msg_init(b, dst_id, KDBUS_MSG_SIGNAL, 0, cookie);
+	kdbus_b_bloom_filter_data(b, generation, bloom, bloom_size);
+	if (len)
+		kdbus_b_vec(b, data, len);
+	ret = kdbus_msg_send_b(fd, b, 0, NULL);
+	free(b);
+	return ret;
+}
+
+int kdbus_broadcast(struct kdbus_conn *c, uint64_t cookie, const void *bloom)
+{
+	uint64_t size = kdbus_conn_bloom_size(c);
+
+	if (!size)
+		return -ENODATA;
+	return kdbus_signal_send(c->fd, KDBUS_DST_ID_BROADCAST, cookie, 0, bloom, size,
+				 NULL, 0);
+}
+
+int kdbus_recv_summary(struct kdbus_conn *c, int timeout_ms, struct kdbus_msg_summary *s)
+{
+	struct kdbus_cmd_recv r;
+	struct kdbus_item *item;
+	struct kdbus_msg *m;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	ret = kdbus_msg_recv(c, 0, 0, &m, &r);
+	if (ret == -EAGAIN && timeout_ms > 0) {
+		uint64_t deadline = kdbus_now_ns() + (uint64_t)timeout_ms * 1000000;
+
+		while (ret == -EAGAIN && kdbus_now_ns() < deadline) {
+			/* Keep a counter reported by the first RECV. */
+			uint64_t dropped = r.dropped_msgs, rflags = r.return_flags;
+
+			kdbus_poll(c->fd, POLLIN,
+				   (int)((deadline - kdbus_now_ns()) / 1000000) + 1);
+			ret = kdbus_msg_recv(c, 0, 0, &m, &r);
+			if (dropped && (rflags & KDBUS_RECV_RETURN_DROPPED_MSGS)) {
+				r.dropped_msgs += dropped;
+				r.return_flags |= KDBUS_RECV_RETURN_DROPPED_MSGS;
+			}
+		}
+	}
+	if (ret == 0 || ret == -EAGAIN) {
+		s->recv_return_flags = r.return_flags;
+		s->dropped_msgs = r.dropped_msgs;
+	}
+	if (ret < 0)
+		return ret;
+	if (!m)
+		return -ENOMSG;
+	s->msg_size = r.msg.msg_size;
+	s->size = m->size;
+	s->flags = m->flags;
+	s->src_id = m->src_id;
+	s->dst_id = m->dst_id;
+	s->payload_type = m->payload_type;
+	s->cookie = m->cookie;
+	s->cookie_reply = m->cookie_reply;
+	s->priority = m->priority;
+	s->n_items = kdbus_msg_count(m);
+	if (s->n_items > 0) {
+		item = m->items;
+		s->type = item->type;
+		s->item_size = item->size;
+	}
+	KDBUS_ITEM_FOREACH(item, m, items) {
+		switch (item->type) {
+		case KDBUS_ITEM_ID_ADD:
+		case KDBUS_ITEM_ID_REMOVE:
+			if (item->size >= 16 + sizeof(item->id_change)) {
+				s->id = item->id_change.id;
+				s->id_flags = item->id_change.flags;
+			}
+			break;
+		case KDBUS_ITEM_NAME_ADD:
+		case KDBUS_ITEM_NAME_REMOVE:
+		case KDBUS_ITEM_NAME_CHANGE: {
+			size_t fixed = 16 + sizeof(struct kdbus_notify_name_change);
+			size_t n, i;
+			const char *str;
+
+			if (item->size < fixed)
+				break;
+			s->old_id = item->name_change.old_id.id;
+			s->old_flags = item->name_change.old_id.flags;
+			s->new_id = item->name_change.new_id.id;
+			s->new_flags = item->name_change.new_id.flags;
+			str = item->name_change.name;
+			n = strnlen(str, item->size - fixed);
+			s->name_nul = n < item->size - fixed;
+			for (i = n; s->name_nul && i < item->size - fixed; i++)
+				if (str[i])
+					s->name_nul = false;
+			if (n >= sizeof(s->name))
+				n = sizeof(s->name) - 1;
+			memcpy(s->name, str, n);
+			s->name[n] = 0;
+			break;
+		}
+		case KDBUS_ITEM_TIMESTAMP:
+			s->has_timestamp = true;
+			s->ts = item->timestamp;
+			break;
+		case KDBUS_ITEM_BLOOM_FILTER:
+			s->has_bloom = true;
+			break;
+		case KDBUS_ITEM_PAYLOAD_OFF:
+			s->has_payload = true;
+			break;
+		}
+	}
+	kdbus_free(c->fd, r.msg.offset);
+	return 0;
+}
+
+const char *kdbus_notify_defect(const struct kdbus_msg_summary *s, bool timestamp)
+{
+	uint64_t item_size;
+
+	if (s->src_id != KDBUS_SRC_ID_KERNEL)
+		return "src_id is not 0";
+	if (s->dst_id != KDBUS_DST_ID_BROADCAST)
+		return "dst_id is not ~0";
+	if (s->payload_type != KDBUS_PAYLOAD_KERNEL)
+		return "payload_type is not 0";
+	if (s->flags != KDBUS_MSG_SIGNAL)
+		return "flags is not SIGNAL";
+	if (s->cookie || s->cookie_reply || s->priority)
+		return "cookie, cookie_reply or priority is not 0";
+	switch (s->type) {
+	case KDBUS_ITEM_ID_ADD:
+	case KDBUS_ITEM_ID_REMOVE:
+		item_size = 32;
+		break;
+	case KDBUS_ITEM_NAME_ADD:
+	case KDBUS_ITEM_NAME_REMOVE:
+	case KDBUS_ITEM_NAME_CHANGE:
+		if (!s->name_nul)
+			return "name not NUL-terminated and zero-padded";
+		item_size = KDBUS_ALIGN8(16 + 32 + strlen(s->name) + 1);
+		break;
+	default:
+		return "first item is not an ID or NAME notification";
+	}
+	if (s->item_size != item_size)
+		return "notification item size wrong (must include the padding)";
+	if (s->n_items != (timestamp ? 2 : 1))
+		return "wrong number of items";
+	if (s->has_timestamp != timestamp)
+		return timestamp ? "TIMESTAMP missing" : "unexpected TIMESTAMP";
+	if (s->size != 64 + item_size + (timestamp ? 40 : 0))
+		return "message size wrong";
+	if (s->msg_size != s->size)
+		return "slice size differs from message size";
+	return NULL;
+}
+
+const char *kdbus_item_type_name(uint64_t type)
+{
+	switch (type) {
+	case KDBUS_ITEM_NAME_ADD: return "NAME_ADD";
+	case KDBUS_ITEM_NAME_REMOVE: return "NAME_REMOVE";
+	case KDBUS_ITEM_NAME_CHANGE: return "NAME_CHANGE";
+	case KDBUS_ITEM_ID_ADD: return "ID_ADD";
+	case KDBUS_ITEM_ID_REMOVE: return "ID_REMOVE";
+	case KDBUS_ITEM_REPLY_TIMEOUT: return "REPLY_TIMEOUT";
+	case KDBUS_ITEM_REPLY_DEAD: return "REPLY_DEAD";
+	default: return "other";
+	}
+}
+
+int kdbus_drain(struct kdbus_conn *c)
+{
+	int n = 0, ret;
+
+	while ((ret = kdbus_queue_empty(c)) == 0)
+		n++;
+	return ret < 0 ? ret : n;
+}
+
+bool kdbus_is_name_notify(const struct kdbus_msg_summary *s, uint64_t type,
+			  uint64_t old_id, uint64_t new_id, const char *name)
+{
+	return s->src_id == KDBUS_SRC_ID_KERNEL && s->type == type &&
+	       s->old_id == old_id && s->new_id == new_id && !strcmp(s->name, name);
+}
+
+bool kdbus_is_id_notify(const struct kdbus_msg_summary *s, uint64_t type, uint64_t id)
+{
+	return s->src_id == KDBUS_SRC_ID_KERNEL && s->type == type && s->id == id;
+}

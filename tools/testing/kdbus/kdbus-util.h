@@ -522,4 +522,130 @@ uint64_t kdbus_csum(const void *buf, size_t len);
  * /proc/meminfo, or -errno (-ENOENT if there is no such field). */
 long long kdbus_meminfo_kb(const char *name);
 
+/* ---------------------------------------------------------------------
+ * Match rules, notifications and signals (names-match-policy-metadata.md
+ * §1.7, §2; message.md §3.4, §3.5, §7). Same conventions as above.
+ *
+ * A MATCH_ADD is built in a kdbus_builder:
+ *
+ *	kdbus_match_init(&b, cookie);
+ *	kdbus_b_name_change(&b, KDBUS_ITEM_NAME_ADD, 0, KDBUS_MATCH_ID_ANY, NULL);
+ *	ret = kdbus_match_add_b(fd, &b, 0);
+ *
+ * or in one call, with a list of rules ended by the macro:
+ *
+ *	ret = kdbus_match_add(fd, cookie, 0, KDBUS_RULE_ID_ADD(KDBUS_MATCH_ID_ANY),
+ *			      KDBUS_RULE_NAME("org.foo.bar"));
+ *
+ * kdbus_match_add(fd, cookie, flags) without rules installs an entry that
+ * matches everything.
+ */
+void kdbus_match_init(struct kdbus_builder *b, uint64_t cookie);
+/* NAME_ADD / NAME_REMOVE / NAME_CHANGE rule {old_id {@old_id, 0}, new_id
+ * {@new_id, 0}} followed by @name with its NUL (no name: 32-byte payload). */
+int kdbus_b_name_change(struct kdbus_builder *b, uint64_t type, uint64_t old_id,
+			uint64_t new_id, const char *name);
+/* ID_ADD / ID_REMOVE rule {@id, flags 0} (16-byte payload). */
+int kdbus_b_id_change(struct kdbus_builder *b, uint64_t type, uint64_t id);
+/* BLOOM_MASK rule with @len bytes of @mask (NULL: zeros). */
+int kdbus_b_bloom_mask(struct kdbus_builder *b, const void *mask, size_t len);
+/* MATCH_ADD / MATCH_REMOVE of the command in @b with @flags; the command's
+ * flags after the ioctl go to *@flags_out (may be NULL). 0 or -errno. */
+int kdbus_match_add_b(int fd, struct kdbus_builder *b, uint64_t flags, uint64_t *flags_out);
+int kdbus_match_remove_b(int fd, struct kdbus_builder *b, uint64_t flags);
+/* MATCH_REMOVE of @cookie (no items, flags 0). */
+int kdbus_match_remove(int fd, uint64_t cookie);
+
+#define KDBUS_RULE_ID(id)		(uint64_t)KDBUS_ITEM_ID, (uint64_t)(id)
+#define KDBUS_RULE_NAME(s)		(uint64_t)KDBUS_ITEM_NAME, (uint64_t)(uintptr_t)(s)
+/* @mask: @len bytes (NULL: zeros). */
+#define KDBUS_RULE_BLOOM(mask, len)	(uint64_t)KDBUS_ITEM_BLOOM_MASK,		\
+					(uint64_t)(uintptr_t)(mask), (uint64_t)(len)
+/* @name may be NULL. */
+#define KDBUS_RULE_NAME_ADD(old, new, name)					\
+	(uint64_t)KDBUS_ITEM_NAME_ADD, (uint64_t)(old), (uint64_t)(new),	\
+	(uint64_t)(uintptr_t)(name)
+#define KDBUS_RULE_NAME_REMOVE(old, new, name)					\
+	(uint64_t)KDBUS_ITEM_NAME_REMOVE, (uint64_t)(old), (uint64_t)(new),	\
+	(uint64_t)(uintptr_t)(name)
+#define KDBUS_RULE_NAME_CHANGE(old, new, name)					\
+	(uint64_t)KDBUS_ITEM_NAME_CHANGE, (uint64_t)(old), (uint64_t)(new),	\
+	(uint64_t)(uintptr_t)(name)
+#define KDBUS_RULE_ID_ADD(id)		(uint64_t)KDBUS_ITEM_ID_ADD, (uint64_t)(id)
+#define KDBUS_RULE_ID_REMOVE(id)	(uint64_t)KDBUS_ITEM_ID_REMOVE, (uint64_t)(id)
+
+int kdbus_match_add_opts(int fd, uint64_t cookie, uint64_t flags, ...);
+#define kdbus_match_add(fd, cookie, flags, ...)					\
+	kdbus_match_add_opts(fd, cookie, flags, ##__VA_ARGS__, KDBUS_OPT_END)
+
+/* The bus bloom size from the BLOOM_PARAMETER item of @c's HELLO answer
+ * (still in its pool), or 0 if there is none. */
+uint64_t kdbus_conn_bloom_size(struct kdbus_conn *c);
+/* BLOOM_FILTER {generation, @len bytes of @data (NULL: zeros)}. */
+int kdbus_b_bloom_filter_data(struct kdbus_builder *b, uint64_t generation,
+			      const void *data, size_t len);
+/* Send a signal (KDBUS_MSG_SIGNAL) to @dst_id (KDBUS_DST_ID_BROADCAST: a
+ * broadcast) with @cookie, a BLOOM_FILTER {@generation, @bloom_size bytes
+ * of @bloom (NULL: zeros)} and, when @len > 0, one PAYLOAD_VEC of @data.
+ * 0 or -errno. */
+int kdbus_signal_send(int fd, uint64_t dst_id, uint64_t cookie, uint64_t generation,
+		      const void *bloom, size_t bloom_size, const void *data, size_t len);
+/* Broadcast from @c with @cookie, generation 0 and a filter of the bus's
+ * bloom size (kdbus_conn_bloom_size()) holding @bloom (NULL: zeros). */
+int kdbus_broadcast(struct kdbus_conn *c, uint64_t cookie, const void *bloom);
+
+/* A received message, copied out of the pool. */
+struct kdbus_msg_summary {
+	uint64_t recv_return_flags;	/* kdbus_cmd_recv.return_flags */
+	uint64_t dropped_msgs;		/* kdbus_cmd_recv.dropped_msgs */
+	uint64_t msg_size;		/* slice size */
+	/* Header. */
+	uint64_t size, flags, src_id, dst_id, payload_type, cookie, cookie_reply;
+	int64_t priority;
+	int n_items;
+	/* First item. */
+	uint64_t type;
+	uint64_t item_size;
+	/* ID_ADD / ID_REMOVE payload. */
+	uint64_t id, id_flags;
+	/* NAME_ADD / NAME_REMOVE / NAME_CHANGE payload; name_nul: the name is
+	 * NUL-terminated inside the item and zero-padded to its end. */
+	uint64_t old_id, old_flags, new_id, new_flags;
+	char name[256];
+	bool name_nul;
+	/* Other items. */
+	bool has_timestamp;
+	struct kdbus_timestamp ts;
+	bool has_bloom;			/* a BLOOM_FILTER item was delivered */
+	bool has_payload;		/* a PAYLOAD_OFF item */
+};
+
+/*
+ * RECV (flags 0) on @c, waiting with poll() up to @timeout_ms for a
+ * message when the queue is empty (0: no waiting); the message is summed
+ * up in @s and freed. On -EAGAIN (nothing arrived) s->dropped_msgs and
+ * s->recv_return_flags are still filled in. 0 or -errno.
+ */
+int kdbus_recv_summary(struct kdbus_conn *c, int timeout_ms, struct kdbus_msg_summary *s);
+/*
+ * NULL if @s is a well-formed broadcast kernel notification (message.md
+ * §7.1: src_id 0, dst_id ~0, payload_type 0, flags SIGNAL, cookie,
+ * cookie_reply and priority 0, item sizes 32 / ALIGN8(48 + strlen + 1),
+ * message size 96 / 64 + item size, +40 and a second item exactly when
+ * @timestamp) with a NUL-terminated, zero-padded name; otherwise a short
+ * description of the first defect.
+ */
+const char *kdbus_notify_defect(const struct kdbus_msg_summary *s, bool timestamp);
+/* @s is a kernel notification of @type (NAME_*) with these owner ids
+ * (flags not compared) and @name. */
+bool kdbus_is_name_notify(const struct kdbus_msg_summary *s, uint64_t type,
+			  uint64_t old_id, uint64_t new_id, const char *name);
+/* @s is a kernel notification of @type (ID_*) about @id. */
+bool kdbus_is_id_notify(const struct kdbus_msg_summary *s, uint64_t type, uint64_t id);
+/* Human-readable name of a notification item type ("NAME_ADD", ...). */
+const char *kdbus_item_type_name(uint64_t type);
+/* Receive messages on @c (no waiting) until the queue is empty; returns
+ * how many there were, or -errno. */
+int kdbus_drain(struct kdbus_conn *c);
+
 #endif
