@@ -26,7 +26,7 @@ use crate::{
     kext,
     matches::{self, Event, MatchDb},
     metadata::Snapshot,
-    names::{ListRecord, Registry},
+    names::{ListRecord, Move, Registry},
     node::{Node, NodeObject},
     notify::Notifier,
     policy::{BusPolicy, PolicyDb},
@@ -89,6 +89,14 @@ pub(crate) struct Bus {
     ids: XArray<Arc<Connection>>,
     #[pin]
     notify: Notifier,
+}
+
+/// Moves queued messages between activators and implementers
+/// (`names-match-policy-metadata.md` §1.5), with no bus lock held.
+fn run_moves(moves: KVec<Move>) {
+    for m in moves {
+        m.from.move_queue_to(&m.to, m.only);
+    }
 }
 
 /// The subscribers of `inner` but `skip` whose databases match `ev`.
@@ -328,7 +336,9 @@ impl Bus {
     pub(crate) fn add_activator(&self, name: &[u8], conn: &Arc<Connection>) -> Result {
         let mut inner = self.inner.lock();
         let res = inner.names.add_activator(name, conn);
-        self.queue_name_events(&mut inner, &|| conn.next_seq());
+        let moves = self.queue_name_events(&mut inner, &|| conn.next_seq());
+        drop(inner);
+        run_moves(moves);
         res
     }
 
@@ -336,16 +346,21 @@ impl Bus {
     pub(crate) fn remove_names(&self, conn: &Connection) {
         let mut inner = self.inner.lock();
         inner.names.remove_conn(conn);
-        inner.matches.remove(&conn.id());
-        self.queue_name_events(&mut inner, &|| conn.next_seq());
+        let gone = inner.matches.remove(&conn.id());
+        let moves = self.queue_name_events(&mut inner, &|| conn.next_seq());
+        drop(inner);
+        drop(gone);
+        run_moves(moves);
     }
 
     /// Hands the registry's ownership changes to the notifier, each with a
-    /// sequence number from `seq`.
-    fn queue_name_events(&self, inner: &mut BusInner, seq: &dyn Fn() -> u64) {
+    /// sequence number from `seq`; returns the hand-overs of queued
+    /// messages, for the caller to run once it has unlocked the bus.
+    fn queue_name_events(&self, inner: &mut BusInner, seq: &dyn Fn() -> u64) -> KVec<Move> {
         for e in inner.names.take_events() {
             self.notify.name(e.ty, e.old, e.new, e.name, seq());
         }
+        inner.names.take_moves()
     }
 
     /// MATCH_ADD: appends `entry` to `conn`'s database (`names-match-
@@ -400,7 +415,7 @@ impl Bus {
         f: impl FnOnce(&BusInner, &Event<'_>) -> R,
     ) -> R {
         let inner = self.inner.lock();
-        let owns = |n: &[u8]| inner.names.owner(n).is_some_and(|o| o.id() == sender);
+        let owns = |n: &[u8]| inner.names.owner(n).is_some_and(|(o, _)| o.id() == sender);
         let ev = Event::Signal {
             sender,
             generation,
@@ -465,7 +480,9 @@ impl Bus {
             return Err(EPERM);
         }
         let queued = inner.names.acquire(conn, name, flags);
-        self.queue_name_events(&mut inner, &|| conn.next_seq());
+        let moves = self.queue_name_events(&mut inner, &|| conn.next_seq());
+        drop(inner);
+        run_moves(moves);
         queued
     }
 
@@ -473,7 +490,9 @@ impl Bus {
     pub(crate) fn release_name(&self, conn: &Connection, name: &[u8]) -> Result {
         let mut inner = self.inner.lock();
         let res = inner.names.release(conn, name);
-        self.queue_name_events(&mut inner, &|| conn.next_seq());
+        let moves = self.queue_name_events(&mut inner, &|| conn.next_seq());
+        drop(inner);
+        run_moves(moves);
         res
     }
 
@@ -524,8 +543,11 @@ impl Bus {
     }
 
     /// The owner of `name`: O(log n) in the names of the bus.
-    pub(crate) fn name_owner(&self, name: &[u8]) -> Option<Arc<Connection>> {
-        self.inner.lock().names.owner(name).cloned()
+    /// With the sequence number of the name's entry.
+    pub(crate) fn name_owner(&self, name: &[u8]) -> Option<(Arc<Connection>, u64)> {
+        let inner = self.inner.lock();
+        let (owner, seq) = inner.names.owner(name)?;
+        Some((owner.clone(), seq))
     }
 
     /// Finds a connection by ID (the XArray: no bus mutex, no scan).

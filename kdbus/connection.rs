@@ -20,7 +20,9 @@
 //!   item (`message.md` §4; the tracker state machine, the tracker list and
 //!   the scan are `reply.rs`);
 //! - [`info`]: CONN_INFO, BUS_CREATOR_INFO and LIST;
-//! - [`update`]: UPDATE (`connection-pool.md` §6).
+//! - [`update`]: UPDATE (`connection-pool.md` §6);
+//! - [`handover`]: queued messages moving between an activator and the
+//!   implementer of its name.
 //!
 //! # Locking
 //!
@@ -66,6 +68,7 @@ use crate::{
 };
 
 mod calls;
+mod handover;
 mod info;
 mod recv;
 mod send;

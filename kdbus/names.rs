@@ -85,6 +85,16 @@ pub(crate) struct NameEvent {
     pub(crate) name: KVec<u8>,
 }
 
+/// Queued messages to move between an activator and the implementer of
+/// its name (§1.5), once the registry is unlocked.
+pub(crate) struct Move {
+    pub(crate) from: Arc<Connection>,
+    pub(crate) to: Arc<Connection>,
+    /// Hand-back: only the messages sent to the name of this entry;
+    /// take-over (`None`): all of them.
+    pub(crate) only: Option<u64>,
+}
+
 /// One LIST record (`names-match-policy-metadata.md` §1.8): a connection,
 /// with the name it is listed for, if any.
 pub(crate) struct ListRecord {
@@ -108,6 +118,9 @@ pub(crate) struct Registry {
     activators: RBTree<u64, u64>,
     next_seq: u64,
     next_order: u64,
+    /// Hand-overs of queued messages not yet done; one that finds no memory
+    /// to be recorded leaves the messages where they are.
+    moves: KVec<Move>,
     /// Ownership changes not yet handed to the bus's notifier; an event
     /// that finds no memory is lost, as a notification would be.
     events: KVec<NameEvent>,
@@ -146,6 +159,7 @@ impl Registry {
             next_seq: 1,
             next_order: 0,
             events: KVec::new(),
+            moves: KVec::new(),
             hash_key: u64::from_ne_bytes(key),
         }
     }
@@ -173,6 +187,11 @@ impl Registry {
                 GFP_KERNEL,
             );
         }
+    }
+
+    /// The hand-overs of queued messages since the last call, in order.
+    pub(crate) fn take_moves(&mut self) -> KVec<Move> {
+        core::mem::take(&mut self.moves)
     }
 
     /// The ownership changes since the last call, in order.
@@ -291,6 +310,24 @@ impl Registry {
         let id = conn.id();
         let old_key = (e.owner.id(), e.order);
         let old = (e.owner.id(), e.flags);
+        // An implementer takes over from the activator: everything queued
+        // there moves; the name returns to its activator: what was sent to
+        // the name moves back (§1.5).
+        let only = if old.1 & KDBUS_NAME_ACTIVATOR != 0 {
+            Some(None)
+        } else if flags & KDBUS_NAME_ACTIVATOR != 0 {
+            Some(Some(seq))
+        } else {
+            None
+        };
+        if let Some(only) = only {
+            let m = Move {
+                from: e.owner.clone(),
+                to: conn.clone(),
+                only,
+            };
+            let _ = self.moves.push(m, GFP_KERNEL);
+        }
         e.owner = conn;
         e.flags = flags;
         e.order = order;
@@ -471,8 +508,10 @@ impl Registry {
     }
 
     /// The owner of `name`.
-    pub(crate) fn owner(&self, name: &[u8]) -> Option<&Arc<Connection>> {
-        self.entries.get(&self.lookup(name)?).map(|e| &e.owner)
+    /// The owner of `name` and the sequence number of its entry.
+    pub(crate) fn owner(&self, name: &[u8]) -> Option<(&Arc<Connection>, u64)> {
+        let seq = self.lookup(name)?;
+        self.entries.get(&seq).map(|e| (&e.owner, seq))
     }
 
     /// The names `id` owns, with their flags, in the order it became owner.

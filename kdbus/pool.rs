@@ -166,6 +166,12 @@ impl Pool {
         self.inner.lock().quota.admit(self.size, user, 8, 0)
     }
 
+    /// A reference to sending user `user`, if something of it is charged
+    /// here (to charge a message moved from this pool to another one).
+    pub(crate) fn user_ref(&self, user: u32) -> Result<Option<UserRef>> {
+        self.inner.lock().quota.user_ref(user)
+    }
+
     /// Gives a reserved slice back: its charge and the kernel's hold.
     pub(crate) fn unreserve(&self, off: usize, user: u32, size: usize, nfds: usize) {
         let mut inner = self.inner.lock();
@@ -321,8 +327,7 @@ impl Pool {
         })
     }
 
-    /// Reads pool bytes (tests and moves between pools).
-    #[allow(dead_code)]
+    /// Reads pool bytes (moves between pools, tests).
     pub(crate) fn read(&self, off: usize, out: &mut [u8]) -> Result {
         self.for_each_page(off, out.len(), |page, in_page, at, n| {
             // SAFETY: `at + n <= out.len()`; the range is in a slice the

@@ -44,6 +44,10 @@ pub(crate) struct Entry {
     pub(crate) memfds: KVec<(ARef<File>, usize)>,
     /// A method call: its reply tracker (`message.md` §4.1).
     pub(crate) reply: Option<Arc<Reply>>,
+    /// Sent to a well-known name: the registry's sequence number of the
+    /// name's entry (`names-match-policy-metadata.md` §1.2), which a
+    /// hand-back to the name's activator follows; 0 if sent by ID.
+    pub(crate) name_seq: u64,
 }
 
 /// Per sending user use of one receiver's queue.
@@ -140,6 +144,14 @@ impl Quota {
     /// before the message is written; the charge ends when the entry
     /// leaves the queue or is given back ([`Quota::uncharge`]). A user's first charge here
     /// pins it with what `pin` returns, until its last charge goes.
+    /// A new reference to `user`'s pinned record, if it has one.
+    pub(crate) fn user_ref(&self, user: u32) -> Result<Option<UserRef>> {
+        match self.users.iter().find(|x| x.user == user) {
+            Some(Use { _pin: Some(r), .. }) => Ok(Some(r.clone_ref()?)),
+            _ => Ok(None),
+        }
+    }
+
     pub(crate) fn charge(
         &mut self,
         user: u32,
@@ -281,6 +293,19 @@ impl Queue {
                 None
             }
         }
+    }
+
+    /// The slot of the oldest entry that `pred` accepts.
+    pub(crate) fn oldest_where(&self, pred: impl Fn(&Entry) -> bool) -> Option<usize> {
+        let mut slot = self.head;
+        while slot != NIL {
+            let s = self.slots.get(slot as usize)?;
+            if s.entry.as_ref().is_some_and(&pred) {
+                return Some(slot as usize);
+            }
+            slot = s.next;
+        }
+        None
     }
 
     pub(crate) fn get(&self, slot: usize) -> Option<&Entry> {
@@ -452,6 +477,7 @@ mod tests {
             fds_off: None,
             memfds: KVec::new(),
             reply: None,
+            name_seq: 0,
         }
     }
 

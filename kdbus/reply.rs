@@ -237,6 +237,13 @@ impl Reply {
     // ------------------------------------------------------------------
     // Transitions.
 
+    /// The call moved between an activator and the implementer of its
+    /// name (`names-match-policy-metadata.md` §1.5): the reply is now
+    /// expected from `replier`.
+    pub(crate) fn retarget(&self, replier: u64) {
+        self.state.lock().replier = replier;
+    }
+
     /// The call message was queued at the callee (`message.md` §4.2: the
     /// tracker is linked when the call is queued): `Sending` → `Open`. Runs
     /// under the callee's lock, in the critical section that queues the
@@ -549,6 +556,7 @@ mod tests {
             fds_off: None,
             memfds: KVec::new(),
             reply: None,
+            name_seq: 0,
         }
     }
 

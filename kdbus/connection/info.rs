@@ -93,7 +93,7 @@ impl Connection {
         let id = args.cmd().id;
         let peer = if let Some(name) = args.item(KDBUS_ITEM_NAME) {
             let name = name.str();
-            let owner = self.bus.name_owner(name).ok_or(ESRCH)?;
+            let (owner, _) = self.bus.name_owner(name).ok_or(ESRCH)?;
             if !self.can_see_name(name) || (id != 0 && id != owner.id) {
                 return Err(ESRCH);
             }

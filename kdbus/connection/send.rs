@@ -123,7 +123,7 @@ impl Connection {
                     return Err(ETIMEDOUT);
                 }
             }
-            let dst = self.pin(&msg, found)?;
+            let (dst, name_seq) = self.pin(&msg, found)?;
             if !self.can_talk(&dst)? {
                 return Err(EPERM);
             }
@@ -143,7 +143,7 @@ impl Connection {
                 inner.replies.track(r.clone())?;
             }
             let queued = self
-                .stage(&dst, &msg)
+                .stage(&dst, &msg, name_seq)
                 .and_then(|e| dst.enqueue(e, Some(&r)));
             if let Err(e) = queued {
                 self.forget_reply(&r);
@@ -158,18 +158,18 @@ impl Connection {
             // A unicast signal (§3.5): delivered only through a match of a
             // receiver that may talk to us; failures are silent and not
             // counted.
-            let dst = self.pin(&msg, found)?;
+            let (dst, name_seq) = self.pin(&msg, found)?;
             let (generation, filter) = msg.bloom().ok_or(EBADMSG)?;
             if self.bus.signal_matches(&dst, self.id, generation, filter) && dst.talks_to(self)? {
-                if let Ok(e) = self.stage(&dst, &msg) {
+                if let Ok(e) = self.stage(&dst, &msg, name_seq) {
                     let _ = dst.enqueue(e, None);
                 }
             }
         } else if timeout != 0 {
             // A reply (§4.3): the caller's tracker is the permission.
-            let dst = self.pin(&msg, found)?;
+            let (dst, name_seq) = self.pin(&msg, found)?;
             let r = dst.take_reply(self.id, timeout)?;
-            let staged = self.stage(&dst, &msg);
+            let staged = self.stage(&dst, &msg, name_seq);
             if r.is_sync() {
                 return match staged {
                     Ok(e) => dst.attach(e, &r),
@@ -187,11 +187,11 @@ impl Connection {
             }
             dst.enqueue(staged?, None)?;
         } else {
-            let dst = self.pin(&msg, found)?;
+            let (dst, name_seq) = self.pin(&msg, found)?;
             if !self.can_talk(&dst)? {
                 return Err(EPERM);
             }
-            let e = self.stage(&dst, &msg)?;
+            let e = self.stage(&dst, &msg, name_seq)?;
             dst.enqueue(e, None)?;
         }
         write_empty_reply(&mut args, self.pool.size())
@@ -211,7 +211,7 @@ impl Connection {
             if dst.kind != Kind::Ordinary || !dst.talks_to(self).unwrap_or(false) {
                 continue;
             }
-            let delivered = self.stage(dst, msg).and_then(|e| dst.enqueue(e, None));
+            let delivered = self.stage(dst, msg, 0).and_then(|e| dst.enqueue(e, None));
             if delivered.is_err() {
                 dst.count_lost();
             }
@@ -219,13 +219,18 @@ impl Connection {
         Ok(())
     }
 
-    /// Finds the destination of a unicast (`message.md` §3.1, §3.2);
-    /// `found` is the connection already looked up by ID, if any.
-    pub(super) fn pin(&self, msg: &Msg, found: Option<Arc<Connection>>) -> Result<Arc<Connection>> {
+    /// Finds the destination of a unicast (`message.md` §3.1, §3.2) and,
+    /// for one sent by name, the name's sequence number (else 0); `found`
+    /// is the connection already looked up by ID, if any.
+    pub(super) fn pin(
+        &self,
+        msg: &Msg,
+        found: Option<Arc<Connection>>,
+    ) -> Result<(Arc<Connection>, u64)> {
         let dst_id = msg.head().dst_id;
         match msg.dst_name() {
             Some(name) => {
-                let owner = self.bus.name_owner(name).ok_or(ESRCH)?;
+                let (owner, seq) = self.bus.name_owner(name).ok_or(ESRCH)?;
                 if dst_id != 0 && dst_id != owner.id {
                     return Err(EREMCHG);
                 }
@@ -233,12 +238,13 @@ impl Connection {
                 {
                     return Err(EADDRNOTAVAIL);
                 }
-                Ok(owner)
+                Ok((owner, seq))
             }
             None => found
                 .filter(|c| c.id == dst_id)
                 .or_else(|| self.bus.find_conn(dst_id))
                 .filter(|c| c.kind == Kind::Ordinary)
+                .map(|c| (c, 0))
                 .ok_or(ENXIO),
         }
     }
@@ -290,7 +296,7 @@ impl Connection {
     /// The result is charged to our user at `dst` until it is queued
     /// ([`Connection::enqueue`]), attached ([`Connection::attach`]) or
     /// given back ([`Connection::unstage`]).
-    pub(super) fn stage(&self, dst: &Arc<Connection>, msg: &Msg) -> Result<Entry> {
+    pub(super) fn stage(&self, dst: &Arc<Connection>, msg: &Msg, name_seq: u64) -> Result<Entry> {
         let send_mask = self.attach_send.load(ordering::Relaxed);
         let recv_mask = dst.attach_recv.load(ordering::Relaxed);
         let mask = crate::attach_flags_mask() & send_mask & recv_mask;
@@ -329,6 +335,7 @@ impl Connection {
             fds_off: msg.fds_off(),
             memfds,
             reply: None,
+            name_seq,
         };
         // The copy runs without the receiver's lock.
         if let Err(e) = msg.write_into(&dst.pool, off, self.id, meta_len) {
@@ -462,6 +469,7 @@ impl Connection {
             fds_off: None,
             memfds: KVec::new(),
             reply: None,
+            name_seq: 0,
         };
         let mut buf = KVec::with_capacity(size, GFP_KERNEL)?;
         buf.extend_from_slice(msg, GFP_KERNEL)?;
