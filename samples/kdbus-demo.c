@@ -7,7 +7,10 @@
  *   make a bus, connect twice (HELLO), LIST the bus, CONN_INFO a peer,
  *   BUS_CREATOR_INFO, messages with an fd and a memfd, a synchronous method
  *   call with a deadline, calls that time out (synchronous: ETIMEDOUT;
- *   asynchronous: a REPLY_TIMEOUT notification), BYEBYE, close the bus.
+ *   asynchronous: a REPLY_TIMEOUT notification), a service started through
+ *   its activator (messages queued for its name handed over to it, the
+ *   NAME_CHANGE a subscriber sees), a signal broadcast to the subscribers
+ *   whose bloom masks accept it, BYEBYE, close the bus.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -493,6 +496,169 @@ static void timed_out_calls(struct conn *caller, struct conn *callee)
 	printf("callee drops the two unanswered calls (RECV DROP)\n");
 }
 
+/* HELLO with @flags (KDBUS_HELLO_ACTIVATOR: @name is its name), quietly. */
+static void hello_as(struct conn *c, const char *bus, uint64_t flags, const char *name)
+{
+	uint64_t buf[64] = { 0 };
+	struct kdbus_cmd_hello *hello = (struct kdbus_cmd_hello *)buf;
+	struct kdbus_cmd_free cmd_free = { .size = sizeof(cmd_free) };
+	struct kdbus_policy_access world = {
+		.type = KDBUS_POLICY_ACCESS_WORLD, .access = KDBUS_POLICY_OWN,
+	};
+	size_t pos = sizeof(*hello);
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/fs/kdbus/%s/bus", bus);
+	c->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (c->fd < 0)
+		die("open bus");
+	if (name) {
+		pos = add_item((uint8_t *)buf, pos, KDBUS_ITEM_NAME, name, strlen(name) + 1);
+		pos = add_item((uint8_t *)buf, pos, KDBUS_ITEM_POLICY_ACCESS, &world,
+			       sizeof(world));
+	}
+	hello->size = pos;
+	hello->flags = flags;
+	hello->pool_size = POOL_SIZE;
+	if (ioctl(c->fd, KDBUS_CMD_HELLO, hello) < 0)
+		die("HELLO");
+	c->id = hello->id;
+	c->pool = mmap(NULL, POOL_SIZE, PROT_READ, MAP_SHARED, c->fd, 0);
+	if (c->pool == MAP_FAILED)
+		die("mmap pool");
+	cmd_free.offset = hello->offset;
+	ioctl(c->fd, KDBUS_CMD_FREE, &cmd_free);
+}
+
+/* MATCH_ADD of one rule item (@type, @data), or of none when @len is 0. */
+static void match_add(struct conn *c, uint64_t type, const void *data, size_t len)
+{
+	uint64_t buf[64] = { 0 };
+	struct kdbus_cmd_match *cmd = (struct kdbus_cmd_match *)buf;
+
+	cmd->size = len ? add_item((uint8_t *)buf, sizeof(*cmd), type, data, len) : sizeof(*cmd);
+	cmd->cookie = 1;
+	if (ioctl(c->fd, KDBUS_CMD_MATCH_ADD, cmd) < 0)
+		die("MATCH_ADD");
+}
+
+/* A message to the well-known @name (dst_id 0 and a DST_NAME item). */
+static void send_to_name(struct conn *from, const char *name, const char *text)
+{
+	uint64_t buf[64] = { 0 };
+	struct kdbus_cmd_send cmd = { .size = sizeof(cmd) };
+	struct kdbus_vec vec;
+	struct kdbus_msg *msg = build_msg(buf, 0, 0, 200, 0, &vec, text);
+
+	msg->size = add_item((uint8_t *)buf, msg->size, KDBUS_ITEM_DST_NAME, name,
+			     strlen(name) + 1);
+	cmd.msg_address = (uintptr_t)msg;
+	if (ioctl(from->fd, KDBUS_CMD_SEND, &cmd) < 0)
+		die("SEND by name");
+	printf("SEND %llu -> %s: \"%s\"\n", (unsigned long long)from->id, name, text);
+}
+
+/* RECV one message without waiting; NULL (and EAGAIN) if there is none. */
+static struct kdbus_msg *recv_now(struct conn *c, uint64_t *offset)
+{
+	struct kdbus_cmd_recv cmd = { .size = sizeof(cmd) };
+
+	if (ioctl(c->fd, KDBUS_CMD_RECV, &cmd) < 0)
+		return NULL;
+	*offset = cmd.msg.offset;
+	return (struct kdbus_msg *)(c->pool + cmd.msg.offset);
+}
+
+static void free_slice(struct conn *c, uint64_t offset)
+{
+	struct kdbus_cmd_free cmd_free = { .size = sizeof(cmd_free), .offset = offset };
+
+	ioctl(c->fd, KDBUS_CMD_FREE, &cmd_free);
+}
+
+/* A service started through its activator, then a broadcast. */
+static void routing(const char *bus, struct conn *alice)
+{
+	static const char name[] = "org.demo.Echo";
+	struct kdbus_cmd acquire_buf[16];
+	struct kdbus_cmd *acquire = (struct kdbus_cmd *)acquire_buf;
+	struct kdbus_notify_name_change rule = {
+		.old_id = { .id = KDBUS_MATCH_ID_ANY }, .new_id = { .id = KDBUS_MATCH_ID_ANY },
+	};
+	uint64_t sig[64] = { 0 }, mask_yes[8] = { 0 }, mask_no[8] = { 0 }, off;
+	struct kdbus_cmd_send cmd = { .size = sizeof(cmd) };
+	struct conn act, echo, carol, dave;
+	struct kdbus_msg *msg;
+	struct kdbus_vec vec;
+	struct {
+		uint64_t generation;
+		uint64_t bits[8];
+	} filter = { 0, { 0x5 } };
+
+	/* The activator stands in for org.demo.Echo, which is not running. */
+	hello_as(&act, bus, KDBUS_HELLO_ACTIVATOR, name);
+	printf("activator %llu for %s (HELLO with KDBUS_HELLO_ACTIVATOR)\n",
+	       (unsigned long long)act.id, name);
+	match_add(alice, KDBUS_ITEM_NAME_CHANGE, &rule, sizeof(rule));
+	printf("alice subscribes to NAME_CHANGE (MATCH_ADD)\n");
+	send_to_name(alice, name, "first");
+	send_to_name(alice, name, "second");
+	printf("  both wait in the activator's queue; the service is started now\n");
+
+	/* The service starts and takes its name over. */
+	hello_as(&echo, bus, KDBUS_HELLO_ACCEPT_FD, NULL);
+	memset(acquire_buf, 0, sizeof(acquire_buf));
+	acquire->size = add_item((uint8_t *)acquire_buf, sizeof(*acquire), KDBUS_ITEM_NAME, name,
+				 sizeof(name));
+	if (ioctl(echo.fd, KDBUS_CMD_NAME_ACQUIRE, acquire) < 0)
+		die("NAME_ACQUIRE");
+	printf("echo %llu: NAME_ACQUIRE %s: ok, return_flags %llu\n",
+	       (unsigned long long)echo.id, name, (unsigned long long)acquire->return_flags);
+	while ((msg = recv_now(&echo, &off))) {
+		printf("  echo RECV: \"%s\" from %llu (handed over from the activator)\n",
+		       payload(msg), (unsigned long long)msg->src_id);
+		free_slice(&echo, off);
+	}
+	msg = recv_now(alice, &off);
+	if (!msg || msg->items[0].type != KDBUS_ITEM_NAME_CHANGE)
+		die("no NAME_CHANGE");
+	printf("  alice RECV from the kernel: NAME_CHANGE %s: %llu (flags 0x%llx) -> %llu\n",
+	       msg->items[0].name_change.name,
+	       (unsigned long long)msg->items[0].name_change.old_id.id,
+	       (unsigned long long)msg->items[0].name_change.old_id.flags,
+	       (unsigned long long)msg->items[0].name_change.new_id.id);
+	free_slice(alice, off);
+
+	/* A signal broadcast: carol's bloom mask is covered by the filter,
+	 * dave's is not. */
+	hello_as(&carol, bus, 0, NULL);
+	hello_as(&dave, bus, 0, NULL);
+	mask_yes[0] = 0x1;
+	mask_no[0] = 0x2;
+	match_add(&carol, KDBUS_ITEM_BLOOM_MASK, mask_yes, sizeof(mask_yes));
+	match_add(&dave, KDBUS_ITEM_BLOOM_MASK, mask_no, sizeof(mask_no));
+	msg = build_msg(sig, KDBUS_DST_ID_BROADCAST, KDBUS_MSG_SIGNAL, 300, 0, &vec, "tick");
+	msg->size = add_item((uint8_t *)sig, msg->size, KDBUS_ITEM_BLOOM_FILTER, &filter,
+			     sizeof(filter));
+	cmd.msg_address = (uintptr_t)msg;
+	if (ioctl(echo.fd, KDBUS_CMD_SEND, &cmd) < 0)
+		die("broadcast SEND");
+	printf("echo broadcasts \"tick\" with bloom filter 0x5; carol's mask 0x1, dave's 0x2\n");
+	msg = recv_now(&carol, &off);
+	printf("  carol RECV: %s\n", msg ? payload(msg) : strerror(errno));
+	if (msg)
+		free_slice(&carol, off);
+	msg = recv_now(&dave, &off);
+	printf("  dave RECV: %s\n", msg ? payload(msg) : strerror(errno));
+	close(dave.fd);
+	close(carol.fd);
+	close(echo.fd);
+	close(act.fd);
+	/* alice's NAME_CHANGE rule saw the name go back to the activator. */
+	while ((msg = recv_now(alice, &off)))
+		free_slice(alice, off);
+}
+
 int main(void)
 {
 	struct kdbus_cmd byebye = { .size = sizeof(byebye) };
@@ -514,6 +680,7 @@ int main(void)
 	pass_memfd(&a, &b);
 	sync_call(&a, &b);
 	timed_out_calls(&a, &b);
+	routing(name, &a);
 	if (ioctl(b.fd, KDBUS_CMD_BYEBYE, &byebye) < 0)
 		die("BYEBYE");
 	printf("BYEBYE (bob): ok\n");
