@@ -162,7 +162,7 @@ impl Notification {
                     new: new.0,
                     name,
                 };
-                broadcast(bus, &ev, &m, self.seq, |c| c.can_see_name(name));
+                broadcast(bus, &ev, &m, self.seq, |c| c.sees_name(name));
             }
         }
     }

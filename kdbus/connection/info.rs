@@ -62,6 +62,18 @@ impl Connection {
         self.ep.endpoint().is_some_and(|e| e.can_see_name(name))
     }
 
+    /// Whether we, with our HELLO credentials, may see `name`: the SEE
+    /// check of a NAME_* notification's recipient (`names-match-policy-
+    /// metadata.md` §3.6). Faked credentials exist on the default endpoint
+    /// only, which lets everyone see everything.
+    pub(crate) fn sees_name(&self, name: &[u8]) -> bool {
+        match (self.ep.endpoint(), self.meta.cred()) {
+            (Some(ep), Some(cred)) => ep.grants(cred, name, KDBUS_POLICY_SEE),
+            (Some(ep), None) => ep.is_default(),
+            (None, _) => false,
+        }
+    }
+
     /// Whether we are on the bus's default endpoint (ID_* notifications
     /// reach only those, `message.md` §7.3).
     pub(crate) fn on_default_endpoint(&self) -> bool {

@@ -478,6 +478,61 @@ TEST_F(notify, custom_endpoint_no_id_notifications_only_visible_names)
 	close(epfd);
 }
 
+/* Runs as nobody: acquires and releases N1 (a policy holder grants OWN). */
+static int nobody_churns_n1(void *p)
+{
+	struct kdbus_conn c;
+
+	KDBUS_CHILD_CHECK(kdbus_conn_open(&c, p, 0, POOL) == 0);
+	KDBUS_CHILD_CHECK(kdbus_name_acquire(c.fd, N1, 0, NULL) == 0);
+	KDBUS_CHILD_CHECK(kdbus_name_release(c.fd, N1) == 0);
+	kdbus_conn_close(&c);
+	return 0;
+}
+
+/*
+ * The SEE check of a recipient uses the recipient's HELLO credentials, not
+ * those of the task that happens to deliver the notification: here the
+ * acquirer (uid nobody) delivers, and only root, the recipient, may see N1.
+ */
+TEST_F(notify, custom_endpoint_see_checked_with_the_recipients_credentials)
+{
+	struct kdbus_msg_summary s;
+	struct kdbus_builder b;
+	char ep[64], ep_path[256];
+	struct kdbus_conn e, ph;
+	int epfd;
+
+	kdbus_b_init(&b, sizeof(struct kdbus_cmd_hello));
+	kdbus_b_str(&b, KDBUS_ITEM_NAME, N1);
+	kdbus_b_policy(&b, KDBUS_POLICY_ACCESS_USER, KDBUS_POLICY_OWN, KDBUS_TEST_NOBODY);
+	ASSERT_EQ(0, kdbus_conn_open_b(&ph, self->path, &b, KDBUS_HELLO_POLICY_HOLDER, 0, 0,
+				       POOL));
+	epfd = kdbus_open_bus(self->d.root, self->bus);
+	ASSERT_LE(0, epfd);
+	kdbus_domain_name(&self->d, ep, sizeof(ep), "ep");
+	ASSERT_EQ(0, kdbus_ep_make(epfd, KDBUS_MAKE_ACCESS_WORLD, ep));
+	kdbus_b_init(&b, sizeof(struct kdbus_cmd));
+	kdbus_b_str(&b, KDBUS_ITEM_NAME, N1);
+	kdbus_b_policy(&b, KDBUS_POLICY_ACCESS_USER, KDBUS_POLICY_SEE, 0);
+	ASSERT_EQ(0, kdbus_ioctl(epfd, KDBUS_CMD_ENDPOINT_UPDATE, kdbus_b_cmd(&b)));
+	kdbus_path(ep_path, sizeof(ep_path), self->d.root, "%s/%s", self->bus, ep);
+	ASSERT_EQ(0, kdbus_conn_open(&e, ep_path, 0, POOL));
+	ASSERT_EQ(0, kdbus_match_add(e.fd, 1, 0));
+	EXPECT_EQ(0, kdbus_run_as(KDBUS_TEST_NOBODY, KDBUS_TEST_NOBODY, nobody_churns_n1,
+				  self->path));
+	NEXT(&e, &s);
+	EXPECT_EQ(KDBUS_ITEM_NAME_ADD, s.type);
+	EXPECT_STREQ(N1, s.name);
+	NEXT(&e, &s);
+	EXPECT_EQ(KDBUS_ITEM_NAME_REMOVE, s.type);
+	EXPECT_STREQ(N1, s.name);
+	EMPTY(&e);
+	kdbus_conn_close(&e);
+	kdbus_conn_close(&ph);
+	close(epfd);
+}
+
 /* -------------------------------------------------------- lost counter */
 
 TEST_F(notify, notification_quota_separate_from_users_lost_ones_counted)
