@@ -1681,13 +1681,19 @@ int kdbus_broadcast(struct kdbus_conn *c, uint64_t cookie, const void *bloom)
 
 int kdbus_recv_summary(struct kdbus_conn *c, int timeout_ms, struct kdbus_msg_summary *s)
 {
+	return kdbus_recv_summary_flags(c, 0, timeout_ms, s);
+}
+
+int kdbus_recv_summary_flags(struct kdbus_conn *c, uint64_t recv_flags, int timeout_ms,
+			     struct kdbus_msg_summary *s)
+{
 	struct kdbus_cmd_recv r;
 	struct kdbus_item *item;
 	struct kdbus_msg *m;
 	int ret;
 
 	memset(s, 0, sizeof(*s));
-	ret = kdbus_msg_recv(c, 0, 0, &m, &r);
+	ret = kdbus_msg_recv(c, recv_flags, 0, &m, &r);
 	if (ret == -EAGAIN && timeout_ms > 0) {
 		uint64_t deadline = kdbus_now_ns() + (uint64_t)timeout_ms * 1000000;
 
@@ -1697,7 +1703,7 @@ int kdbus_recv_summary(struct kdbus_conn *c, int timeout_ms, struct kdbus_msg_su
 
 			kdbus_poll(c->fd, POLLIN,
 				   (int)((deadline - kdbus_now_ns()) / 1000000) + 1);
-			ret = kdbus_msg_recv(c, 0, 0, &m, &r);
+			ret = kdbus_msg_recv(c, recv_flags, 0, &m, &r);
 			if (dropped && (rflags & KDBUS_RECV_RETURN_DROPPED_MSGS)) {
 				r.dropped_msgs += dropped;
 				r.return_flags |= KDBUS_RECV_RETURN_DROPPED_MSGS;
@@ -1771,7 +1777,39 @@ int kdbus_recv_summary(struct kdbus_conn *c, int timeout_ms, struct kdbus_msg_su
 		case KDBUS_ITEM_PAYLOAD_OFF:
 			s->has_payload = true;
 			break;
+		case KDBUS_ITEM_FDS: {
+			int i, n = (item->size - KDBUS_ITEM_HEADER_SIZE) / sizeof(int);
+
+			for (i = 0; i < n; i++)
+				if (item->fds[i] >= 0)
+					close(item->fds[i]);
+			s->n_fds += n;
+			break;
 		}
+		case KDBUS_ITEM_DST_NAME: {
+			size_t n = strnlen(item->str, item->size - KDBUS_ITEM_HEADER_SIZE);
+
+			if (n >= sizeof(s->dst_name))
+				n = sizeof(s->dst_name) - 1;
+			memcpy(s->dst_name, item->str, n);
+			s->dst_name[n] = 0;
+			break;
+		}
+		}
+	}
+	s->payload_len = kdbus_msg_payload(m, r.msg.msg_size, NULL, 0);
+	if (s->payload_len > 0) {
+		uint8_t *buf = malloc(s->payload_len);
+
+		if (buf && kdbus_msg_payload(m, r.msg.msg_size, buf, s->payload_len) ==
+			   s->payload_len) {
+			memcpy(s->payload, buf, s->payload_len < (ssize_t)sizeof(s->payload) ?
+			       (size_t)s->payload_len : sizeof(s->payload));
+			s->payload_csum = kdbus_csum(buf, s->payload_len);
+		} else {
+			s->payload_len = buf ? -EIO : -ENOMEM;
+		}
+		free(buf);
 	}
 	kdbus_free(c->fd, r.msg.offset);
 	return 0;
@@ -1852,4 +1890,76 @@ bool kdbus_is_name_notify(const struct kdbus_msg_summary *s, uint64_t type,
 bool kdbus_is_id_notify(const struct kdbus_msg_summary *s, uint64_t type, uint64_t id)
 {
 	return s->src_id == KDBUS_SRC_ID_KERNEL && s->type == type && s->id == id;
+}
+
+/* ------------------------------------------------ activators, by name, replies */
+
+int kdbus_conn_open_activator(struct kdbus_conn *c, const char *path, uint64_t flags,
+			      const char *name, const struct kdbus_policy_access *policy,
+			      size_t n, size_t pool_size)
+{
+	static __thread struct kdbus_builder b;
+	size_t i;
+
+	kdbus_b_init(&b, sizeof(struct kdbus_cmd_hello));
+	kdbus_b_str(&b, KDBUS_ITEM_NAME, name);
+	for (i = 0; i < n; i++)
+		kdbus_b_policy(&b, policy[i].type, policy[i].access, policy[i].id);
+	if (b.err) {
+		memset(c, 0, sizeof(*c));
+		c->fd = -1;
+		return b.err;
+	}
+	return kdbus_conn_open_b(c, path, &b, KDBUS_HELLO_ACTIVATOR | flags, _KDBUS_ATTACH_ALL,
+				 0, pool_size);
+}
+
+void kdbus_msg_init_name(struct kdbus_builder *b, const char *name, uint64_t flags,
+			 int64_t priority, uint64_t cookie)
+{
+	kdbus_msg_init(b, KDBUS_DST_ID_NAME, flags, priority, cookie);
+	kdbus_b_str(b, KDBUS_ITEM_DST_NAME, name);
+}
+
+static int send_common(int fd, uint64_t dst_id, const char *name, uint64_t cookie,
+		       uint64_t deadline_ns, const int *fds, size_t n_fds, const void *data,
+		       size_t len)
+{
+	static __thread struct kdbus_builder b;	/* 40 KiB: keep off the stack */
+	uint64_t flags = deadline_ns ? KDBUS_MSG_EXPECT_REPLY : 0;
+
+	if (name)
+		kdbus_msg_init_name(&b, name, flags, 0, cookie);
+	else
+		kdbus_msg_init(&b, dst_id, flags, 0, cookie);
+	kdbus_msg_hdr(&b)->timeout_ns = deadline_ns;
+	if (n_fds)
+		kdbus_b_item(&b, KDBUS_ITEM_FDS, fds, n_fds * sizeof(int));
+	if (len)
+		kdbus_b_vec(&b, data, len);
+	return kdbus_msg_send_b(fd, &b, 0, NULL);
+}
+
+int kdbus_send_name(int fd, const char *name, uint64_t cookie, uint64_t deadline_ns,
+		    const int *fds, size_t n_fds, const void *data, size_t len)
+{
+	return send_common(fd, 0, name, cookie, deadline_ns, fds, n_fds, data, len);
+}
+
+int kdbus_send_id(int fd, uint64_t dst_id, uint64_t cookie, uint64_t deadline_ns,
+		  const int *fds, size_t n_fds, const void *data, size_t len)
+{
+	return send_common(fd, dst_id, NULL, cookie, deadline_ns, fds, n_fds, data, len);
+}
+
+int kdbus_reply_send(int fd, uint64_t dst_id, uint64_t cookie, uint64_t cookie_reply,
+		     const void *data, size_t len)
+{
+	static __thread struct kdbus_builder b;
+
+	kdbus_msg_init(&b, dst_id, 0, 0, cookie);
+	kdbus_msg_hdr(&b)->cookie_reply = cookie_reply;
+	if (len)
+		kdbus_b_vec(&b, data, len);
+	return kdbus_msg_send_b(fd, &b, 0, NULL);
 }

@@ -618,6 +618,15 @@ struct kdbus_msg_summary {
 	struct kdbus_timestamp ts;
 	bool has_bloom;			/* a BLOOM_FILTER item was delivered */
 	bool has_payload;		/* a PAYLOAD_OFF item */
+	/* The payload stream (kdbus_msg_payload()): its length (or -errno),
+	 * its first bytes and the kdbus_csum() of all of it. */
+	ssize_t payload_len;
+	uint8_t payload[64];
+	uint64_t payload_csum;
+	/* Descriptors in the FDS items (installed ones are closed again). */
+	int n_fds;
+	/* The DST_NAME item, if any ("" otherwise). */
+	char dst_name[256];
 };
 
 /*
@@ -627,6 +636,10 @@ struct kdbus_msg_summary {
  * s->recv_return_flags are still filled in. 0 or -errno.
  */
 int kdbus_recv_summary(struct kdbus_conn *c, int timeout_ms, struct kdbus_msg_summary *s);
+/* The same with RECV flags @recv_flags (PEEK: the message stays queued;
+ * its slice is freed all the same). */
+int kdbus_recv_summary_flags(struct kdbus_conn *c, uint64_t recv_flags, int timeout_ms,
+			     struct kdbus_msg_summary *s);
 /*
  * NULL if @s is a well-formed broadcast kernel notification (message.md
  * §7.1: src_id 0, dst_id ~0, payload_type 0, flags SIGNAL, cookie,
@@ -647,5 +660,40 @@ const char *kdbus_item_type_name(uint64_t type);
 /* Receive messages on @c (no waiting) until the queue is empty; returns
  * how many there were, or -errno. */
 int kdbus_drain(struct kdbus_conn *c);
+
+/* ---------------------------------------------------------------------
+ * Activators, messages by name and replies (names-match-policy-metadata.md
+ * §1.5; message.md §3.2, §3.3, §4). Same conventions as above.
+ */
+
+/* open(@path) + HELLO(KDBUS_HELLO_ACTIVATOR | @flags, send mask ALL, recv
+ * mask 0, @pool_size) with one NAME item @name followed by the @n
+ * POLICY_ACCESS items @policy (may be NULL when @n is 0) + mmap. */
+int kdbus_conn_open_activator(struct kdbus_conn *c, const char *path, uint64_t flags,
+			      const char *name, const struct kdbus_policy_access *policy,
+			      size_t n, size_t pool_size);
+
+/* Start a message to the well-known @name: kdbus_msg_init() with dst_id
+ * KDBUS_DST_ID_NAME, then a DST_NAME item. */
+void kdbus_msg_init_name(struct kdbus_builder *b, const char *name, uint64_t flags,
+			 int64_t priority, uint64_t cookie);
+
+/*
+ * Send a message by @name with @cookie: a method call (EXPECT_REPLY,
+ * timeout_ns = the absolute CLOCK_MONOTONIC deadline @deadline_ns) when
+ * @deadline_ns is not 0, a plain message otherwise; with an FDS item of
+ * the @n_fds descriptors @fds when @n_fds > 0, and one PAYLOAD_VEC of
+ * @len bytes at @data when @len > 0. 0 or -errno.
+ */
+int kdbus_send_name(int fd, const char *name, uint64_t cookie, uint64_t deadline_ns,
+		    const int *fds, size_t n_fds, const void *data, size_t len);
+/* The same addressed to the unique id @dst_id. */
+int kdbus_send_id(int fd, uint64_t dst_id, uint64_t cookie, uint64_t deadline_ns,
+		  const int *fds, size_t n_fds, const void *data, size_t len);
+
+/* Send a reply to @dst_id: flags 0, @cookie, cookie_reply @cookie_reply,
+ * one PAYLOAD_VEC of @data when @len > 0. 0 or -errno. */
+int kdbus_reply_send(int fd, uint64_t dst_id, uint64_t cookie, uint64_t cookie_reply,
+		     const void *data, size_t len);
 
 #endif
