@@ -45,15 +45,36 @@
  * each call (SEND, poll, RECV, FREE; send, poll, recv), the mean of the
  * fastest batch (the clock is read once per batch).
  *
+ * Send by name (-m n): the 64 B kdbus one-way exchange above, the receiver
+ * holding the well-known name org.bench.Sink, addressed once by its ID and
+ * once by the name (dst_id 0 and a KDBUS_ITEM_DST_NAME item), both with the
+ * same message builder; on an empty bus and with 100 idle connections
+ * holding 100 other names; REPS alternating runs, the best and the median.
+ *
+ * Broadcast fan-out (-m f): the parent broadcasts 64 B signals (one
+ * KDBUS_ITEM_BLOOM_FILTER of the bus bloom size, generation 0) to 10
+ * receiver processes, each with one match entry of one BLOOM_MASK rule that
+ * the filter covers; on a bus of just them and with 990 idle connections
+ * besides (no match entries; on a second bus, <uid>-bench-fan, made once:
+ * closing 990 connections takes seconds). Window: the sender waits (on an
+ * eventfd the receivers signal every W/2 messages) while the slowest
+ * receiver is W broadcasts behind, so no receiver quota or pool ever
+ * fills; receivers run the common loop (RECV, FREE until EAGAIN, then
+ * poll) and count the messages they got and RECV's dropped_msgs. Rows: broadcasts/s, the
+ * sender's CPU ns per broadcast (the SEND: what grows with the bus) and the
+ * CPU of all 11 processes per broadcast; REPS alternating runs.
+ *
  * Usage: kdbus-bench [-v] [-t TRANSPORTS] [-s SIZES] [-m SECTIONS] [seconds-per-run]
  *   seconds-per-run  default 0.5
  *   -t  comma-separated transports to run (default all): seqpacket, stream,
- *       pipe, vec, memfd, call
- *   -s  comma-separated payload sizes in bytes (default all)
- *   -m  sections: o one-way, r round trip, b bus state, c syscall costs
- *       (default "orb"); the goals are printed when o and b both run
+ *       pipe, vec, memfd, call (o, r and c sections)
+ *   -s  comma-separated payload sizes in bytes (default all; o, r, c)
+ *   -m  sections: o one-way, r round trip, b bus state, n send by name,
+ *       f broadcast fan-out, c syscall costs (default "orbnf"); the goals
+ *       are printed when o and b both run
  *   -v  one-way rows also show the voluntary context switches (sleeps) per
- *       message of the sender and of the receiver
+ *       message of the sender and of the receiver; the fan-out shows the
+ *       setup and teardown times of each run
  *   e.g. `kdbus-bench -t vec -s 64 -m o 2`: the one 64 B kdbus one-way row
  */
 #define _GNU_SOURCE
@@ -93,7 +114,7 @@
 static double secs = 0.5;
 static unsigned kind_mask = ~0u;	/* -t: 1 << enum kind */
 static size_t only_sizes[16];		/* -s: 0-terminated; empty: all */
-static const char *sections = "orb";	/* -m */
+static const char *sections = "orbnf";	/* -m */
 static int verbose;			/* -v */
 static volatile sig_atomic_t stop_flag;
 
@@ -230,6 +251,8 @@ struct ep {
 	int memfd;		/* T_MEMFD: the sealed memfd sent each time */
 	int64_t prio;		/* kdbus: priority of sent messages, RECV threshold */
 	int use_prio;		/* kdbus: RECV with KDBUS_RECV_USE_PRIORITY */
+	int ex;			/* kdbus vec: send with ksend_ex() */
+	const char *dst_name;	/* ... to this name (peer 0) */
 };
 
 /* e[0] is the parent's end (sender, caller), e[1] the child's. */
@@ -244,6 +267,20 @@ struct pair {
 
 static char kbus_name[64];
 static int kbus = -1;
+static const char *kbus_suffix = "bench";	/* the bus is <uid>-<suffix> */
+
+/* Swaps the current bus with the one saved in *@fd, @name. */
+static void kbus_swap(int *fd, char *name)
+{
+	char tmp[sizeof(kbus_name)];
+	int t = kbus;
+
+	kbus = *fd;
+	*fd = t;
+	memcpy(tmp, kbus_name, sizeof(tmp));
+	memcpy(kbus_name, name, sizeof(tmp));
+	memcpy(name, tmp, sizeof(tmp));
+}
 
 static int kbus_make(void)
 {
@@ -253,7 +290,7 @@ static int kbus_make(void)
 
 	if (kbus >= 0)
 		return 0;
-	snprintf(kbus_name, sizeof(kbus_name), "%u-bench", (unsigned)geteuid());
+	snprintf(kbus_name, sizeof(kbus_name), "%u-%s", (unsigned)geteuid(), kbus_suffix);
 	kbus = open("/sys/fs/kdbus/control", O_RDWR | O_CLOEXEC);
 	if (kbus < 0)
 		return -1;
@@ -361,6 +398,68 @@ static int ksend(struct kconn *c, uint64_t dst, const void *data, size_t size, i
 	return 0;
 }
 
+/* One message with one vector, built item by item: addressed to @dst, and
+ * with @name a DST_NAME item (@dst 0: by name); with @bloom a broadcast
+ * signal carrying a BLOOM_FILTER of @bloom_size bytes, generation 0.
+ * Returns as ksend(). */
+static int ksend_ex(struct kconn *c, uint64_t dst, const char *name, const void *data,
+		    size_t size, uint64_t cookie, const uint64_t *bloom, size_t bloom_size)
+{
+	uint64_t buf[80];
+	struct kdbus_msg *m = (struct kdbus_msg *)buf;
+	struct kdbus_item *item;
+	struct kdbus_cmd_send cmd = { .size = sizeof(cmd), .msg_address = (uintptr_t)buf };
+	size_t len = sizeof(*m) + 32;
+
+	if (name)
+		len += (16 + strlen(name) + 1 + 7) & ~7ULL;
+	if (bloom)
+		len += 24 + bloom_size;
+	if (len > sizeof(buf))
+		return -1;
+	memset(buf, 0, len);
+	m->size = len;
+	m->dst_id = dst;
+	m->payload_type = KDBUS_PAYLOAD_DBUS;
+	m->cookie = cookie;
+	m->flags = bloom ? KDBUS_MSG_SIGNAL : 0;
+	item = m->items;
+	item->size = 32;
+	item->type = KDBUS_ITEM_PAYLOAD_VEC;
+	item->vec.size = size;
+	item->vec.address = (uintptr_t)data;
+	item = (struct kdbus_item *)((char *)item + 32);
+	if (name) {
+		item->size = 16 + strlen(name) + 1;
+		item->type = KDBUS_ITEM_DST_NAME;
+		strcpy(item->str, name);
+		item = (struct kdbus_item *)((char *)item + ((item->size + 7) & ~7ULL));
+	}
+	if (bloom) {
+		item->size = 24 + bloom_size;
+		item->type = KDBUS_ITEM_BLOOM_FILTER;
+		item->bloom_filter.generation = 0;
+		memcpy(item->bloom_filter.data, bloom, bloom_size);
+	}
+	if (ioctl(c->fd, KDBUS_CMD_SEND, &cmd) < 0)
+		return errno == ENOBUFS || errno == EXFULL ? 1 : -1;
+	return 0;
+}
+
+/* Acquires @name for @c: 0 or the errno. */
+static int kname_acquire(struct kconn *c, const char *name)
+{
+	uint64_t buf[16] = { 0 };
+	struct kdbus_cmd *cmd = (struct kdbus_cmd *)buf;
+	struct kdbus_item *item = cmd->items;
+
+	snprintf(item->str, 64, "%s", name);
+	item->size = 16 + strlen(item->str) + 1;
+	item->type = KDBUS_ITEM_NAME;
+	cmd->size = sizeof(*cmd) + ((item->size + 7) & ~7ULL);
+	return ioctl(c->fd, KDBUS_CMD_NAME_ACQUIRE, cmd) < 0 ? errno : 0;
+}
+
 /* One RECV without blocking: 0 (cookie and sender in *@cookie, *@src), 1 on
  * EAGAIN, -1 on error. Closes a received memfd and frees the slice. */
 static int krecv(struct kconn *c, int use_prio, int64_t prio, uint64_t *cookie, uint64_t *src)
@@ -414,6 +513,8 @@ static int make_memfd(size_t size)
  * part of the message; the next call goes on with it. */
 static int ep_send(struct ep *e, char *buf, size_t size, uint64_t tag)
 {
+	if (e->kind >= T_KDBUS && e->ex)
+		return ksend_ex(e->k, e->peer, e->dst_name, buf, size, tag, NULL, 0);
 	if (e->kind >= T_KDBUS)
 		return ksend(e->k, e->peer, buf, size, e->kind == T_MEMFD ? e->memfd : -1, tag,
 			     e->prio, 0, 0, NULL);
@@ -929,31 +1030,30 @@ static struct cell measure_roundtrip(enum kind kind, size_t size)
 static struct kconn idle[IDLE_CONNS];
 static int n_idle;
 
-/* 1000 idle connections; the first 100 try to acquire a name each.
+/* @conns idle connections; the first @nnames try to acquire a name each.
  * Returns the number of names held; *@err is the first NAME_ACQUIRE errno. */
-static int idle_open(int *err)
+static int idle_open_n(int conns, int nnames, int *err)
 {
 	int names = 0;
 
 	*err = 0;
-	for (n_idle = 0; n_idle < IDLE_CONNS; n_idle++)
+	for (n_idle = 0; n_idle < conns && n_idle < IDLE_CONNS; n_idle++)
 		if (kconn_open(&idle[n_idle], SMALL_POOL, 0))
 			break;
-	for (int i = 0; i < IDLE_NAMES && i < n_idle && !*err; i++) {
-		uint64_t buf[16] = { 0 };
-		struct kdbus_cmd *cmd = (struct kdbus_cmd *)buf;
-		struct kdbus_item *item = cmd->items;
+	for (int i = 0; i < nnames && i < n_idle && !*err; i++) {
+		char name[64];
 
-		snprintf(item->str, 64, "org.kdbus.bench.n%d", i);
-		item->size = 16 + strlen(item->str) + 1;
-		item->type = KDBUS_ITEM_NAME;
-		cmd->size = sizeof(*cmd) + ((item->size + 7) & ~7ULL);
-		if (ioctl(idle[i].fd, KDBUS_CMD_NAME_ACQUIRE, cmd) < 0)
-			*err = errno;
-		else
-			names++;
+		snprintf(name, sizeof(name), "org.kdbus.bench.n%d", i);
+		*err = kname_acquire(&idle[i], name);
+		names += !*err;
 	}
 	return names;
+}
+
+/* 1000 idle connections, the first 100 holding a name each. */
+static int idle_open(int *err)
+{
+	return idle_open_n(IDLE_CONNS, IDLE_NAMES, err);
 }
 
 static void idle_close(void)
@@ -1253,6 +1353,390 @@ static void syscall_costs(void)
 	printf("\n");
 }
 
+/* ---------------------------------------------------------- send by name */
+
+#define SINK_NAME	"org.bench.Sink"
+#define NAME_OTHERS	100	/* other names on the bus, by idle connections */
+
+/* 64 B one-way over a new kdbus pair whose receiver holds SINK_NAME, sent
+ * by ID or by name with the same builder (ksend_ex). *@err: the errno of a
+ * failed NAME_ACQUIRE. */
+static struct cell measure_named(int by_name, int *err)
+{
+	struct cell c = { 0 };
+	struct pair p;
+
+	if (pair_open(&p, T_KDBUS, 64, WINDOW, -1))
+		return c;
+	*err = kname_acquire(&p.k[1], SINK_NAME);
+	if (!*err) {
+		p.e[0].ex = 1;
+		if (by_name) {
+			p.e[0].peer = KDBUS_DST_ID_NAME;
+			p.e[0].dst_name = SINK_NAME;
+		}
+		c = oneway(&p, 64, WINDOW);
+	}
+	pair_close(&p);
+	return c;
+}
+
+static void names_section(void)
+{
+	enum { N_ROWS = 4 };	/* empty bus by ID, by name; 100 names by ID, by name */
+	double rate[N_ROWS][REPS] = { { 0 } }, cpu[N_ROWS][REPS] = { { 0 } };
+	double b_rate[N_ROWS] = { 0 }, b_cpu[N_ROWS] = { 0 }, med[N_ROWS] = { 0 };
+	int ok[N_ROWS] = { 0 }, names = 0, name_err = 0, made = 0, err = 0;
+	char r1[16], r2[16], label[96];
+
+	for (int rep = 0; rep < REPS; rep++) {
+		for (int row = 0; row < N_ROWS; row++) {
+			struct cell c;
+
+			if (row == 2) {
+				int n = idle_open_n(NAME_OTHERS, NAME_OTHERS, &name_err);
+
+				if (!rep)
+					names = n;
+				made = n_idle;
+			}
+			c = measure_named(row & 1, &err);
+			rate[row][ok[row]] = c.rate;
+			cpu[row][ok[row]] = c.cpu;
+			ok[row] += c.ok;
+			if (row == 3)
+				idle_close();
+		}
+	}
+	printf("Send by name: 64 B kdbus vec one-way, W %u, %d alternating runs: the best\n"
+	       "msgs/s and CPU/msg, and the median CPU/msg. The receiver holds %s;\n"
+	       "by ID: dst_id = its ID; by name: dst_id 0 and a DST_NAME item (same builder).\n"
+	       "Other names: held by idle connections HELLO'd before the measured pair.\n\n",
+	       WINDOW, REPS, SINK_NAME);
+	if (err)
+		printf("NAME_ACQUIRE %s: %s\n", SINK_NAME, strerror(err));
+	if (name_err)
+		printf("NAME_ACQUIRE of the other names: %s\n", strerror(name_err));
+	snprintf(label, sizeof(label), "%d idle conns, %d other names", made, names);
+	printf("%-32s %-8s %9s %10s %10s | %s\n", "", "", "best", "best", "median",
+	       "vs by ID (best)");
+	printf("%-32s %-8s %9s %10s %10s | %8s %8s\n", "bus", "address", "msgs/s", "CPU ns/msg",
+	       "CPU ns/msg", "msgs/s", "CPU/msg");
+	for (int row = 0; row < N_ROWS; row++) {
+		const char *bus = row == 0 ? "empty bus (2 conns)" : row == 2 ? label : "";
+		const char *how = row & 1 ? "by name" : "by ID";
+
+		if (!ok[row]) {
+			printf("%-32s %-8s %9s %10s %10s |\n", bus, how, "failed", "", "");
+			continue;
+		}
+		med[row] = median(cpu[row], ok[row]);
+		b_cpu[row] = cpu[row][0];	/* sorted by median() */
+		median(rate[row], ok[row]);
+		b_rate[row] = rate[row][ok[row] - 1];
+		if (!(row & 1)) {
+			printf("%-32s %-8s %9.0f %10.0f %10.0f |\n", bus, how, b_rate[row],
+			       b_cpu[row], med[row]);
+			continue;
+		}
+		ratio(r1, b_rate[row], b_rate[row - 1], ok[row - 1]);
+		ratio(r2, b_cpu[row], b_cpu[row - 1], ok[row - 1]);
+		printf("%-32s %-8s %9.0f %10.0f %10.0f | %8s %8s\n", bus, how, b_rate[row],
+		       b_cpu[row], med[row], r1, r2);
+	}
+	ratio(r1, b_cpu[3], b_cpu[1], ok[3] && ok[1]);
+	ratio(r2, b_cpu[2], b_cpu[0], ok[2] && ok[0]);
+	printf("CPU/msg with %d other names / empty bus (best): by name %s, by ID %s\n", names,
+	       r1, r2);
+}
+
+/* ------------------------------------------------------- broadcast fan-out */
+
+#define FAN_RX		10		/* receivers with a match entry */
+#define FAN_IDLE	990		/* idle connections of state (b) */
+#define FAN_W		32u		/* broadcasts in flight (<< DEPTH) */
+#define FAN_POOL	(1u << 20)
+#define BLOOM_SIZE	64		/* the bus bloom size (kbus_make) */
+
+struct fcell {
+	int ok;
+	uint64_t n;		/* broadcasts */
+	double rate;		/* broadcasts per second */
+	double cpu_tx;		/* the sender's CPU ns per broadcast */
+	double cpu_all;		/* all processes' CPU ns per broadcast */
+	uint64_t dropped;	/* dropped_msgs reported by the receivers' RECVs */
+	uint64_t missing;	/* broadcasts sent but not received (sum) */
+};
+
+/* What a receiver reports: messages, CPU ns, dropped_msgs, errno. */
+struct frep {
+	uint64_t n, cpu, dropped, err;
+};
+
+/* Receiver @i: the common loop; counts in @cnt[i], kicks @efd every FAN_W/2. */
+static void fan_receiver(struct kconn *c, int i, volatile uint64_t *cnt, int efd, int res)
+{
+	struct frep r = { 0 };
+	uint64_t r0 = cpu_now(), one = FAN_W / 2;
+
+	xwrite(res, "r", 1);
+	for (;;) {
+		struct kdbus_cmd_recv cmd = { .size = sizeof(cmd) };
+		struct kdbus_cmd_free f = { .size = sizeof(f) };
+		uint64_t cookie;
+		int ret = ioctl(c->fd, KDBUS_CMD_RECV, &cmd);
+
+		if (cmd.return_flags & KDBUS_RECV_RETURN_DROPPED_MSGS)
+			r.dropped += cmd.dropped_msgs;
+		if (ret < 0) {
+			struct pollfd p = { .fd = c->fd, .events = POLLIN };
+
+			if (errno != EAGAIN && errno != EINTR) {
+				r.err = errno;
+				break;
+			}
+			poll(&p, 1, -1);
+			continue;
+		}
+		cookie = ((const struct kdbus_msg *)(c->pool + cmd.msg.offset))->cookie;
+		f.offset = cmd.msg.offset;
+		ioctl(c->fd, KDBUS_CMD_FREE, &f);
+		if (cookie == TAG_STOP)
+			break;
+		r.n++;
+		__atomic_store_n(&cnt[i], r.n, __ATOMIC_RELEASE);
+		if (r.n % (FAN_W / 2) == 0)
+			xwrite(efd, &one, sizeof(one));
+	}
+	r.cpu = cpu_now() - r0;
+	xwrite(res, &r, sizeof(r));
+	_exit(0);
+}
+
+static uint64_t fan_min(volatile uint64_t *cnt)
+{
+	uint64_t m = UINT64_MAX;
+
+	for (int i = 0; i < FAN_RX; i++) {
+		uint64_t v = __atomic_load_n(&cnt[i], __ATOMIC_ACQUIRE);
+
+		if (v < m)
+			m = v;
+	}
+	return m;
+}
+
+/* One fan-out run on the current bus (its idle connections made before). */
+static struct fcell fanout(void)
+{
+	struct fcell fc = { 0 };
+	struct kconn rx[FAN_RX], tx;
+	uint64_t bloom[BLOOM_SIZE / 8], sent = 0, c0, cpu_rx = 0, v;
+	volatile uint64_t *cnt = MAP_FAILED;
+	pid_t pid[FAN_RX];
+	int n_rx = 0, n_pid = 0, efd = -1, res[2] = { -1, -1 }, fail = 0;
+	char buf[64], ready;
+	double t0, ts = now(), tr = 0, te = 0, tw = 0;
+
+	memset(buf, 0x5a, sizeof(buf));
+	for (int i = 0; i < BLOOM_SIZE / 8; i++)
+		bloom[i] = 0x1111111111111111ULL;	/* covers the masks below */
+	for (; n_rx < FAN_RX; n_rx++) {
+		uint64_t mb[(32 + 16 + BLOOM_SIZE) / 8] = { 0 };
+		struct kdbus_cmd_match *m = (struct kdbus_cmd_match *)mb;
+		struct kdbus_item *item = m->items;
+
+		if (kconn_open(&rx[n_rx], FAN_POOL, 1))
+			goto out;
+		m->size = sizeof(mb);
+		m->cookie = 1;
+		item->size = 16 + BLOOM_SIZE;
+		item->type = KDBUS_ITEM_BLOOM_MASK;
+		for (int i = 0; i < BLOOM_SIZE / 8; i++)
+			item->data64[i] = 0x0101010101010101ULL;
+		if (ioctl(rx[n_rx].fd, KDBUS_CMD_MATCH_ADD, m) < 0) {
+			printf("fan-out: MATCH_ADD: %s\n", strerror(errno));
+			kconn_close(&rx[n_rx]);
+			goto out;
+		}
+	}
+	if (kconn_open(&tx, SMALL_POOL, 0))
+		goto out;
+	cnt = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	efd = eventfd(0, EFD_CLOEXEC);
+	if (cnt == MAP_FAILED || efd < 0 || pipe2(res, O_CLOEXEC))
+		goto shut;
+	for (; n_pid < FAN_RX; n_pid++) {
+		pid[n_pid] = fork();
+		if (pid[n_pid] < 0)
+			goto reap;
+		if (!pid[n_pid])
+			fan_receiver(&rx[n_pid], n_pid, cnt, efd, res[1]);
+	}
+	for (int i = 0; i < FAN_RX; i++)
+		if (xread(res[0], &ready, 1))
+			goto reap;
+	t0 = tr = now();
+	c0 = cpu_now();
+	arm(secs);
+	while (!stop_flag && !fail) {
+		if (sent - fan_min(cnt) >= FAN_W) {
+			if (read(efd, &v, sizeof(v)) < 0 && errno != EINTR)
+				fail = 1;
+			continue;
+		}
+		if (ksend_ex(&tx, KDBUS_DST_ID_BROADCAST, NULL, buf, sizeof(buf), TAG_DATA, bloom,
+			     BLOOM_SIZE))
+			fail = errno != EINTR;
+		else
+			sent++;
+	}
+	disarm();
+	while (!fail && sent - fan_min(cnt) >= FAN_W)
+		fail = read(efd, &v, sizeof(v)) < 0;
+	if (fail || ksend_ex(&tx, KDBUS_DST_ID_BROADCAST, NULL, buf, sizeof(buf), TAG_STOP,
+			     bloom, BLOOM_SIZE)) {
+		printf("fan-out: broadcast SEND: %s\n", strerror(errno));
+		goto reap;
+	}
+	for (int i = 0; i < FAN_RX; i++) {
+		struct frep r;
+
+		if (xread(res[0], &r, sizeof(r)))
+			goto reap;
+		if (r.err) {
+			printf("fan-out: receiver RECV: %s\n", strerror((int)r.err));
+			fail = 1;
+		}
+		cpu_rx += r.cpu;
+		fc.dropped += r.dropped;
+		fc.missing += sent - r.n;
+	}
+	if (fail || !sent)
+		goto reap;
+	fc.n = sent;
+	fc.rate = sent / (now() - t0);
+	fc.cpu_tx = (double)(cpu_now() - c0) / sent;
+	fc.cpu_all = (double)(cpu_now() - c0 + cpu_rx) / sent;
+	fc.ok = 1;
+reap:
+	disarm();
+	te = now();
+	for (int i = 0; i < n_pid; i++) {
+		if (!fc.ok)
+			kill(pid[i], SIGKILL);
+		waitpid(pid[i], NULL, 0);
+	}
+	tw = now();
+shut:
+	if (res[0] >= 0) {
+		close(res[0]);
+		close(res[1]);
+	}
+	if (efd >= 0)
+		close(efd);
+	if (cnt != MAP_FAILED)
+		munmap((void *)cnt, 4096);
+	kconn_close(&tx);
+out:
+	while (n_rx > 0)
+		kconn_close(&rx[--n_rx]);
+	if (verbose && tr > 0)
+		printf("fan-out on %s: setup %.2f s, run %.2f s, teardown %.2f s (waitpid %.2f s)\n",
+		       kbus_name, tr - ts, te - tr, now() - te, tw - te);
+	return fc;
+}
+
+static void fanout_section(void)
+{
+	double rate[2][REPS] = { { 0 } }, tx[2][REPS] = { { 0 } }, all[2][REPS] = { { 0 } };
+	double b_rate[2] = { 0 }, b_tx[2] = { 0 }, b_all[2] = { 0 }, m_tx[2] = { 0 };
+	uint64_t dropped[2] = { 0 }, missing[2] = { 0 };
+	int ok[2] = { 0 }, made = 0, err, fan_fd = -1;
+	char r1[16], r2[16], r3[16], label[2][64], what[96], fan_name[64] = "";
+	double t;
+
+	/* (b) on a bus of its own, <uid>-bench-fan, its idle connections made
+	 * once (closing them costs much more than the runs); (a) on the main
+	 * bench bus, empty. */
+	kbus_swap(&fan_fd, fan_name);
+	kbus_suffix = "bench-fan";
+	t = now();
+	idle_open_n(FAN_IDLE, 0, &err);
+	made = n_idle;
+	kbus_suffix = "bench";
+	if (verbose)
+		printf("fan-out: %d idle connections HELLO'd in %.2f s\n", made, now() - t);
+	kbus_swap(&fan_fd, fan_name);
+	for (int rep = 0; rep < REPS; rep++) {
+		for (int s = 0; s < 2; s++) {
+			struct fcell c;
+
+			if (s)
+				kbus_swap(&fan_fd, fan_name);
+			c = fanout();
+			if (s)
+				kbus_swap(&fan_fd, fan_name);
+			rate[s][ok[s]] = c.rate;
+			tx[s][ok[s]] = c.cpu_tx;
+			all[s][ok[s]] = c.cpu_all;
+			dropped[s] += c.dropped;
+			missing[s] += c.missing;
+			ok[s] += c.ok;
+		}
+	}
+	t = now();
+	idle_close();
+	if (fan_fd >= 0)
+		close(fan_fd);
+	if (verbose)
+		printf("fan-out: %d idle connections and their bus closed in %.2f s\n", made,
+		       now() - t);
+	printf("Broadcast fan-out: 64 B signals (bloom filter %d B, generation 0) to %d\n"
+	       "receiver processes, each with one match entry (one BLOOM_MASK rule the filter\n"
+	       "covers); window W %u broadcasts (the sender waits while the slowest receiver\n"
+	       "is W behind); receivers drain until EAGAIN, then poll(POLLIN). (b) runs on\n"
+	       "a second bus whose idle connections (no match entries) were HELLO'd first.\n"
+	       "%d alternating runs: the best bcasts/s and CPU, and the median sender CPU;\n"
+	       "\"sender\" is the SEND side, \"all\" adds the receivers' CPU; lost:\n"
+	       "dropped_msgs + broadcasts not received.\n\n",
+	       BLOOM_SIZE, FAN_RX, FAN_W, REPS);
+	snprintf(label[0], sizeof(label[0]), "%d receivers", FAN_RX);
+	snprintf(label[1], sizeof(label[1]), "%d receivers + %d idle conns", FAN_RX, made);
+	printf("%-34s %9s %10s %10s %10s %6s | %s\n", "", "best", "best", "median", "best", "",
+	       "vs (a) (best)");
+	printf("%-34s %9s %10s %10s %10s %6s | %8s %8s %8s\n", "bus", "bcasts/s", "sender ns",
+	       "sender ns", "all ns", "lost", "bcasts/s", "sender", "all");
+	for (int s = 0; s < 2; s++) {
+		if (!ok[s]) {
+			printf("(%c) %-30s %9s %10s %10s %10s %6s |\n", 'a' + s, label[s], "failed",
+			       "", "", "", "");
+			continue;
+		}
+		m_tx[s] = median(tx[s], ok[s]);
+		b_tx[s] = tx[s][0];
+		median(all[s], ok[s]);
+		b_all[s] = all[s][0];
+		median(rate[s], ok[s]);
+		b_rate[s] = rate[s][ok[s] - 1];
+		ratio(r1, b_rate[s], b_rate[0], ok[0]);
+		ratio(r2, b_tx[s], b_tx[0], ok[0]);
+		ratio(r3, b_all[s], b_all[0], ok[0]);
+		printf("(%c) %-30s %9.0f %10.0f %10.0f %10.0f %6llu | %8s %8s %8s\n", 'a' + s,
+		       label[s], b_rate[s], b_tx[s], m_tx[s], b_all[s],
+		       (unsigned long long)(dropped[s] + missing[s]), r1, r2, r3);
+	}
+	if (dropped[0] + dropped[1] + missing[0] + missing[1])
+		printf("lost: dropped_msgs (a) %llu (b) %llu, not received (a) %llu (b) %llu\n",
+		       (unsigned long long)dropped[0], (unsigned long long)dropped[1],
+		       (unsigned long long)missing[0], (unsigned long long)missing[1]);
+	printf("\nGoal (figures, not tests):\n");
+	snprintf(what, sizeof(what), "broadcast sender CPU, %d / %d conns", FAN_RX + made + 1,
+		 FAN_RX + 1);
+	ratio(r1, b_rate[0], b_rate[1], ok[0] && ok[1]);
+	goal(what, b_tx[1], b_tx[0], ok[0] && ok[1], 1.2, 0, r1);
+}
+
 int main(int argc, char **argv)
 {
 	static const size_t sizes[] = { 8, 64, 512, 4096, 65536, 1 << 20 };
@@ -1377,7 +1861,7 @@ roundtrip:
 
 state:
 	if (!want_section('b'))
-		goto done;
+		goto more;
 	/* Bus state: 64 B kdbus one-way; REPS alternating rounds, medians. */
 	for (int rep = 0; rep < REPS; rep++) {
 		for (int s = 0; s < N_STATES; s++) {
@@ -1459,7 +1943,7 @@ state:
 	}
 
 	if (!want_section('o'))
-		goto done;
+		goto more;
 	printf("\nGoals (issue 11, item 5; figures, not tests):\n");
 	goal("64 B one-way msgs/s, kdbus vec / AF_UNIX seqpacket", ow64.rate, sp64.rate,
 	     ow64.ok && sp64.ok, 0.5, 1, NULL);
@@ -1474,7 +1958,18 @@ state:
 	ratio(r2, m_rate[S_EMPTY], m_rate[S_DEPTH], st_ok[S_DEPTH] && st_ok[S_EMPTY]);
 	goal(depth_label, m_cpu[S_DEPTH], m_cpu[S_EMPTY], st_ok[S_DEPTH] && st_ok[S_EMPTY], 1.1, 0,
 	     r2);
-done:
+more:
+	/* The b and n sections end without a blank line. */
+	if (want_section('n')) {
+		if (want_section('b'))
+			printf("\n");
+		names_section();
+	}
+	if (want_section('f')) {
+		if (want_section('b') || want_section('n'))
+			printf("\n");
+		fanout_section();
+	}
 	printf("\nkdbus-bench: done in %.0f s\n", now() - t_start);
 	return 0;
 }
