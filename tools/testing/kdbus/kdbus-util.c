@@ -1963,3 +1963,48 @@ int kdbus_reply_send(int fd, uint64_t dst_id, uint64_t cookie, uint64_t cookie_r
 		kdbus_b_vec(&b, data, len);
 	return kdbus_msg_send_b(fd, &b, 0, NULL);
 }
+
+/* ---------------------------------------------------------- test fixture */
+
+int kdbus_test_bus_setup(struct kdbus_test_bus *tb, const char *tag, bool set_param)
+{
+	int ret;
+
+	tb->d.root[0] = 0;
+	tb->bus[0] = 0;
+	tb->path[0] = 0;
+	tb->owner = -1;
+	tb->param[0] = 0;
+
+	ret = kdbus_domain_init(&tb->d);
+	if (ret < 0)
+		return ret;
+	ret = kdbus_create_bus(tb->d.root, KDBUS_MAKE_ACCESS_WORLD, tag, tb->bus);
+	if (ret < 0)
+		goto fail;
+	tb->owner = ret;
+	kdbus_path(tb->path, sizeof(tb->path), tb->d.root, "%s/bus", tb->bus);
+	if (set_param) {
+		ret = kdbus_param_set(KDBUS_PARAM_DEFAULT, tb->param, sizeof(tb->param));
+		if (ret < 0)
+			goto fail;
+	}
+	return 0;
+
+fail:
+	kdbus_test_bus_teardown(tb);
+	return ret;
+}
+
+void kdbus_test_bus_teardown(struct kdbus_test_bus *tb)
+{
+	if (tb->param[0]) {
+		kdbus_write_file(KDBUS_PARAM_PATH, tb->param);
+		tb->param[0] = 0;
+	}
+	if (tb->owner >= 0) {
+		close(tb->owner);
+		tb->owner = -1;
+	}
+	kdbus_domain_fini(&tb->d);
+}

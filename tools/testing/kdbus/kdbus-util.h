@@ -696,4 +696,30 @@ int kdbus_send_id(int fd, uint64_t dst_id, uint64_t cookie, uint64_t deadline_ns
 int kdbus_reply_send(int fd, uint64_t dst_id, uint64_t cookie, uint64_t cookie_reply,
 		     const void *data, size_t len);
 
+/* ---------------------------------------------------------------------
+ * The common test fixture: a fresh domain with one world-accessible bus.
+ *
+ *	FIXTURE(x) { struct kdbus_test_bus tb; ... };
+ *	FIXTURE_SETUP(x) { ASSERT_EQ(0, kdbus_test_bus_setup(&self->tb, "x", false)); }
+ *	FIXTURE_TEARDOWN(x) { kdbus_test_bus_teardown(&self->tb); }
+ */
+struct kdbus_test_bus {
+	struct kdbus_domain d;
+	char bus[64];		/* the bus name, "<euid>-<tag>-<n>" */
+	char path[256];		/* <root>/<bus>/bus */
+	int owner;		/* the bus-owner descriptor, or -1 */
+	char param[64];		/* saved attach_flags_mask, "" if not changed */
+};
+
+/*
+ * kdbus_domain_init(), kdbus_create_bus(KDBUS_MAKE_ACCESS_WORLD, @tag)
+ * into ->bus / ->owner, and ->path; with @set_param the attach_flags_mask
+ * module parameter is then set to KDBUS_PARAM_DEFAULT (the old value is
+ * saved in ->param). 0 or -errno; on failure nothing is left behind.
+ */
+int kdbus_test_bus_setup(struct kdbus_test_bus *tb, const char *tag, bool set_param);
+/* Restore the module parameter (if it was changed), close the owner and
+ * unmount the domain, in that order. Safe to call more than once. */
+void kdbus_test_bus_teardown(struct kdbus_test_bus *tb);
+
 #endif

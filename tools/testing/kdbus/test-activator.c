@@ -45,10 +45,7 @@
 #define REPLY_COOKIE	0x7e7e
 
 FIXTURE(act) {
-	struct kdbus_domain d;
-	char bus[64];
-	char path[256];		/* <root>/<bus>/bus */
-	int owner;
+	struct kdbus_test_bus tb;	/* domain, bus, owner, path, param */
 	struct kdbus_conn a;	/* sender / caller */
 	struct kdbus_conn c;	/* second sender */
 };
@@ -57,21 +54,16 @@ FIXTURE_SETUP(act)
 {
 	self->a.fd = self->c.fd = -1;
 	signal(SIGPIPE, SIG_IGN);
-	ASSERT_EQ(0, kdbus_domain_init(&self->d));
-	self->owner = kdbus_create_bus(self->d.root, KDBUS_MAKE_ACCESS_WORLD, "ac", self->bus);
-	ASSERT_LE(0, self->owner);
-	kdbus_path(self->path, sizeof(self->path), self->d.root, "%s/bus", self->bus);
-	ASSERT_EQ(0, kdbus_conn_open(&self->a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&self->c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_test_bus_setup(&self->tb, "ac", false));
+	ASSERT_EQ(0, kdbus_conn_open(&self->a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&self->c, self->tb.path, 0, POOL));
 }
 
 FIXTURE_TEARDOWN(act)
 {
 	kdbus_conn_close(&self->a);
 	kdbus_conn_close(&self->c);
-	if (self->owner >= 0)
-		close(self->owner);
-	kdbus_domain_fini(&self->d);
+	kdbus_test_bus_teardown(&self->tb);
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -169,8 +161,8 @@ TEST_F(act, takeover_moves_queue_in_order_after_implementers_own)
 	struct kdbus_conn act, impl;
 	uint64_t id, i;
 
-	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->path, 0, ACT, NULL, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->tb.path, 0, ACT, NULL, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, POOL));
 	/* Already queued at the implementer: sent by ID. */
 	ASSERT_EQ(0, send_id(&self->a, impl.id, 100));
 	/* Queued at the activator, from two senders, interleaved. */
@@ -199,8 +191,8 @@ TEST_F(act, moved_message_keeps_dst_name_and_layout)
 	struct kdbus_conn act, impl;
 	struct kdbus_msg_summary peek, s;
 
-	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->path, 0, ACT, NULL, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->tb.path, 0, ACT, NULL, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, send_name(&self->a, 42));
 	/* What the activator sees (PEEK: it stays queued). */
 	ASSERT_EQ(0, kdbus_recv_summary_flags(&act, KDBUS_RECV_PEEK, 0, &peek));
@@ -228,8 +220,8 @@ TEST_F(act, call_queued_at_activator_answered_by_implementer)
 	struct kdbus_conn act, impl;
 	struct kdbus_msg_summary s;
 
-	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->path, 0, ACT, NULL, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->tb.path, 0, ACT, NULL, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, call_name(&self->a, 0x1001, NULL, 0));
 	ASSERT_EQ(0, kdbus_name_acquire(impl.fd, ACT, 0, NULL));
 
@@ -288,8 +280,8 @@ TEST_F(act, sync_call_waiting_on_activator_answered_after_takeover)
 	pthread_t th;
 	char buf[8];
 
-	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->path, 0, ACT, NULL, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->tb.path, 0, ACT, NULL, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, pthread_create(&th, NULL, sync_call_thread, &sc));
 	/* The call reaches the activator; the caller stays blocked. */
 	EXPECT_TRUE(kdbus_poll(act.fd, POLLIN, 10000) & POLLIN);
@@ -331,8 +323,8 @@ static void handback(struct __test_metadata *_metadata, FIXTURE_DATA(act) *self,
 	struct kdbus_msg_summary s;
 	uint64_t id;
 
-	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->path, 0, ACT, NULL, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->tb.path, 0, ACT, NULL, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, send_name(&self->a, 1));
 	ASSERT_EQ(0, kdbus_name_acquire(impl.fd, ACT, 0, NULL));
 	ASSERT_EQ(0, send_name(&self->a, 2));
@@ -381,9 +373,9 @@ TEST_F(act, handback_after_ids_stay_then_next_takeover_gets_them)
 {
 	struct kdbus_conn act, impl, impl2;
 
-	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->path, 0, ACT, NULL, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl2, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->tb.path, 0, ACT, NULL, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl2, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, send_name(&self->a, 1));
 	ASSERT_EQ(0, kdbus_name_acquire(impl.fd, ACT, 0, NULL));
 	ASSERT_EQ(0, send_name(&self->a, 2));
@@ -409,9 +401,9 @@ TEST_F(act, handback_with_waiter_goes_to_the_waiter_not_the_activator)
 	struct kdbus_conn act, impl, waiter;
 	uint64_t id, rf;
 
-	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->path, 0, ACT, NULL, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&waiter, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->tb.path, 0, ACT, NULL, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&waiter, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(impl.fd, ACT, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(waiter.fd, ACT, KDBUS_NAME_QUEUE, &rf));
 	ASSERT_EQ(KDBUS_NAME_IN_QUEUE, rf);
@@ -433,9 +425,9 @@ TEST_F(act, call_follows_the_name_back_and_to_the_next_implementer)
 	struct kdbus_conn act, impl, impl2;
 	struct kdbus_msg_summary s;
 
-	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->path, 0, ACT, NULL, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl2, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->tb.path, 0, ACT, NULL, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl2, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, call_name(&self->a, 7, NULL, 0));
 	ASSERT_EQ(0, kdbus_name_acquire(impl.fd, ACT, 0, NULL));
 	/* A call sent to the name while the implementer holds it. */
@@ -475,7 +467,7 @@ TEST_F(act, fds_to_activator_without_accept_fd_ecomm)
 	int p[2];
 
 	ASSERT_EQ(0, pipe(p));
-	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->path, 0, ACT, NULL, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->tb.path, 0, ACT, NULL, 0, POOL));
 	EXPECT_EQ(-ECOMM, kdbus_send_name(self->a.fd, ACT, 1, 0, &p[0], 1, NULL, 0));
 	EXPECT_EMPTY(&act);
 	kdbus_conn_close(&act);
@@ -491,9 +483,9 @@ TEST_F(act, fd_messages_dropped_and_counted_at_implementer_without_accept_fd)
 	int p[2];
 
 	ASSERT_EQ(0, pipe(p));
-	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->path, KDBUS_HELLO_ACCEPT_FD, ACT,
+	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->tb.path, KDBUS_HELLO_ACCEPT_FD, ACT,
 					       NULL, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, POOL));
 	/* 1, 3, 5, 7 plain; 2, 4, 6 carry the pipe's read end. */
 	for (i = 1; i <= 7; i++) {
 		char d[64];
@@ -528,9 +520,9 @@ TEST_F(act, fd_messages_moved_to_implementer_with_accept_fd)
 	int p[2];
 
 	ASSERT_EQ(0, pipe(p));
-	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->path, KDBUS_HELLO_ACCEPT_FD, ACT,
+	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->tb.path, KDBUS_HELLO_ACCEPT_FD, ACT,
 					       NULL, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, KDBUS_HELLO_ACCEPT_FD, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, KDBUS_HELLO_ACCEPT_FD, POOL));
 	ASSERT_EQ(0, kdbus_send_name(self->a.fd, ACT, 1, 0, &p[0], 1, "x", 1));
 	ASSERT_EQ(0, kdbus_name_acquire(impl.fd, ACT, 0, NULL));
 	EXPECT_EMPTY(&act);
@@ -552,8 +544,8 @@ TEST_F(act, handback_drops_fd_messages_at_activator_without_accept_fd)
 	int p[2];
 
 	ASSERT_EQ(0, pipe(p));
-	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->path, 0, ACT, NULL, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, KDBUS_HELLO_ACCEPT_FD, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->tb.path, 0, ACT, NULL, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, KDBUS_HELLO_ACCEPT_FD, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(impl.fd, ACT, 0, NULL));
 	ASSERT_EQ(0, send_name(&self->a, 1));
 	ASSERT_EQ(0, kdbus_send_name(self->a.fd, ACT, 2, 0, &p[0], 1, NULL, 0));
@@ -581,9 +573,9 @@ TEST_F(act, dropped_call_on_move_gets_reply_dead)
 	int p[2];
 
 	ASSERT_EQ(0, pipe(p));
-	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->path, KDBUS_HELLO_ACCEPT_FD, ACT,
+	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->tb.path, KDBUS_HELLO_ACCEPT_FD, ACT,
 					       NULL, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, call_name(&self->a, 9, &p[0], 1));
 	ASSERT_EQ(0, call_name(&self->a, 10, NULL, 0));
 	ASSERT_EQ(0, kdbus_name_acquire(impl.fd, ACT, 0, NULL));
@@ -702,7 +694,7 @@ TEST_F_TIMEOUT(act, takeover_of_1000_messages_from_four_users_with_calls, 300)
 	const struct kdbus_policy_access talk = {
 		.type = KDBUS_POLICY_ACCESS_WORLD, .access = KDBUS_POLICY_TALK,
 	};
-	struct big_sender snd = { .path = self->path };
+	struct big_sender snd = { .path = self->tb.path };
 	uint32_t next[N_USERS] = { 0 }, calls = 0, total = 0;
 	uint8_t buf[sizeof(struct big_hdr) + BIG_MAX];
 	struct kdbus_conn act, impl;
@@ -710,8 +702,8 @@ TEST_F_TIMEOUT(act, takeover_of_1000_messages_from_four_users_with_calls, 300)
 	int i, ready[2], status;
 	char ch;
 
-	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->path, 0, ACT, &talk, 1, BIG_POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, BIG_POOL));
+	ASSERT_EQ(0, kdbus_conn_open_activator(&act, self->tb.path, 0, ACT, &talk, 1, BIG_POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, BIG_POOL));
 	ASSERT_EQ(0, pipe(ready));
 	snd.ready = ready[1];
 	for (i = 0; i < N_USERS; i++) {

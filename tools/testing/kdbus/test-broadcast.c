@@ -38,10 +38,7 @@
 #define BCAST	KDBUS_DST_ID_BROADCAST
 
 FIXTURE(bc) {
-	struct kdbus_domain d;
-	char bus[64];
-	char path[256];		/* <root>/<bus>/bus */
-	int owner;
+	struct kdbus_test_bus tb;	/* domain, bus, owner, path, param */
 	struct kdbus_conn a;	/* the sender */
 	struct kdbus_conn r;	/* a receiver */
 };
@@ -49,12 +46,9 @@ FIXTURE(bc) {
 FIXTURE_SETUP(bc)
 {
 	self->a.fd = self->r.fd = -1;
-	ASSERT_EQ(0, kdbus_domain_init(&self->d));
-	self->owner = kdbus_create_bus(self->d.root, KDBUS_MAKE_ACCESS_WORLD, "bc", self->bus);
-	ASSERT_LE(0, self->owner);
-	kdbus_path(self->path, sizeof(self->path), self->d.root, "%s/bus", self->bus);
-	ASSERT_EQ(0, kdbus_conn_open(&self->a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&self->r, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_test_bus_setup(&self->tb, "bc", false));
+	ASSERT_EQ(0, kdbus_conn_open(&self->a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&self->r, self->tb.path, 0, POOL));
 	ASSERT_EQ(BLOOM, kdbus_conn_bloom_size(&self->a));
 }
 
@@ -62,9 +56,7 @@ FIXTURE_TEARDOWN(bc)
 {
 	kdbus_conn_close(&self->a);
 	kdbus_conn_close(&self->r);
-	if (self->owner >= 0)
-		close(self->owner);
-	kdbus_domain_fini(&self->d);
+	kdbus_test_bus_teardown(&self->tb);
 }
 
 #define NEXT(c, s)	ASSERT_EQ(0, kdbus_recv_summary((c), 0, (s)))
@@ -92,9 +84,9 @@ TEST_F(bc, reaches_matching_ordinary_connections_except_sender)
 	struct kdbus_msg_summary s;
 	struct kdbus_conn r2, none, act;
 
-	ASSERT_EQ(0, kdbus_conn_open(&r2, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&none, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&r2, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&none, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
 	ASSERT_EQ(0, kdbus_match_add(self->r.fd, 1, 0));
 	ASSERT_EQ(0, kdbus_match_add(r2.fd, 1, 0, KDBUS_RULE_BLOOM(NULL, BLOOM)));
 	ASSERT_EQ(0, kdbus_match_add(self->a.fd, 1, 0));	/* the sender matches too */
@@ -169,7 +161,7 @@ TEST_F(bc, zero_mask_matches_all_ones_mask_only_all_ones)
 	struct kdbus_conn r2;
 
 	memset(ones, 0xff, sizeof(ones));
-	ASSERT_EQ(0, kdbus_conn_open(&r2, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&r2, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_match_add(self->r.fd, 1, 0, KDBUS_RULE_BLOOM(NULL, BLOOM)));
 	ASSERT_EQ(0, kdbus_match_add(r2.fd, 1, 0, KDBUS_RULE_BLOOM(ones, BLOOM)));
 	ASSERT_EQ(0, bcast(&self->a, 1, 0, NULL));
@@ -236,7 +228,7 @@ TEST_F(bc, bloom_and_id_rules_anded_entries_ored)
 	uint64_t mask[W] = { 4 }, f[W] = { 4 };
 	struct kdbus_conn c;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_match_add(self->r.fd, 1, 0, KDBUS_RULE_BLOOM(mask, BLOOM),
 				     KDBUS_RULE_ID(self->a.id)));
 	ASSERT_EQ(0, bcast(&c, 1, 0, f));		/* wrong sender */
@@ -260,7 +252,7 @@ TEST_F(bc, unicast_signal_delivered_only_through_a_matching_entry)
 	struct kdbus_msg_summary s;
 	struct kdbus_conn r2;
 
-	ASSERT_EQ(0, kdbus_conn_open(&r2, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&r2, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(self->r.fd, N1, 0, NULL));
 	/* No entry: returns 0, not queued. */
 	EXPECT_EQ(0, kdbus_signal_send(self->a.fd, self->r.id, 1, 0, f, BLOOM, NULL, 0));
@@ -323,7 +315,7 @@ TEST_F(bc, broadcast_over_quota_is_counted_unicast_signal_is_not)
 	struct kdbus_msg_summary s;
 	struct kdbus_conn small;
 
-	ASSERT_EQ(0, kdbus_conn_open(&small, self->path, 0, SMALL));
+	ASSERT_EQ(0, kdbus_conn_open(&small, self->tb.path, 0, SMALL));
 	ASSERT_EQ(0, kdbus_match_add(small.fd, 1, 0));
 	/* More than a sixth of a one-page pool: refused by the quota. */
 	ASSERT_EQ(0, kdbus_signal_send(self->a.fd, small.id, 1, 0, NULL, BLOOM, big,
@@ -390,7 +382,7 @@ TEST_F(bc, broadcast_to_300_receivers_10_match)
 	for (i = 0; i < MANY; i++) {
 		bool match = i % (MANY / HITS) == 7;
 
-		ASSERT_EQ(0, kdbus_conn_open(&c[i], self->path, 0, SMALL)) TH_LOG("#%d", i);
+		ASSERT_EQ(0, kdbus_conn_open(&c[i], self->tb.path, 0, SMALL)) TH_LOG("#%d", i);
 		int ret = 0;
 
 		if (match)
@@ -455,7 +447,7 @@ static int unpriv_receiver(void *arg)
 
 TEST_F(bc, unprivileged_receiver_of_other_uid_without_policy_skipped)
 {
-	struct unpriv u = { .path = self->path };
+	struct unpriv u = { .path = self->tb.path };
 	char c = 0;
 	pid_t pid;
 

@@ -37,10 +37,7 @@
 #define ID_REMOVE	KDBUS_ITEM_ID_REMOVE
 
 FIXTURE(match) {
-	struct kdbus_domain d;
-	char bus[64];
-	char path[256];		/* <root>/<bus>/bus */
-	int owner;
+	struct kdbus_test_bus tb;	/* domain, bus, owner, path, param */
 	struct kdbus_conn a;	/* the subject: acquires names, broadcasts */
 	struct kdbus_conn obs;	/* the observer: installs matches */
 };
@@ -48,21 +45,16 @@ FIXTURE(match) {
 FIXTURE_SETUP(match)
 {
 	self->a.fd = self->obs.fd = -1;
-	ASSERT_EQ(0, kdbus_domain_init(&self->d));
-	self->owner = kdbus_create_bus(self->d.root, KDBUS_MAKE_ACCESS_WORLD, "ma", self->bus);
-	ASSERT_LE(0, self->owner);
-	kdbus_path(self->path, sizeof(self->path), self->d.root, "%s/bus", self->bus);
-	ASSERT_EQ(0, kdbus_conn_open(&self->a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&self->obs, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_test_bus_setup(&self->tb, "ma", false));
+	ASSERT_EQ(0, kdbus_conn_open(&self->a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&self->obs, self->tb.path, 0, POOL));
 }
 
 FIXTURE_TEARDOWN(match)
 {
 	kdbus_conn_close(&self->a);
 	kdbus_conn_close(&self->obs);
-	if (self->owner >= 0)
-		close(self->owner);
-	kdbus_domain_fini(&self->d);
+	kdbus_test_bus_teardown(&self->tb);
 }
 
 /* Next message at @c, or an ASSERT failure. */
@@ -108,7 +100,7 @@ TEST_F(match, negotiate_reports_0x1_and_installs_nothing)
 	kdbus_b_id_change(&b, ID_ADD, ANY);
 	ASSERT_EQ(0, kdbus_match_add_b(self->obs.fd, &b, KDBUS_FLAG_NEGOTIATE, &flags));
 	EXPECT_EQ(KDBUS_MATCH_REPLACE, flags);
-	ASSERT_NE(0, churn_id(self->path));
+	ASSERT_NE(0, churn_id(self->tb.path));
 	EMPTY(&self->obs);
 	EXPECT_EQ(-EBADSLT, kdbus_match_remove(self->obs.fd, 7));
 	/* MATCH_REMOVE negotiates flags 0. */
@@ -128,20 +120,20 @@ TEST_F(match, negotiate_item_without_flag_is_not_a_rule)
 	kdbus_b_negotiate(&b, types, 2);
 	kdbus_b_id_change(&b, ID_ADD, ANY);
 	ASSERT_EQ(0, kdbus_match_add_b(self->obs.fd, &b, 0, NULL));
-	id = churn_id(self->path);
+	id = churn_id(self->tb.path);
 	ASSERT_NE(0, id);
 	NEXT(&self->obs, &s);
 	EXPECT_IS_ID(s, ID_ADD, id);
 	EMPTY(&self->obs);
 	/* Freeing the entry must work (the reference crashes here, §6). */
 	EXPECT_EQ(0, kdbus_match_remove(self->obs.fd, 8));
-	ASSERT_NE(0, churn_id(self->path));
+	ASSERT_NE(0, churn_id(self->tb.path));
 	EMPTY(&self->obs);
 	/* Only a NEGOTIATE item: an entry without rules, matching everything. */
 	kdbus_match_init(&b, 9);
 	kdbus_b_negotiate(&b, types, 1);
 	ASSERT_EQ(0, kdbus_match_add_b(self->obs.fd, &b, 0, NULL));
-	id = churn_id(self->path);
+	id = churn_id(self->tb.path);
 	NEXT(&self->obs, &s);
 	EXPECT_IS_ID(s, ID_ADD, id);
 	NEXT(&self->obs, &s);
@@ -175,14 +167,14 @@ TEST_F(match, failing_item_leaves_database_unchanged)
 					 KDBUS_RULE_BLOOM(NULL, 8)));
 	EXPECT_EQ(-EINVAL, kdbus_match_add(self->obs.fd, 1, 0, KDBUS_RULE_ID_ADD(ANY),
 					   KDBUS_RULE_NAME("foo")));
-	ASSERT_NE(0, churn_id(self->path));
+	ASSERT_NE(0, churn_id(self->tb.path));
 	EMPTY(&self->obs);
 	EXPECT_EQ(-EBADSLT, kdbus_match_remove(self->obs.fd, 1));
 	/* REPLACE with a failing item does not remove the old entry either. */
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 2, 0, KDBUS_RULE_ID_ADD(ANY)));
 	EXPECT_EQ(-EDOM, kdbus_match_add(self->obs.fd, 2, KDBUS_MATCH_REPLACE,
 					 KDBUS_RULE_BLOOM(NULL, 8)));
-	ASSERT_NE(0, churn_id(self->path));
+	ASSERT_NE(0, churn_id(self->tb.path));
 	EXPECT_EQ(0, kdbus_queue_empty(&self->obs));
 	EMPTY(&self->obs);
 }
@@ -288,7 +280,7 @@ TEST_F(match, replace_removes_all_entries_with_the_cookie)
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 2, 0, KDBUS_RULE_NAME_ADD(0, ANY, N1)));
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 1, KDBUS_MATCH_REPLACE,
 				     KDBUS_RULE_NAME_ADD(0, ANY, N2)));
-	ASSERT_NE(0, churn_id(self->path));
+	ASSERT_NE(0, churn_id(self->tb.path));
 	EMPTY(&self->obs);
 	ASSERT_EQ(0, kdbus_name_acquire(self->a.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(self->a.fd, N2, 0, NULL));
@@ -300,7 +292,7 @@ TEST_F(match, replace_removes_all_entries_with_the_cookie)
 	/* REPLACE with a cookie nobody uses is not an error. */
 	EXPECT_EQ(0, kdbus_match_add(self->obs.fd, 3, KDBUS_MATCH_REPLACE,
 				     KDBUS_RULE_ID_ADD(ANY)));
-	id = churn_id(self->path);
+	id = churn_id(self->tb.path);
 	NEXT(&self->obs, &s);
 	EXPECT_IS_ID(s, ID_ADD, id);
 	EMPTY(&self->obs);
@@ -313,7 +305,7 @@ TEST_F(match, same_cookie_twice_both_installed_one_remove_removes_both)
 
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 4, 0, KDBUS_RULE_ID_ADD(ANY)));
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 4, 0, KDBUS_RULE_ID_REMOVE(ANY)));
-	id = churn_id(self->path);
+	id = churn_id(self->tb.path);
 	NEXT(&self->obs, &s);
 	EXPECT_IS_ID(s, ID_ADD, id);
 	NEXT(&self->obs, &s);
@@ -321,7 +313,7 @@ TEST_F(match, same_cookie_twice_both_installed_one_remove_removes_both)
 	EMPTY(&self->obs);
 	EXPECT_EQ(0, kdbus_match_remove(self->obs.fd, 4));
 	EXPECT_EQ(-EBADSLT, kdbus_match_remove(self->obs.fd, 4));
-	ASSERT_NE(0, churn_id(self->path));
+	ASSERT_NE(0, churn_id(self->tb.path));
 	EMPTY(&self->obs);
 }
 
@@ -352,10 +344,10 @@ TEST_F(match, special_connections_eopnotsupp)
 {
 	struct kdbus_conn act, ph, mon;
 
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
-	ASSERT_EQ(0, kdbus_conn_open_name(&ph, self->path, KDBUS_HELLO_POLICY_HOLDER,
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&ph, self->tb.path, KDBUS_HELLO_POLICY_HOLDER,
 					  "org.kdbus.t.ph", POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&mon, self->path, KDBUS_HELLO_MONITOR, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&mon, self->tb.path, KDBUS_HELLO_MONITOR, POOL));
 	EXPECT_EQ(-EOPNOTSUPP, kdbus_match_add(act.fd, 1, 0)) TH_LOG("activator");
 	EXPECT_EQ(-EOPNOTSUPP, kdbus_match_add(ph.fd, 1, 0)) TH_LOG("policy holder");
 	EXPECT_EQ(-EOPNOTSUPP, kdbus_match_add(mon.fd, 1, 0)) TH_LOG("monitor");
@@ -373,7 +365,7 @@ TEST_F(match, special_connections_eopnotsupp)
 
 TEST_F(match, no_entries_no_notifications_and_no_broadcasts)
 {
-	ASSERT_NE(0, churn_id(self->path));
+	ASSERT_NE(0, churn_id(self->tb.path));
 	ASSERT_EQ(0, kdbus_name_acquire(self->a.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_release(self->a.fd, N1));
 	ASSERT_EQ(0, kdbus_broadcast(&self->a, 1, NULL));
@@ -386,7 +378,7 @@ TEST_F(match, entry_without_rules_receives_everything)
 	struct kdbus_conn c;
 
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 1, 0));
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(c.fd, N1, KDBUS_NAME_ALLOW_REPLACEMENT, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(self->a.fd, N1, KDBUS_NAME_REPLACE_EXISTING, NULL));
 	ASSERT_EQ(0, kdbus_broadcast(&self->a, 0x99, NULL));
@@ -415,13 +407,13 @@ TEST_F(match, name_add_rule_with_old_0_or_any_matches_every_name_add)
 	struct kdbus_conn o2;
 	uint64_t old;
 
-	ASSERT_EQ(0, kdbus_conn_open(&o2, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&o2, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 1, 0, KDBUS_RULE_NAME_ADD(0, ANY, NULL)));
 	ASSERT_EQ(0, kdbus_match_add(o2.fd, 1, 0, KDBUS_RULE_NAME_ADD(ANY, ANY, NULL)));
 	ASSERT_EQ(0, kdbus_name_acquire(self->a.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(self->a.fd, N2, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_release(self->a.fd, N1));
-	ASSERT_NE(0, churn_id(self->path));
+	ASSERT_NE(0, churn_id(self->tb.path));
 	for (old = 0; old < 2; old++) {
 		struct kdbus_conn *c = old ? &o2 : &self->obs;
 
@@ -441,7 +433,7 @@ TEST_F(match, zero_filled_name_add_rule_matches_nothing)
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 3, 0, KDBUS_RULE_ID_ADD(0)));
 	ASSERT_EQ(0, kdbus_name_acquire(self->a.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_release(self->a.fd, N1));
-	ASSERT_NE(0, churn_id(self->path));
+	ASSERT_NE(0, churn_id(self->tb.path));
 	EMPTY(&self->obs);
 }
 
@@ -450,7 +442,7 @@ TEST_F(match, name_rule_with_a_name_matches_only_that_name)
 	struct kdbus_msg_summary s;
 	struct kdbus_conn c;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 1, 0, KDBUS_RULE_NAME_CHANGE(ANY, ANY, N2)));
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 2, 0, KDBUS_RULE_NAME_ADD(0, ANY, N1)));
 	/* A prefix or extension of a name is another name. */
@@ -475,7 +467,7 @@ TEST_F(match, name_remove_rule_with_old_id_matches_only_that_owner)
 	struct kdbus_msg_summary s;
 	struct kdbus_conn c;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 1, 0,
 				     KDBUS_RULE_NAME_REMOVE(self->a.id, 0, NULL)));
 	ASSERT_EQ(0, kdbus_name_acquire(c.fd, N1, 0, NULL));
@@ -493,8 +485,8 @@ TEST_F(match, name_change_rule_with_old_or_new_id)
 	struct kdbus_msg_summary s;
 	struct kdbus_conn c, o2;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&o2, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&o2, self->tb.path, 0, POOL));
 	/* obs: changes away from a; o2: changes to a. */
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 1, 0,
 				     KDBUS_RULE_NAME_CHANGE(self->a.id, ANY, NULL)));
@@ -519,11 +511,11 @@ TEST_F(match, id_add_rule_any_or_specific)
 	struct kdbus_conn o2, c;
 	uint64_t id1, id2;
 
-	ASSERT_EQ(0, kdbus_conn_open(&o2, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&o2, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 1, 0, KDBUS_RULE_ID_ADD(ANY)));
-	id1 = churn_id(self->path);
+	id1 = churn_id(self->tb.path);
 	ASSERT_NE(0, id1);
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	id2 = c.id;
 	ASSERT_EQ(0, kdbus_match_add(o2.fd, 1, 0, KDBUS_RULE_ID_ADD(id2)));
 	kdbus_conn_close(&c);
@@ -534,7 +526,7 @@ TEST_F(match, id_add_rule_any_or_specific)
 	EMPTY(&self->obs);
 	/* o2's rule names c, installed after c's ID_ADD: nothing matches it
 	 * (ids are never reused). */
-	ASSERT_NE(0, churn_id(self->path));
+	ASSERT_NE(0, churn_id(self->tb.path));
 	EMPTY(&o2);
 	kdbus_conn_close(&o2);
 }
@@ -544,8 +536,8 @@ TEST_F(match, id_remove_rule_for_specific_id_fires_on_close)
 	struct kdbus_msg_summary s;
 	struct kdbus_conn c, d;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&d, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&d, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 1, 0, KDBUS_RULE_ID_REMOVE(c.id)));
 	kdbus_conn_close(&d);
 	EMPTY(&self->obs);
@@ -575,13 +567,13 @@ TEST_F(match, rules_of_different_types_in_one_entry_match_nothing)
 				     KDBUS_RULE_ID_REMOVE(ANY)));
 	ASSERT_EQ(0, kdbus_name_acquire(self->a.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_release(self->a.fd, N1));
-	ASSERT_NE(0, churn_id(self->path));
+	ASSERT_NE(0, churn_id(self->tb.path));
 	ASSERT_EQ(0, kdbus_broadcast(&self->a, 1, NULL));
 	EMPTY(&self->obs);
 	/* Two rules of the same type are ANDed. */
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 4, 0, KDBUS_RULE_ID_REMOVE(ANY),
 				     KDBUS_RULE_ID_REMOVE(self->a.id)));
-	id = churn_id(self->path);
+	id = churn_id(self->tb.path);
 	ASSERT_NE(0, id);
 	EMPTY(&self->obs);
 	kdbus_conn_close(&self->a);
@@ -601,7 +593,7 @@ TEST_F(match, user_rules_never_match_notifications)
 	ASSERT_EQ(0, kdbus_name_acquire(self->a.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 4, 0, KDBUS_RULE_NAME(N1)));
 	ASSERT_EQ(0, kdbus_name_release(self->a.fd, N1));
-	ASSERT_NE(0, churn_id(self->path));
+	ASSERT_NE(0, churn_id(self->tb.path));
 	EMPTY(&self->obs);
 	/* ...but match user broadcasts (sanity check of the setup). */
 	ASSERT_EQ(0, kdbus_broadcast(&self->a, 5, NULL));
@@ -618,7 +610,7 @@ TEST_F(match, removed_entry_stops_delivery)
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 1, 0, KDBUS_RULE_ID_ADD(ANY)));
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 2, 0, KDBUS_RULE_ID_REMOVE(ANY)));
 	ASSERT_EQ(0, kdbus_match_remove(self->obs.fd, 1));
-	id = churn_id(self->path);
+	id = churn_id(self->tb.path);
 	NEXT(&self->obs, &s);
 	EXPECT_IS_ID(s, ID_REMOVE, id);
 	EMPTY(&self->obs);
@@ -631,9 +623,9 @@ TEST_F(match, id_rule_matches_broadcasts_of_that_sender)
 	struct kdbus_msg_summary s;
 	struct kdbus_conn c, o2, o3;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&o2, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&o3, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&o2, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&o3, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 1, 0, KDBUS_RULE_ID(self->a.id)));
 	ASSERT_EQ(0, kdbus_match_add(o2.fd, 1, 0, KDBUS_RULE_ID(ANY)));
 	ASSERT_EQ(0, kdbus_match_add(o3.fd, 1, 0, KDBUS_RULE_ID(0x77777777)));
@@ -660,7 +652,7 @@ TEST_F(match, name_rule_matches_only_while_sender_owns_the_name)
 	struct kdbus_msg_summary s;
 	struct kdbus_conn c;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	/* The name rule is not checked against policy or existence. */
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 1, 0, KDBUS_RULE_NAME(N1)));
 	ASSERT_EQ(0, kdbus_broadcast(&self->a, 1, NULL));	/* no owner */

@@ -50,35 +50,22 @@
 #define MAX_RECS 300
 
 FIXTURE(names) {
-	struct kdbus_domain d;
-	char bus[64];
-	char path[256];		/* <root>/<bus>/bus */
-	int owner;
-	char param[64];
+	struct kdbus_test_bus tb;	/* domain, bus, owner, path, param */
 	struct kdbus_conn obs;	/* an observer: CONN_INFO and LIST */
 };
 
 FIXTURE_SETUP(names)
 {
-	self->param[0] = 0;
 	self->obs.fd = -1;
-	ASSERT_EQ(0, kdbus_domain_init(&self->d));
-	self->owner = kdbus_create_bus(self->d.root, KDBUS_MAKE_ACCESS_WORLD, "nm", self->bus);
-	ASSERT_LE(0, self->owner);
-	kdbus_path(self->path, sizeof(self->path), self->d.root, "%s/bus", self->bus);
 	/* OWNED_NAME items of CONN_INFO need NAMES in the module mask. */
-	ASSERT_EQ(0, kdbus_param_set(KDBUS_PARAM_DEFAULT, self->param, sizeof(self->param)));
-	ASSERT_EQ(0, kdbus_conn_open(&self->obs, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_test_bus_setup(&self->tb, "nm", true));
+	ASSERT_EQ(0, kdbus_conn_open(&self->obs, self->tb.path, 0, POOL));
 }
 
 FIXTURE_TEARDOWN(names)
 {
 	kdbus_conn_close(&self->obs);
-	if (self->param[0])
-		kdbus_write_file(KDBUS_PARAM_PATH, self->param);
-	if (self->owner >= 0)
-		close(self->owner);
-	kdbus_domain_fini(&self->d);
+	kdbus_test_bus_teardown(&self->tb);
 }
 
 /* The id of @name's owner seen from the observer, 0 if there is none. */
@@ -142,7 +129,7 @@ TEST_F(names, valid_names_acquired)
 	n255[0] = 'a';
 	n255[1] = '.';
 	n255[255] = 0;
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	for (i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
 		EXPECT_EQ(0, kdbus_name_acquire(c.fd, valid[i], 0, &rf))
 			TH_LOG("%s", valid[i]);
@@ -169,7 +156,7 @@ TEST_F(names, invalid_names_einval)
 	n256[0] = 'a';
 	n256[1] = '.';
 	n256[256] = 0;
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	for (i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
 		EXPECT_EQ(-EINVAL, kdbus_name_acquire(c.fd, invalid[i], 0, &rf))
 			TH_LOG("\"%.40s\"", invalid[i]);
@@ -187,7 +174,7 @@ TEST_F(names, name_item_with_padding_in_size_einval)
 	struct kdbus_builder b;
 	struct kdbus_conn c;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	/* Payload "a.bc\0" plus 3 padding bytes counted in the size. */
 	kdbus_b_init(&b, sizeof(struct kdbus_cmd));
 	kdbus_b_raw(&b, KDBUS_ITEM_NAME, buf, 5, KDBUS_ITEM_HEADER_SIZE + 8);
@@ -219,7 +206,7 @@ TEST_F(names, missing_or_duplicate_name_item_einval)
 	struct kdbus_builder b;
 	struct kdbus_conn c;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	kdbus_b_init(&b, sizeof(struct kdbus_cmd));
 	EXPECT_EQ(-EINVAL, acquire_b(c.fd, &b, 0, NULL));
 	EXPECT_EQ(-EINVAL, kdbus_ioctl(c.fd, KDBUS_CMD_NAME_RELEASE, kdbus_b_cmd(&b)));
@@ -256,7 +243,7 @@ TEST_F(names, acquire_free_name_makes_caller_owner)
 	struct kdbus_conn c;
 	uint64_t rf;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	EXPECT_EQ(-ESRCH, kdbus_name_owner(&self->obs, N1, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(c.fd, N1, 0, &rf));
 	EXPECT_EQ(0, rf);
@@ -274,7 +261,7 @@ TEST_F(names, acquire_owned_name_ealready)
 	uint64_t rf;
 	size_t i;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(c.fd, N1, ALLOW, NULL));
 	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		EXPECT_EQ(-EALREADY, kdbus_name_acquire(c.fd, N1, flags[i], &rf))
@@ -293,8 +280,8 @@ TEST_F(names, acquire_busy_name_without_queue_eexist)
 	struct kdbus_conn a, b;
 	uint64_t rf;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&b, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&b, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, 0, NULL));
 	EXPECT_EQ(-EEXIST, kdbus_name_acquire(b.fd, N1, 0, &rf));
 	EXPECT_EQ(0, rf);
@@ -313,8 +300,8 @@ TEST_F(names, acquire_busy_name_with_queue_in_queue)
 	uint64_t rf;
 	int n;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&b, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&b, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(b.fd, N1, QUEUE, &rf));
 	EXPECT_EQ(KDBUS_NAME_IN_QUEUE, rf);
@@ -338,8 +325,8 @@ TEST_F(names, replace_existing_takes_name_allowing_replacement)
 	struct kdbus_conn a, b;
 	uint64_t rf;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&b, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&b, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, ALLOW, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(b.fd, N1, REPLACE, &rf));
 	EXPECT_EQ(0, rf);
@@ -364,8 +351,8 @@ TEST_F(names, replace_existing_without_allow_replacement_eexist_or_queued)
 	struct kdbus_conn a, b;
 	uint64_t rf;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&b, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&b, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, QUEUE, NULL));
 	EXPECT_EQ(-EEXIST, kdbus_name_acquire(b.fd, N1, REPLACE, &rf));
 	EXPECT_EQ(0, rf);
@@ -391,8 +378,8 @@ TEST_F(names, allow_replacement_alone_does_not_let_others_take)
 	struct kdbus_conn a, b;
 	uint64_t rf;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&b, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&b, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, ALLOW, NULL));
 	EXPECT_EQ(-EEXIST, kdbus_name_acquire(b.fd, N1, 0, &rf));
 	EXPECT_EQ(-EEXIST, kdbus_name_acquire(b.fd, N1, ALLOW, &rf));
@@ -410,9 +397,9 @@ TEST_F(names, replaced_owner_with_queue_goes_to_queue_tail)
 	struct kdbus_conn a, w, r;
 	uint64_t rf;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&r, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&r, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, ALLOW | QUEUE, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(w.fd, N1, QUEUE, &rf));
 	EXPECT_EQ(KDBUS_NAME_IN_QUEUE, rf);
@@ -449,8 +436,8 @@ TEST_F(names, waiter_replacing_owner_drops_its_queue_entry)
 	struct kdbus_conn a, w;
 	uint64_t rf;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, ALLOW, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(w.fd, N1, QUEUE, &rf));
 	EXPECT_EQ(KDBUS_NAME_IN_QUEUE, rf);
@@ -479,8 +466,8 @@ TEST_F(names, in_queue_activator_or_unknown_flag_einval)
 	uint64_t rf;
 	size_t i;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&b, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&b, self->tb.path, 0, POOL));
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		EXPECT_EQ(-EINVAL, kdbus_name_acquire(a.fd, N1, bad[i], &rf))
 			TH_LOG("flags %#llx", (unsigned long long)bad[i]);
@@ -509,7 +496,7 @@ TEST_F(names, negotiate_reports_0x7_and_acquires_nothing)
 	struct kdbus_cmd *cmd;
 	struct kdbus_conn c;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	kdbus_b_init(&b, sizeof(*cmd));
 	kdbus_b_str(&b, KDBUS_ITEM_NAME, N1);
 	cmd = kdbus_b_cmd(&b);
@@ -554,8 +541,8 @@ TEST_F(names, limit_256_names_e2big)
 	uint64_t rf;
 	int i;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&o, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&o, self->tb.path, 0, POOL));
 	for (i = 0; i < 256; i++) {
 		snprintf(name, sizeof(name), "org.kdbus.t.lim%d", i);
 		ASSERT_EQ(0, kdbus_name_acquire(c.fd, name, 0, NULL)) TH_LOG("%s", name);
@@ -594,8 +581,8 @@ TEST_F(names, limit_exceeded_by_queue_promotion)
 	char name[64];
 	int i;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&o, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&o, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(o.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(c.fd, N1, QUEUE, NULL));
 	for (i = 0; i < 256; i++) {
@@ -614,11 +601,11 @@ TEST_F(names, special_connections_eopnotsupp)
 {
 	struct kdbus_conn act, ph, mon, o;
 
-	ASSERT_EQ(0, kdbus_conn_open(&o, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
-	ASSERT_EQ(0, kdbus_conn_open_name(&ph, self->path, KDBUS_HELLO_POLICY_HOLDER,
+	ASSERT_EQ(0, kdbus_conn_open(&o, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&ph, self->tb.path, KDBUS_HELLO_POLICY_HOLDER,
 					  "org.kdbus.t.ph", POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&mon, self->path, KDBUS_HELLO_MONITOR, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&mon, self->tb.path, KDBUS_HELLO_MONITOR, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(o.fd, N2, 0, NULL));
 
 	EXPECT_EQ(-EOPNOTSUPP, kdbus_name_acquire(act.fd, N1, 0, NULL));
@@ -654,7 +641,7 @@ TEST_F(names, flags_appear_unchanged_in_list_and_conn_info)
 	const struct kdbus_list_rec *r;
 	int i, k;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, KDBUS_HELLO_ACCEPT_FD, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, KDBUS_HELLO_ACCEPT_FD, POOL));
 	for (i = 0; i < 4; i++)
 		ASSERT_EQ(0, kdbus_name_acquire(c.fd, n[i].name, n[i].flags, NULL));
 	EXPECT_EQ(0x5, flags_of(&self->obs, c.id, N1));
@@ -696,8 +683,8 @@ TEST_F(names, release_without_waiters_frees_name)
 {
 	struct kdbus_conn c, o;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&o, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&o, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(c.fd, N1, ALLOW | QUEUE, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(c.fd, N2, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_release(c.fd, N1));
@@ -719,10 +706,10 @@ TEST_F(names, release_with_waiters_hands_name_to_oldest)
 	struct kdbus_list_rec recs[8];
 	struct kdbus_conn a, w1, w2;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
 	/* Open the waiters in reverse id order to the queue order. */
-	ASSERT_EQ(0, kdbus_conn_open(&w2, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w1, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w2, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w1, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(w1.fd, N1, QUEUE, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(w2.fd, N1, QUEUE | ALLOW, NULL));
@@ -749,9 +736,9 @@ TEST_F(names, release_by_waiter_leaves_queue)
 	struct kdbus_list_rec recs[8];
 	struct kdbus_conn a, w1, w2;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w1, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w2, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w1, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w2, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(w1.fd, N1, QUEUE, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(w2.fd, N1, QUEUE, NULL));
@@ -777,16 +764,16 @@ TEST_F(names, release_unknown_or_invalid_name_esrch)
 	struct kdbus_conn c;
 	size_t i;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		EXPECT_EQ(-ESRCH, kdbus_name_release(c.fd, bad[i])) TH_LOG("bad[%zu]", i);
 	/* A policy holder's or a closed activator's name is not registered. */
 	{
 		struct kdbus_conn ph, act;
 
-		ASSERT_EQ(0, kdbus_conn_open_name(&ph, self->path, KDBUS_HELLO_POLICY_HOLDER,
+		ASSERT_EQ(0, kdbus_conn_open_name(&ph, self->tb.path, KDBUS_HELLO_POLICY_HOLDER,
 						  "org.kdbus.t.ph", POOL));
-		ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR,
+		ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR,
 						  ACT, POOL));
 		EXPECT_EQ(-ESRCH, kdbus_name_release(c.fd, "org.kdbus.t.ph"));
 		kdbus_conn_close(&act);
@@ -800,9 +787,9 @@ TEST_F(names, release_of_other_owners_name_eaddrinuse)
 {
 	struct kdbus_conn a, b, act;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&b, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&b, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, ALLOW, NULL));
 	EXPECT_EQ(-EADDRINUSE, kdbus_name_release(b.fd, N1));
 	EXPECT_EQ(a.id, owner_of(&self->obs, N1));
@@ -818,9 +805,9 @@ TEST_F(names, closing_owner_promotes_oldest_waiter)
 {
 	struct kdbus_conn a, w1, w2;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w2, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w1, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w2, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w1, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, QUEUE, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N2, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(w1.fd, N1, QUEUE | REPLACE, NULL));
@@ -840,8 +827,8 @@ TEST_F(names, byebye_releases_names_like_close)
 {
 	struct kdbus_conn a, w;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(w.fd, N1, QUEUE, NULL));
 	ASSERT_EQ(0, kdbus_byebye(a.fd));
@@ -855,9 +842,9 @@ TEST_F(names, closing_waiter_leaves_queue_silently)
 	struct kdbus_list_rec recs[8];
 	struct kdbus_conn a, w1, w2;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w1, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w2, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w1, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w2, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N2, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(w1.fd, N1, QUEUE, NULL));
@@ -885,7 +872,7 @@ TEST_F(names, activator_held_name_listed_only_with_activators)
 	struct kdbus_list_rec recs[8];
 	struct kdbus_conn act;
 
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
 	EXPECT_EQ(act.id, owner_of(&self->obs, ACT));
 	EXPECT_EQ(KDBUS_NAME_ACTIVATOR, flags_of(&self->obs, act.id, ACT));
 	EXPECT_EQ(0, kdbus_list_records(&self->obs, KDBUS_LIST_NAMES, recs, 8));
@@ -908,8 +895,8 @@ TEST_F(names, acquire_of_activator_held_name_takes_it_over)
 	uint64_t rf;
 	int n;
 
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, KDBUS_HELLO_ACCEPT_FD, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, KDBUS_HELLO_ACCEPT_FD, POOL));
 	/* No REPLACE_EXISTING needed. */
 	ASSERT_EQ(0, kdbus_name_acquire(impl.fd, ACT, 0, &rf));
 	EXPECT_EQ(0, rf);
@@ -949,9 +936,9 @@ TEST_F(names, takeover_stores_requested_flags_and_never_queues)
 	struct kdbus_conn act, impl, b;
 	uint64_t rf;
 
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&b, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&b, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(impl.fd, ACT, QUEUE | ALLOW, &rf));
 	EXPECT_EQ(0, rf);
 	EXPECT_EQ(impl.id, owner_of(&self->obs, ACT));
@@ -975,8 +962,8 @@ TEST_F(names, implementer_release_returns_name_to_activator)
 	struct kdbus_list_rec recs[8];
 	struct kdbus_conn act, impl;
 
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(impl.fd, ACT, REPLACE, NULL));
 	ASSERT_EQ(0, kdbus_name_release(impl.fd, ACT));
 	EXPECT_EQ(act.id, owner_of(&self->obs, ACT));
@@ -1002,9 +989,9 @@ TEST_F(names, waiters_take_precedence_over_activator)
 	struct kdbus_conn act, impl, w;
 	uint64_t rf;
 
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(impl.fd, ACT, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(w.fd, ACT, QUEUE, &rf));
 	EXPECT_EQ(KDBUS_NAME_IN_QUEUE, rf);
@@ -1024,9 +1011,9 @@ TEST_F(names, activator_for_owned_name_registered_silently)
 	struct kdbus_conn a, act;
 	int n;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, ACT, ALLOW, NULL));
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
 	/* The owner is unchanged. */
 	EXPECT_EQ(a.id, owner_of(&self->obs, ACT));
 	EXPECT_EQ(ALLOW, flags_of(&self->obs, a.id, ACT));
@@ -1052,8 +1039,8 @@ TEST_F(names, second_activator_eexist_first_undisturbed)
 	struct kdbus_conn act, act2, o;
 	int fd, n;
 
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
-	EXPECT_EQ(-EEXIST, kdbus_conn_open_name(&act2, self->path, KDBUS_HELLO_ACTIVATOR,
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	EXPECT_EQ(-EEXIST, kdbus_conn_open_name(&act2, self->tb.path, KDBUS_HELLO_ACTIVATOR,
 						 ACT, POOL));
 	EXPECT_EQ(act.id, owner_of(&self->obs, ACT));
 	n = kdbus_list_records(&self->obs, KDBUS_LIST_UNIQUE | KDBUS_LIST_ACTIVATORS, recs, 8);
@@ -1062,9 +1049,9 @@ TEST_F(names, second_activator_eexist_first_undisturbed)
 	EXPECT_EQ(1, kdbus_list_rec_count(recs, n, self->obs.id, NULL));
 
 	/* Also while an implementer holds the name. */
-	ASSERT_EQ(0, kdbus_conn_open(&o, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&o, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(o.fd, ACT, 0, NULL));
-	fd = kdbus_open_bus(self->d.root, self->bus);
+	fd = kdbus_open_bus(self->tb.d.root, self->tb.bus);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EEXIST, kdbus_hello_name(fd, KDBUS_HELLO_ACTIVATOR, ACT, POOL, NULL));
 	/* The failed handle is still untyped: an ordinary HELLO works. */
@@ -1084,19 +1071,19 @@ TEST_F(names, closing_activator_holding_name_removes_it)
 	struct kdbus_conn act, act2, o;
 	uint64_t rf;
 
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
 	kdbus_conn_close(&act);
 	EXPECT_EQ(-ESRCH, kdbus_name_owner(&self->obs, ACT, NULL));
 	EXPECT_EQ(0, kdbus_list_records(&self->obs, KDBUS_LIST_ACTIVATORS | KDBUS_LIST_NAMES,
 					NULL, 0));
 	/* The name is free: an ordinary acquire creates it afresh. */
-	ASSERT_EQ(0, kdbus_conn_open(&o, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&o, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(o.fd, ACT, 0, &rf));
 	EXPECT_EQ(0, rf);
 	ASSERT_EQ(0, kdbus_name_release(o.fd, ACT));
 	EXPECT_EQ(-ESRCH, kdbus_name_owner(&self->obs, ACT, NULL));
 	/* And a new activator may register. */
-	ASSERT_EQ(0, kdbus_conn_open_name(&act2, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act2, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
 	EXPECT_EQ(act2.id, owner_of(&self->obs, ACT));
 	kdbus_conn_close(&act2);
 	kdbus_conn_close(&o);
@@ -1107,8 +1094,8 @@ TEST_F(names, closing_activator_while_implementer_owns)
 	struct kdbus_list_rec recs[8];
 	struct kdbus_conn act, impl;
 
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(impl.fd, ACT, 0, NULL));
 	kdbus_conn_close(&act);
 	EXPECT_EQ(impl.id, owner_of(&self->obs, ACT));
@@ -1125,7 +1112,7 @@ TEST_F(names, activator_hello_name_checks)
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		EXPECT_EQ(-EINVAL, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR,
+		EXPECT_EQ(-EINVAL, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR,
 							bad[i], POOL)) TH_LOG("%s", bad[i]);
 		EXPECT_EQ(-ESRCH, kdbus_name_owner(&self->obs, bad[i], NULL));
 	}
@@ -1140,10 +1127,10 @@ TEST_F(names, list_names_one_record_per_owned_name)
 	struct kdbus_conn a, b, w, act;
 	int n;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&b, self->path, KDBUS_HELLO_ACCEPT_FD, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&b, self->tb.path, KDBUS_HELLO_ACCEPT_FD, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, ALLOW, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N2, QUEUE, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(b.fd, N3, 0, NULL));
@@ -1174,9 +1161,9 @@ TEST_F(names, list_queued_one_record_per_queue_entry)
 	struct kdbus_conn a, w1, w2;
 	int n, i;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w1, self->path, KDBUS_HELLO_ACCEPT_FD, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w2, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w1, self->tb.path, KDBUS_HELLO_ACCEPT_FD, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w2, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, ALLOW, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N2, REPLACE | QUEUE, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(w1.fd, N1, QUEUE, NULL));
@@ -1216,12 +1203,12 @@ TEST_F(names, list_unique_alone_bare_records)
 	struct kdbus_conn a, w, ph, act, mon;
 	int n, i;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open_name(&ph, self->path, KDBUS_HELLO_POLICY_HOLDER,
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&ph, self->tb.path, KDBUS_HELLO_POLICY_HOLDER,
 					  "org.kdbus.t.ph", POOL));
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&mon, self->path, KDBUS_HELLO_MONITOR, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&mon, self->tb.path, KDBUS_HELLO_MONITOR, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(w.fd, N1, QUEUE, NULL));
 	n = kdbus_list_records(&self->obs, KDBUS_LIST_UNIQUE, recs, 16);
@@ -1245,8 +1232,8 @@ TEST_F(names, list_unique_with_names_or_queued)
 	struct kdbus_conn a, w;
 	int n;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N2, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(w.fd, N1, QUEUE, NULL));
@@ -1291,8 +1278,8 @@ TEST_F(names, list_unique_activators_with_implementer)
 	struct kdbus_conn act, impl;
 	int n;
 
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(impl.fd, ACT, ALLOW, NULL));
 	n = kdbus_list_records(&self->obs, KDBUS_LIST_UNIQUE | KDBUS_LIST_ACTIVATORS, recs, 16);
 	ASSERT_EQ(3, n);
@@ -1313,12 +1300,12 @@ TEST_F(names, list_on_custom_endpoint_omits_invisible_names)
 	char ep[64], ep_path[256];
 	int epfd, n;
 
-	epfd = kdbus_open_bus(self->d.root, self->bus);
+	epfd = kdbus_open_bus(self->tb.d.root, self->tb.bus);
 	ASSERT_LE(0, epfd);
-	kdbus_domain_name(&self->d, ep, sizeof(ep), "ep");
+	kdbus_domain_name(&self->tb.d, ep, sizeof(ep), "ep");
 	ASSERT_EQ(0, kdbus_ep_make(epfd, KDBUS_MAKE_ACCESS_WORLD, ep));
-	kdbus_path(ep_path, sizeof(ep_path), self->d.root, "%s/%s", self->bus, ep);
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
+	kdbus_path(ep_path, sizeof(ep_path), self->tb.d.root, "%s/%s", self->tb.bus, ep);
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_conn_open(&e, ep_path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, 0, NULL));
 	/* The endpoint's empty policy hides every name. */
@@ -1373,9 +1360,9 @@ TEST_F(names, send_by_name_reaches_owner)
 {
 	struct kdbus_conn a, w, s;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&s, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&s, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(w.fd, N1, QUEUE, NULL));
 	ASSERT_EQ(0, send_named(s.fd, N1, KDBUS_DST_ID_NAME, 0, 11));
@@ -1404,9 +1391,9 @@ TEST_F(names, send_by_name_with_wrong_dst_id_eremchg)
 {
 	struct kdbus_conn a, w, s;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&s, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&s, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(w.fd, N1, QUEUE, NULL));
 	EXPECT_EQ(-EREMCHG, send_named(s.fd, N1, w.id, 0, 1));	/* a waiter */
@@ -1428,8 +1415,8 @@ TEST_F(names, send_to_released_name_esrch)
 {
 	struct kdbus_conn a, s;
 
-	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&s, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&s, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(a.fd, N2, 0, NULL));
 	ASSERT_EQ(0, send_named(s.fd, N1, 0, 0, 1));
@@ -1446,9 +1433,9 @@ TEST_F(names, send_after_takeover_reaches_implementer)
 {
 	struct kdbus_conn act, impl, s;
 
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&impl, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&s, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&impl, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&s, self->tb.path, 0, POOL));
 	ASSERT_EQ(-EADDRNOTAVAIL, send_named(s.fd, ACT, 0, KDBUS_MSG_NO_AUTO_START, 1));
 	ASSERT_EQ(0, kdbus_name_acquire(impl.fd, ACT, 0, NULL));
 	/* The implementer is a real owner: NO_AUTO_START is fine now. */
@@ -1497,10 +1484,10 @@ static int unpriv_acquire(void *p)
 
 TEST_F(names, unprivileged_acquire_without_policy_eperm)
 {
-	struct unpriv_arg a = { .path = self->path, .name = N1, .busy = N2, .expect = -EPERM };
+	struct unpriv_arg a = { .path = self->tb.path, .name = N1, .busy = N2, .expect = -EPERM };
 	struct kdbus_conn o;
 
-	ASSERT_EQ(0, kdbus_conn_open(&o, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&o, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(o.fd, N2, ALLOW, NULL));
 	EXPECT_EQ(0, kdbus_run_as(KDBUS_TEST_NOBODY, KDBUS_TEST_NOBODY, unpriv_acquire, &a));
 	EXPECT_EQ(-ESRCH, kdbus_name_owner(&self->obs, N1, NULL));
@@ -1511,7 +1498,7 @@ TEST_F(names, unprivileged_acquire_without_policy_eperm)
 
 TEST_F(names, policy_holder_granting_own_lets_unprivileged_acquire)
 {
-	struct unpriv_arg a = { .path = self->path };
+	struct unpriv_arg a = { .path = self->tb.path };
 	struct kdbus_builder b;
 	struct kdbus_conn ph;
 
@@ -1519,7 +1506,7 @@ TEST_F(names, policy_holder_granting_own_lets_unprivileged_acquire)
 	kdbus_b_init(&b, sizeof(struct kdbus_cmd_hello));
 	kdbus_b_str(&b, KDBUS_ITEM_NAME, N1);
 	kdbus_b_policy(&b, KDBUS_POLICY_ACCESS_USER, KDBUS_POLICY_OWN, KDBUS_TEST_NOBODY);
-	ASSERT_EQ(0, kdbus_conn_open_b(&ph, self->path, &b, KDBUS_HELLO_POLICY_HOLDER, 0, 0,
+	ASSERT_EQ(0, kdbus_conn_open_b(&ph, self->tb.path, &b, KDBUS_HELLO_POLICY_HOLDER, 0, 0,
 				       POOL));
 	{
 		struct kdbus_conn ph2;
@@ -1527,7 +1514,7 @@ TEST_F(names, policy_holder_granting_own_lets_unprivileged_acquire)
 		kdbus_b_init(&b, sizeof(struct kdbus_cmd_hello));
 		kdbus_b_str(&b, KDBUS_ITEM_NAME, N2);
 		kdbus_b_policy(&b, KDBUS_POLICY_ACCESS_WORLD, KDBUS_POLICY_TALK, 0);
-		ASSERT_EQ(0, kdbus_conn_open_b(&ph2, self->path, &b, KDBUS_HELLO_POLICY_HOLDER,
+		ASSERT_EQ(0, kdbus_conn_open_b(&ph2, self->tb.path, &b, KDBUS_HELLO_POLICY_HOLDER,
 					       0, 0, POOL));
 		a.name = N1;
 		a.expect = 0;
@@ -1551,12 +1538,12 @@ TEST_F(names, policy_holder_granting_own_lets_unprivileged_acquire)
 
 TEST_F(names, activator_policy_access_governs_unprivileged_takeover)
 {
-	struct unpriv_arg a = { .path = self->path };
+	struct unpriv_arg a = { .path = self->tb.path };
 	struct kdbus_builder b;
 	struct kdbus_conn act, act2;
 
 	/* An activator without POLICY_ACCESS: its empty entry grants nothing. */
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, N1, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, N1, POOL));
 	a.name = N1;
 	a.expect = -EPERM;
 	EXPECT_EQ(0, kdbus_run_as(KDBUS_TEST_NOBODY, KDBUS_TEST_NOBODY, unpriv_acquire, &a));
@@ -1565,7 +1552,7 @@ TEST_F(names, activator_policy_access_governs_unprivileged_takeover)
 	kdbus_b_init(&b, sizeof(struct kdbus_cmd_hello));
 	kdbus_b_str(&b, KDBUS_ITEM_NAME, N2);
 	kdbus_b_policy(&b, KDBUS_POLICY_ACCESS_WORLD, KDBUS_POLICY_OWN, 0);
-	ASSERT_EQ(0, kdbus_conn_open_b(&act2, self->path, &b, KDBUS_HELLO_ACTIVATOR, 0, 0,
+	ASSERT_EQ(0, kdbus_conn_open_b(&act2, self->tb.path, &b, KDBUS_HELLO_ACTIVATOR, 0, 0,
 				       POOL));
 	a.name = N2;
 	a.expect = 0;

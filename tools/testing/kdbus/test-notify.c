@@ -50,27 +50,18 @@
 #define QUEUE		KDBUS_NAME_QUEUE
 
 FIXTURE(notify) {
-	struct kdbus_domain d;
-	char bus[64];
-	char path[256];		/* <root>/<bus>/bus */
-	int owner;
-	char param[64];
+	struct kdbus_test_bus tb;	/* domain, bus, owner, path, param */
 	struct kdbus_conn a;	/* the subject */
 	struct kdbus_conn obs;	/* the observer, with an entry matching everything */
 };
 
 FIXTURE_SETUP(notify)
 {
-	self->param[0] = 0;
 	self->a.fd = self->obs.fd = -1;
-	ASSERT_EQ(0, kdbus_domain_init(&self->d));
-	self->owner = kdbus_create_bus(self->d.root, KDBUS_MAKE_ACCESS_WORLD, "nt", self->bus);
-	ASSERT_LE(0, self->owner);
-	kdbus_path(self->path, sizeof(self->path), self->d.root, "%s/bus", self->bus);
 	/* TIMESTAMP on notifications needs the module mask to allow it. */
-	ASSERT_EQ(0, kdbus_param_set(KDBUS_PARAM_DEFAULT, self->param, sizeof(self->param)));
-	ASSERT_EQ(0, kdbus_conn_open(&self->a, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&self->obs, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_test_bus_setup(&self->tb, "nt", true));
+	ASSERT_EQ(0, kdbus_conn_open(&self->a, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&self->obs, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 1, 0));
 }
 
@@ -78,11 +69,7 @@ FIXTURE_TEARDOWN(notify)
 {
 	kdbus_conn_close(&self->a);
 	kdbus_conn_close(&self->obs);
-	if (self->param[0])
-		kdbus_write_file(KDBUS_PARAM_PATH, self->param);
-	if (self->owner >= 0)
-		close(self->owner);
-	kdbus_domain_fini(&self->d);
+	kdbus_test_bus_teardown(&self->tb);
 }
 
 #define NEXT(c, s)	ASSERT_EQ(0, kdbus_recv_summary((c), 0, (s)))
@@ -126,12 +113,12 @@ TEST_F(notify, id_add_and_id_remove_carry_hello_flags)
 {
 	struct kdbus_conn c;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, KDBUS_HELLO_ACCEPT_FD, SMALL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, KDBUS_HELLO_ACCEPT_FD, SMALL));
 	EXPECT_ID(&self->obs, ID_ADD, c.id, KDBUS_HELLO_ACCEPT_FD);
 	EMPTY(&self->obs);
 	kdbus_conn_close(&c);
 	EXPECT_ID(&self->obs, ID_REMOVE, c.id, KDBUS_HELLO_ACCEPT_FD);
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, SMALL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, SMALL));
 	ASSERT_EQ(0, kdbus_byebye(c.fd));
 	EXPECT_ID(&self->obs, ID_ADD, c.id, 0);
 	EXPECT_ID(&self->obs, ID_REMOVE, c.id, 0);
@@ -144,7 +131,7 @@ TEST_F(notify, name_notifications_carry_ids_and_name_flags)
 	struct kdbus_conn c;
 	uint64_t rf;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	kdbus_drain(&self->obs);
 	ASSERT_EQ(0, kdbus_name_acquire(self->a.fd, N1, ALLOW | QUEUE, NULL));
 	EXPECT_NAME(&self->obs, NAME_ADD, 0, 0, self->a.id, ALLOW | QUEUE, N1);
@@ -201,7 +188,7 @@ TEST_F(notify, queueing_and_waiter_release_emit_nothing)
 	struct kdbus_conn c;
 	uint64_t rf;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(self->a.fd, N1, 0, NULL));
 	kdbus_drain(&self->obs);
 	ASSERT_EQ(0, kdbus_name_acquire(c.fd, N1, QUEUE, &rf));
@@ -228,7 +215,7 @@ TEST_F(notify, timestamp_only_when_requested)
 	const char *d;
 	int i;
 
-	ASSERT_EQ(0, kdbus_conn_open_b(&ts, self->path, NULL, 0, _KDBUS_ATTACH_ALL,
+	ASSERT_EQ(0, kdbus_conn_open_b(&ts, self->tb.path, NULL, 0, _KDBUS_ATTACH_ALL,
 				       KDBUS_ATTACH_TIMESTAMP | KDBUS_ATTACH_CREDS |
 				       KDBUS_ATTACH_PIDS | KDBUS_ATTACH_NAMES, POOL));
 	ASSERT_EQ(0, kdbus_match_add(ts.fd, 1, 0));
@@ -262,12 +249,12 @@ TEST_F(notify, activator_lifecycle)
 {
 	struct kdbus_conn act, c;
 
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
 	/* HELLO: ID_ADD before NAME_ADD. */
 	EXPECT_ID(&self->obs, ID_ADD, act.id, KDBUS_HELLO_ACTIVATOR);
 	EXPECT_NAME(&self->obs, NAME_ADD, 0, 0, act.id, KDBUS_NAME_ACTIVATOR, ACT);
 	EMPTY(&self->obs);
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	kdbus_drain(&self->obs);
 	/* Take-over and hand-back. */
 	ASSERT_EQ(0, kdbus_name_acquire(c.fd, ACT, ALLOW, NULL));
@@ -289,7 +276,7 @@ TEST_F(notify, closing_activator_while_implementer_owns_emits_only_id_remove)
 {
 	struct kdbus_conn act;
 
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(self->a.fd, ACT, 0, NULL));
 	kdbus_drain(&self->obs);
 	kdbus_conn_close(&act);
@@ -306,7 +293,7 @@ TEST_F(notify, activator_for_owned_name_registers_silently)
 
 	ASSERT_EQ(0, kdbus_name_acquire(self->a.fd, ACT, 0, NULL));
 	kdbus_drain(&self->obs);
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
 	EXPECT_ID(&self->obs, ID_ADD, act.id, KDBUS_HELLO_ACTIVATOR);
 	EMPTY(&self->obs);
 	ASSERT_EQ(0, kdbus_name_release(self->a.fd, ACT));
@@ -320,9 +307,9 @@ TEST_F(notify, second_activator_eexist_id_add_then_id_remove)
 	struct kdbus_msg_summary s, s2;
 	struct kdbus_conn act, act2;
 
-	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_name(&act, self->tb.path, KDBUS_HELLO_ACTIVATOR, ACT, POOL));
 	kdbus_drain(&self->obs);
-	ASSERT_EQ(-EEXIST, kdbus_conn_open_name(&act2, self->path, KDBUS_HELLO_ACTIVATOR,
+	ASSERT_EQ(-EEXIST, kdbus_conn_open_name(&act2, self->tb.path, KDBUS_HELLO_ACTIVATOR,
 						ACT, POOL));
 	/* The failed activator was linked: ID_ADD and ID_REMOVE, no NAME_*. */
 	NEXT(&self->obs, &s);
@@ -340,7 +327,7 @@ TEST_F(notify, policy_holder_gets_id_notifications_about_it_but_none_itself)
 {
 	struct kdbus_conn ph;
 
-	ASSERT_EQ(0, kdbus_conn_open_name(&ph, self->path, KDBUS_HELLO_POLICY_HOLDER,
+	ASSERT_EQ(0, kdbus_conn_open_name(&ph, self->tb.path, KDBUS_HELLO_POLICY_HOLDER,
 					  "org.kdbus.t.ph", POOL));
 	EXPECT_ID(&self->obs, ID_ADD, ph.id, KDBUS_HELLO_POLICY_HOLDER);
 	EMPTY(&self->obs);
@@ -360,8 +347,8 @@ TEST_F(notify, teardown_order_names_then_reply_dead_then_id_remove)
 	struct kdbus_builder b;
 	int dead = 0;
 
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
-	ASSERT_EQ(0, kdbus_conn_open(&w, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&w, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(c.fd, N2, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(c.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(c.fd, N3, 0, NULL));
@@ -399,14 +386,14 @@ TEST_F(notify, observers_see_the_same_order)
 	struct kdbus_conn o2, c;
 	int n = 0;
 
-	ASSERT_EQ(0, kdbus_conn_open(&o2, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&o2, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_match_add(o2.fd, 1, 0, KDBUS_RULE_NAME_ADD(ANY, ANY, NULL)));
 	ASSERT_EQ(0, kdbus_match_add(o2.fd, 2, 0, KDBUS_RULE_NAME_CHANGE(ANY, ANY, NULL)));
 	ASSERT_EQ(0, kdbus_match_add(o2.fd, 3, 0, KDBUS_RULE_NAME_REMOVE(ANY, ANY, NULL)));
 	ASSERT_EQ(0, kdbus_match_add(o2.fd, 4, 0, KDBUS_RULE_ID_ADD(ANY)));
 	ASSERT_EQ(0, kdbus_match_add(o2.fd, 5, 0, KDBUS_RULE_ID_REMOVE(ANY)));
 	kdbus_drain(&self->obs);
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(c.fd, N1, ALLOW, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(self->a.fd, N2, QUEUE, NULL));
 	ASSERT_EQ(0, kdbus_name_acquire(c.fd, N2, QUEUE, NULL));
@@ -445,15 +432,15 @@ TEST_F(notify, custom_endpoint_no_id_notifications_only_visible_names)
 	struct kdbus_conn e, c;
 	int epfd;
 
-	epfd = kdbus_open_bus(self->d.root, self->bus);
+	epfd = kdbus_open_bus(self->tb.d.root, self->tb.bus);
 	ASSERT_LE(0, epfd);
-	kdbus_domain_name(&self->d, ep, sizeof(ep), "ep");
+	kdbus_domain_name(&self->tb.d, ep, sizeof(ep), "ep");
 	ASSERT_EQ(0, kdbus_ep_make(epfd, KDBUS_MAKE_ACCESS_WORLD, ep));
-	kdbus_path(ep_path, sizeof(ep_path), self->d.root, "%s/%s", self->bus, ep);
+	kdbus_path(ep_path, sizeof(ep_path), self->tb.d.root, "%s/%s", self->tb.bus, ep);
 	ASSERT_EQ(0, kdbus_conn_open(&e, ep_path, 0, POOL));
 	ASSERT_EQ(0, kdbus_match_add(e.fd, 1, 0));
 	/* No policy: nothing visible. */
-	ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_name_acquire(c.fd, N1, 0, NULL));
 	ASSERT_EQ(0, kdbus_name_release(c.fd, N1));
 	EXPECT_EQ(-EAGAIN, kdbus_recv_summary(&e, 0, &s))
@@ -506,21 +493,21 @@ TEST_F(notify, custom_endpoint_see_checked_with_the_recipients_credentials)
 	kdbus_b_init(&b, sizeof(struct kdbus_cmd_hello));
 	kdbus_b_str(&b, KDBUS_ITEM_NAME, N1);
 	kdbus_b_policy(&b, KDBUS_POLICY_ACCESS_USER, KDBUS_POLICY_OWN, KDBUS_TEST_NOBODY);
-	ASSERT_EQ(0, kdbus_conn_open_b(&ph, self->path, &b, KDBUS_HELLO_POLICY_HOLDER, 0, 0,
+	ASSERT_EQ(0, kdbus_conn_open_b(&ph, self->tb.path, &b, KDBUS_HELLO_POLICY_HOLDER, 0, 0,
 				       POOL));
-	epfd = kdbus_open_bus(self->d.root, self->bus);
+	epfd = kdbus_open_bus(self->tb.d.root, self->tb.bus);
 	ASSERT_LE(0, epfd);
-	kdbus_domain_name(&self->d, ep, sizeof(ep), "ep");
+	kdbus_domain_name(&self->tb.d, ep, sizeof(ep), "ep");
 	ASSERT_EQ(0, kdbus_ep_make(epfd, KDBUS_MAKE_ACCESS_WORLD, ep));
 	kdbus_b_init(&b, sizeof(struct kdbus_cmd));
 	kdbus_b_str(&b, KDBUS_ITEM_NAME, N1);
 	kdbus_b_policy(&b, KDBUS_POLICY_ACCESS_USER, KDBUS_POLICY_SEE, 0);
 	ASSERT_EQ(0, kdbus_ioctl(epfd, KDBUS_CMD_ENDPOINT_UPDATE, kdbus_b_cmd(&b)));
-	kdbus_path(ep_path, sizeof(ep_path), self->d.root, "%s/%s", self->bus, ep);
+	kdbus_path(ep_path, sizeof(ep_path), self->tb.d.root, "%s/%s", self->tb.bus, ep);
 	ASSERT_EQ(0, kdbus_conn_open(&e, ep_path, 0, POOL));
 	ASSERT_EQ(0, kdbus_match_add(e.fd, 1, 0));
 	EXPECT_EQ(0, kdbus_run_as(KDBUS_TEST_NOBODY, KDBUS_TEST_NOBODY, nobody_churns_n1,
-				  self->path));
+				  self->tb.path));
 	NEXT(&e, &s);
 	EXPECT_EQ(KDBUS_ITEM_NAME_ADD, s.type);
 	EXPECT_STREQ(N1, s.name);
@@ -541,10 +528,10 @@ TEST_F(notify, notification_quota_separate_from_users_lost_ones_counted)
 	struct kdbus_conn r, c;
 	int i;
 
-	ASSERT_EQ(0, kdbus_conn_open(&r, self->path, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&r, self->tb.path, 0, POOL));
 	ASSERT_EQ(0, kdbus_match_add(r.fd, 1, 0, KDBUS_RULE_ID_ADD(ANY)));
 	for (i = 0; i < 259; i++) {
-		ASSERT_EQ(0, kdbus_conn_open(&c, self->path, 0, SMALL)) TH_LOG("#%d", i);
+		ASSERT_EQ(0, kdbus_conn_open(&c, self->tb.path, 0, SMALL)) TH_LOG("#%d", i);
 		kdbus_conn_close(&c);
 	}
 	/* A user's unicast is accounted to another user. */
@@ -575,7 +562,7 @@ TEST_F(notify, small_pool_loses_notifications_and_counts_them)
 	char name[32];
 	int i, got = 0, ret;
 
-	ASSERT_EQ(0, kdbus_conn_open(&r, self->path, 0, SMALL));
+	ASSERT_EQ(0, kdbus_conn_open(&r, self->tb.path, 0, SMALL));
 	ASSERT_EQ(0, kdbus_match_add(r.fd, 1, 0, KDBUS_RULE_NAME_ADD(0, ANY, NULL)));
 	for (i = 0; i < 20; i++) {
 		snprintf(name, sizeof(name), "org.kdbus.t.small%02d", i);
@@ -655,7 +642,7 @@ TEST_F(notify, concurrent_name_churn_no_lost_or_duplicated_notifications)
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 1, 0, KDBUS_RULE_NAME_CHANGE(ANY, ANY, NULL)));
 	ASSERT_EQ(0, kdbus_match_add(self->obs.fd, 1, 0, KDBUS_RULE_NAME_REMOVE(ANY, ANY, NULL)));
 	for (i = 0; i < CHURNERS; i++)
-		ASSERT_EQ(0, kdbus_conn_open(&c[i], self->path, 0, SMALL));
+		ASSERT_EQ(0, kdbus_conn_open(&c[i], self->tb.path, 0, SMALL));
 	kdbus_drain(&self->obs);
 
 	for (round = 0; round < ROUNDS; round++) {
