@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Items and the generic command protocol (`abi.md` §6, §7).
+//! Items and the generic command protocol (`abi.md` §6, §7); the command
+//! argument itself is the child module [`args`].
 //!
 //! Every one of the 16 commands goes through [`Args::parse`]: alignment and
 //! size checks, one copy of the whole argument into the kernel, flag checks,
 //! the item walk with per-type validation, mandatory items, negotiation.
 //! Each command only declares a [`CmdSpec`] (its fixed size, flags and item
 //! rules) and then reads its validated fields and items from the [`Args`].
-
-use core::marker::PhantomData;
 
 use kernel::{
     alloc::KVec,
@@ -18,7 +17,11 @@ use kernel::{
 };
 
 use crate::uapi::*;
-use crate::wire::{self, Command, ITEM_HEADER};
+use crate::wire::{self, ITEM_HEADER};
+
+mod args;
+
+pub(crate) use args::{Args, CmdSpec, Parsed};
 
 /// Bytes copied from userspace: inline up to `N`, so the usual command or
 /// small message costs no allocation; in a `KVec` beyond.
@@ -216,39 +219,6 @@ impl ItemRule {
     }
 }
 
-/// What the command whose struct is `T` accepts (`abi.md` §5.13, §6.3);
-/// its items start at `size_of::<T>()`.
-pub(crate) struct CmdSpec<T: Command> {
-    /// Accepted flags besides `KDBUS_FLAG_NEGOTIATE`.
-    flags: u64,
-    /// Accepted items besides NEGOTIATE (always accepted, at most once).
-    items: &'static [ItemRule],
-    _cmd: PhantomData<fn() -> T>,
-}
-
-impl<T: Command> CmdSpec<T> {
-    /// A command taking `flags` and the items of `items`.
-    pub(crate) const fn new(flags: u64, items: &'static [ItemRule]) -> Self {
-        Self {
-            flags,
-            items,
-            _cmd: PhantomData,
-        }
-    }
-
-    /// The flags the command accepts besides `KDBUS_FLAG_NEGOTIATE`.
-    pub(crate) const fn flags(&self) -> u64 {
-        self.flags
-    }
-
-    /// The size of the command struct, where its items start.
-    const SIZE: usize = size_of::<T>();
-}
-
-/// Offsets common to every command struct (see [`Command`]).
-const OFF_FLAGS: usize = core::mem::offset_of!(KdbusCmd, flags);
-const OFF_RETURN_FLAGS: usize = core::mem::offset_of!(KdbusCmd, return_flags);
-
 /// The payload `p` as a `T`, if it has exactly that size.
 fn sized<T: kernel::transmute::FromBytes>(p: &[u8]) -> Option<T> {
     (p.len() == size_of::<T>()).then(|| wire::read(p)).flatten()
@@ -284,6 +254,25 @@ impl<'a> Item<'a> {
     }
 }
 
+/// The item at `pos` of `buf` and where the next one starts (`abi.md`
+/// §6.1: a header, a size of at least the header within `buf`, padding
+/// to 8); `EINVAL` otherwise. The one place items are decoded.
+fn item_at(buf: &[u8], pos: usize) -> Result<(Item<'_>, usize)> {
+    let h: KdbusItemHeader = wire::read_at(buf, pos).ok_or(EINVAL)?;
+    let size = usize::try_from(h.size).map_err(|_| EINVAL)?;
+    if size < ITEM_HEADER {
+        return Err(EINVAL);
+    }
+    let end = pos.checked_add(size).ok_or(EINVAL)?;
+    let payload = buf.get(pos + ITEM_HEADER..end).ok_or(EINVAL)?;
+    let item = Item {
+        ty: h.r#type,
+        offset: pos,
+        payload,
+    };
+    Ok((item, end.checked_next_multiple_of(8).ok_or(EINVAL)?))
+}
+
 /// Iterates over an item list that has already been validated.
 pub(crate) struct Items<'a> {
     buf: &'a [u8],
@@ -301,20 +290,8 @@ impl<'a> Iterator for Items<'a> {
     type Item = Item<'a>;
 
     fn next(&mut self) -> Option<Item<'a>> {
-        let h: KdbusItemHeader = wire::read_at(self.buf, self.pos)?;
-        let size = usize::try_from(h.size).ok()?;
-        if size < ITEM_HEADER {
-            return None;
-        }
-        let payload = self
-            .buf
-            .get(self.pos + ITEM_HEADER..self.pos.checked_add(size)?)?;
-        let item = Item {
-            ty: h.r#type,
-            offset: self.pos,
-            payload,
-        };
-        self.pos = self.pos.checked_add(size)?.checked_next_multiple_of(8)?;
+        let (item, next) = item_at(self.buf, self.pos).ok()?;
+        self.pos = next;
         Some(item)
     }
 }
@@ -429,20 +406,10 @@ pub(crate) fn walk_items(
         .ok_or(EINVAL)?;
     let mut pos = start;
     while pos < end {
-        let h: KdbusItemHeader = wire::read_at(buf, pos).ok_or(EINVAL)?;
-        let size = usize::try_from(h.size).map_err(|_| EINVAL)?;
-        if size < ITEM_HEADER || size > end - pos {
-            return Err(EINVAL);
-        }
-        let payload = buf.get(pos + ITEM_HEADER..pos + size).ok_or(EINVAL)?;
-        let item = Item {
-            ty: h.r#type,
-            offset: pos,
-            payload,
-        };
+        let (item, next) = item_at(buf, pos)?;
         f(item)?;
-        check_payload(item.ty, payload)?;
-        pos = pos.checked_add(size.next_multiple_of(8)).ok_or(EINVAL)?;
+        check_payload(item.ty, item.payload)?;
+        pos = next;
     }
     if pos != list_end {
         return Err(EINVAL);
@@ -483,162 +450,6 @@ pub(crate) fn validate_items<'a>(
         }
     }
     Ok(negotiate.and_then(|pos| Items::new(buf, pos).next()))
-}
-
-/// The outcome of parsing that is not an error: go on, or stop because the
-/// caller only negotiated.
-pub(crate) enum Parsed<T: Command> {
-    /// Execute the command with these arguments.
-    Run(Args<T>),
-    /// `KDBUS_FLAG_NEGOTIATE` was set: everything has been written back,
-    /// nothing else may happen; the ioctl returns 0.
-    Negotiated,
-}
-
-/// Bytes of a command kept inline: SEND (with a CANCEL_FD item), RECV and
-/// FREE fit, so the message path copies its commands without allocating.
-const ARGS_INLINE: usize = 128;
-
-/// A command's argument of type `T`, copied into the kernel and validated.
-///
-/// The fixed part is read as a `T`; answers are set on that copy
-/// ([`Args::out`]) and written back field by field ([`Args::write_back`]),
-/// as the C wrote single members with `kdbus_member_set_user()`.
-pub(crate) struct Args<T: Command> {
-    buf: UserBytes<ARGS_INLINE>,
-    cmd: T,
-    user: UserPtr,
-    spec: &'static CmdSpec<T>,
-    return_flags: u64,
-}
-
-impl<T: Command> Args<T> {
-    /// Parses the ioctl argument at `arg` per `spec` (`abi.md` §7.1, §7.2).
-    pub(crate) fn parse(arg: usize, spec: &'static CmdSpec<T>) -> Result<Parsed<T>> {
-        // 1. 8-aligned, and the size readable.
-        if arg % 8 != 0 {
-            return Err(EFAULT);
-        }
-        let user = UserPtr::from_addr(arg);
-        let size = UserSlice::new(user, size_of::<u64>())
-            .reader()
-            .read::<u64>()?;
-        // 2, 3.
-        if size < CmdSpec::<T>::SIZE as u64 {
-            return Err(EINVAL);
-        }
-        if size > KDBUS_CMD_MAX_SIZE {
-            return Err(EMSGSIZE);
-        }
-        // 4. One copy of the whole argument. `size` is at most 32 KiB.
-        let buf = UserBytes::read(user, size as usize)?;
-        let cmd: T = wire::read(&buf).ok_or(EINVAL)?;
-        // 5. Changed under us?
-        if wire::read::<KdbusCmd>(&buf).map(|c| c.size) != Some(size) {
-            return Err(EINVAL);
-        }
-        let mut args = Args {
-            buf,
-            cmd,
-            user,
-            spec,
-            return_flags: 0,
-        };
-        // From here on, failures write `return_flags` (0) back too.
-        match args.validate() {
-            Ok(true) => {
-                args.finish(Ok(()))?;
-                Ok(Parsed::Run(args))
-            }
-            Ok(false) => Ok(Parsed::Negotiated),
-            Err(e) => Err(args.finish(Err(e)).err().unwrap_or(e)),
-        }
-    }
-
-    /// Steps 6-12; `Ok(false)` when only negotiating.
-    fn validate(&self) -> Result<bool> {
-        let flags = self.flags();
-        let negotiate_flag = flags & KDBUS_FLAG_NEGOTIATE != 0;
-        if flags & !(self.spec.flags | KDBUS_FLAG_NEGOTIATE) != 0 {
-            return Err(EINVAL);
-        }
-        let negotiate = validate_items(&self.buf, CmdSpec::<T>::SIZE, self.spec.items)?;
-        if negotiate_flag {
-            self.write_user(OFF_FLAGS, &self.spec.flags)?;
-        }
-        if let Some(item) = negotiate {
-            // Clear the types this command does not accept, in place.
-            let types = item.offset + ITEM_HEADER;
-            for (i, ty) in item.payload.chunks_exact(size_of::<u64>()).enumerate() {
-                let ty = wire::read::<u64>(ty).unwrap_or(0);
-                if ty != KDBUS_ITEM_NEGOTIATE && !self.spec.items.iter().any(|r| r.ty == ty) {
-                    self.write_user(types + i * size_of::<u64>(), &0u64)?;
-                }
-            }
-        }
-        Ok(!negotiate_flag)
-    }
-
-    /// Writes the final `return_flags` back, even on failure; a fault there
-    /// makes the command fail `EFAULT` (`abi.md` §7.3).
-    fn finish(&mut self, res: Result) -> Result {
-        let wb = self.write_user(OFF_RETURN_FLAGS, &self.return_flags);
-        res.and(wb)
-    }
-
-    /// Reports a non-zero `return_flags` at the end of the command.
-    pub(crate) fn set_return_flags(&mut self, v: u64) -> Result {
-        self.return_flags = v;
-        self.write_user(OFF_RETURN_FLAGS, &v)
-    }
-
-    /// The command's fixed part, as copied in.
-    pub(crate) fn cmd(&self) -> &T {
-        &self.cmd
-    }
-
-    /// The fixed part, to set the answers [`Args::write_back`] writes.
-    pub(crate) fn out(&mut self) -> &mut T {
-        &mut self.cmd
-    }
-
-    pub(crate) fn flags(&self) -> u64 {
-        wire::read::<KdbusCmd>(&self.buf).map_or(0, |c| c.flags)
-    }
-
-    /// The validated items.
-    pub(crate) fn items(&self) -> Items<'_> {
-        Items::new(&self.buf, CmdSpec::<T>::SIZE)
-    }
-
-    /// The first item of type `ty`.
-    pub(crate) fn item(&self, ty: u64) -> Option<Item<'_>> {
-        self.items().find(|i| i.ty == ty)
-    }
-
-    /// Writes the fields of the fixed part from the one `first` selects to
-    /// the end of the one `last` selects (inclusive) back to the caller.
-    pub(crate) fn write_back<F, G>(
-        &self,
-        first: impl FnOnce(&T) -> &F,
-        last: impl FnOnce(&T) -> &G,
-    ) -> Result {
-        let (from, _) = wire::field_span(&self.cmd, first).ok_or(EFAULT)?;
-        let (at, n) = wire::field_span(&self.cmd, last).ok_or(EFAULT)?;
-        let bytes = self.cmd.as_bytes().get(from..at + n).ok_or(EFAULT)?;
-        let addr = self.user.wrapping_byte_add(from);
-        UserSlice::new(addr, bytes.len())
-            .writer()
-            .write_slice(bytes)
-    }
-
-    /// Writes `v` into the caller's argument at `off` (only for places the
-    /// command struct does not name: `flags` of every command and the
-    /// NEGOTIATE item).
-    fn write_user<V: AsBytes>(&self, off: usize, v: &V) -> Result {
-        let addr = self.user.wrapping_byte_add(off);
-        UserSlice::new(addr, size_of::<V>()).writer().write(v)
-    }
 }
 
 /// `~0` means "all" for attach masks; any other value must fit

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The generic command protocol (`abi.md` §7): what a command accepts
+//! ([`CmdSpec`]) and its argument, copied in, validated and answered
+//! ([`Args`]).
+
+use core::marker::PhantomData;
+
+use kernel::{
+    prelude::*,
+    transmute::AsBytes,
+    uaccess::{UserPtr, UserSlice},
+};
+
+use super::{validate_items, Item, ItemRule, Items, UserBytes};
+use crate::uapi::*;
+use crate::wire::{self, Command, ITEM_HEADER};
+
+/// What the command whose struct is `T` accepts (`abi.md` §5.13, §6.3);
+/// its items start at `size_of::<T>()`.
+pub(crate) struct CmdSpec<T: Command> {
+    /// Accepted flags besides `KDBUS_FLAG_NEGOTIATE`.
+    flags: u64,
+    /// Accepted items besides NEGOTIATE (always accepted, at most once).
+    items: &'static [ItemRule],
+    _cmd: PhantomData<fn() -> T>,
+}
+
+impl<T: Command> CmdSpec<T> {
+    /// A command taking `flags` and the items of `items`.
+    pub(crate) const fn new(flags: u64, items: &'static [ItemRule]) -> Self {
+        Self {
+            flags,
+            items,
+            _cmd: PhantomData,
+        }
+    }
+
+    /// The flags the command accepts besides `KDBUS_FLAG_NEGOTIATE`.
+    pub(crate) const fn flags(&self) -> u64 {
+        self.flags
+    }
+
+    /// The size of the command struct, where its items start.
+    const SIZE: usize = size_of::<T>();
+}
+
+/// Offsets common to every command struct (see [`Command`]).
+const OFF_FLAGS: usize = core::mem::offset_of!(KdbusCmd, flags);
+const OFF_RETURN_FLAGS: usize = core::mem::offset_of!(KdbusCmd, return_flags);
+
+/// The outcome of parsing that is not an error: go on, or stop because the
+/// caller only negotiated.
+pub(crate) enum Parsed<T: Command> {
+    /// Execute the command with these arguments.
+    Run(Args<T>),
+    /// `KDBUS_FLAG_NEGOTIATE` was set: everything has been written back,
+    /// nothing else may happen; the ioctl returns 0.
+    Negotiated,
+}
+
+/// Bytes of a command kept inline: SEND (with a CANCEL_FD item), RECV and
+/// FREE fit, so the message path copies its commands without allocating.
+const ARGS_INLINE: usize = 128;
+
+/// A command's argument of type `T`, copied into the kernel and validated.
+///
+/// The fixed part is read as a `T`; answers are set on that copy
+/// ([`Args::out`]) and written back field by field ([`Args::write_back`]),
+/// as the C wrote single members with `kdbus_member_set_user()`.
+pub(crate) struct Args<T: Command> {
+    buf: UserBytes<ARGS_INLINE>,
+    cmd: T,
+    /// `flags` of the command, as copied in.
+    flags: u64,
+    user: UserPtr,
+    spec: &'static CmdSpec<T>,
+    return_flags: u64,
+}
+
+impl<T: Command> Args<T> {
+    /// Parses the ioctl argument at `arg` per `spec` (`abi.md` §7.1, §7.2).
+    pub(crate) fn parse(arg: usize, spec: &'static CmdSpec<T>) -> Result<Parsed<T>> {
+        // 1. 8-aligned, and the size readable.
+        if arg % 8 != 0 {
+            return Err(EFAULT);
+        }
+        let user = UserPtr::from_addr(arg);
+        let size = UserSlice::new(user, size_of::<u64>())
+            .reader()
+            .read::<u64>()?;
+        // 2, 3.
+        if size < CmdSpec::<T>::SIZE as u64 {
+            return Err(EINVAL);
+        }
+        if size > KDBUS_CMD_MAX_SIZE {
+            return Err(EMSGSIZE);
+        }
+        // 4. One copy of the whole argument. `size` is at most 32 KiB.
+        let buf = UserBytes::read(user, size as usize)?;
+        let cmd: T = wire::read(&buf).ok_or(EINVAL)?;
+        let head: KdbusCmd = wire::read(&buf).ok_or(EINVAL)?;
+        // 5. Changed under us?
+        if head.size != size {
+            return Err(EINVAL);
+        }
+        let mut args = Args {
+            buf,
+            cmd,
+            flags: head.flags,
+            user,
+            spec,
+            return_flags: 0,
+        };
+        // From here on, failures write `return_flags` (0) back too.
+        match args.validate() {
+            Ok(true) => {
+                args.finish(Ok(()))?;
+                Ok(Parsed::Run(args))
+            }
+            Ok(false) => Ok(Parsed::Negotiated),
+            Err(e) => Err(args.finish(Err(e)).err().unwrap_or(e)),
+        }
+    }
+
+    /// Steps 6-12; `Ok(false)` when only negotiating.
+    fn validate(&self) -> Result<bool> {
+        let flags = self.flags();
+        let negotiate_flag = flags & KDBUS_FLAG_NEGOTIATE != 0;
+        if flags & !(self.spec.flags | KDBUS_FLAG_NEGOTIATE) != 0 {
+            return Err(EINVAL);
+        }
+        let negotiate = validate_items(&self.buf, CmdSpec::<T>::SIZE, self.spec.items)?;
+        if negotiate_flag {
+            self.write_user(OFF_FLAGS, &self.spec.flags)?;
+        }
+        if let Some(item) = negotiate {
+            // Clear the types this command does not accept, in place.
+            let types = item.offset + ITEM_HEADER;
+            for (i, ty) in item.payload.chunks_exact(size_of::<u64>()).enumerate() {
+                let ty = wire::read::<u64>(ty).unwrap_or(0);
+                if ty != KDBUS_ITEM_NEGOTIATE && !self.spec.items.iter().any(|r| r.ty == ty) {
+                    self.write_user(types + i * size_of::<u64>(), &0u64)?;
+                }
+            }
+        }
+        Ok(!negotiate_flag)
+    }
+
+    /// Writes the final `return_flags` back, even on failure; a fault there
+    /// makes the command fail `EFAULT` (`abi.md` §7.3).
+    fn finish(&mut self, res: Result) -> Result {
+        let wb = self.write_user(OFF_RETURN_FLAGS, &self.return_flags);
+        res.and(wb)
+    }
+
+    /// Reports a non-zero `return_flags` at the end of the command.
+    pub(crate) fn set_return_flags(&mut self, v: u64) -> Result {
+        self.return_flags = v;
+        self.write_user(OFF_RETURN_FLAGS, &v)
+    }
+
+    /// The command's fixed part, as copied in.
+    pub(crate) fn cmd(&self) -> &T {
+        &self.cmd
+    }
+
+    /// The fixed part, to set the answers [`Args::write_back`] writes.
+    pub(crate) fn out(&mut self) -> &mut T {
+        &mut self.cmd
+    }
+
+    pub(crate) fn flags(&self) -> u64 {
+        self.flags
+    }
+
+    /// The validated items.
+    pub(crate) fn items(&self) -> Items<'_> {
+        Items::new(&self.buf, CmdSpec::<T>::SIZE)
+    }
+
+    /// The first item of type `ty`.
+    pub(crate) fn item(&self, ty: u64) -> Option<Item<'_>> {
+        self.items().find(|i| i.ty == ty)
+    }
+
+    /// Writes the fields of the fixed part from the one `first` selects to
+    /// the end of the one `last` selects (inclusive) back to the caller.
+    pub(crate) fn write_back<F, G>(
+        &self,
+        first: impl FnOnce(&T) -> &F,
+        last: impl FnOnce(&T) -> &G,
+    ) -> Result {
+        let (from, _) = wire::field_span(&self.cmd, first).ok_or(EFAULT)?;
+        let (at, n) = wire::field_span(&self.cmd, last).ok_or(EFAULT)?;
+        let bytes = self.cmd.as_bytes().get(from..at + n).ok_or(EFAULT)?;
+        let addr = self.user.wrapping_byte_add(from);
+        UserSlice::new(addr, bytes.len())
+            .writer()
+            .write_slice(bytes)
+    }
+
+    /// Writes `v` into the caller's argument at `off` (only for places the
+    /// command struct does not name: `flags` of every command and the
+    /// NEGOTIATE item).
+    fn write_user<V: AsBytes>(&self, off: usize, v: &V) -> Result {
+        let addr = self.user.wrapping_byte_add(off);
+        UserSlice::new(addr, size_of::<V>()).writer().write(v)
+    }
+}
