@@ -519,8 +519,7 @@ impl Bus {
         let inner = self.inner.lock();
         let mut v = KVec::new();
         for (name, flags) in inner.names.owned_by(owner.id()) {
-            let mut copy = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-            copy.extend_from_slice(name, GFP_KERNEL)?;
+            let copy = crate::copy_bytes(name)?;
             v.push((copy, flags), GFP_KERNEL)?;
         }
         Ok(v)

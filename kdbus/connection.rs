@@ -231,8 +231,7 @@ pub(crate) fn hello(
     };
     let description = match args.item(KDBUS_ITEM_CONN_DESCRIPTION) {
         Some(d) => {
-            let mut v = KVec::with_capacity(d.str().len(), GFP_KERNEL)?;
-            v.extend_from_slice(d.str(), GFP_KERNEL)?;
+            let v = crate::copy_bytes(d.str())?;
             Some(v)
         }
         None => None,

@@ -62,6 +62,13 @@ kext::module_param_rw_u64!(
     "Attach flags mask for all metadata exports (default: 0x281f)"
 );
 
+/// A copy of `bytes` in a new vector (names, descriptions, labels).
+pub(crate) fn copy_bytes(bytes: &[u8]) -> Result<KVec<u8>> {
+    let mut v = KVec::with_capacity(bytes.len(), GFP_KERNEL)?;
+    v.extend_from_slice(bytes, GFP_KERNEL)?;
+    Ok(v)
+}
+
 /// The metadata attach mask every export is AND-ed with, read fresh each time
 /// (root may change it at runtime through sysfs).
 pub(crate) fn attach_flags_mask() -> u64 {

@@ -126,11 +126,7 @@ impl Rule {
     /// The rule of one MATCH_ADD item (§2.2), on a bus whose bloom filters
     /// have `bloom_size` bytes.
     fn parse(item: &Item<'_>, bloom_size: usize) -> Result<Rule> {
-        let copy = |b: &[u8]| -> Result<KVec<u8>> {
-            let mut v = KVec::with_capacity(b.len(), GFP_KERNEL)?;
-            v.extend_from_slice(b, GFP_KERNEL)?;
-            Ok(v)
-        };
+        let copy = crate::copy_bytes;
         Ok(match item.ty {
             KDBUS_ITEM_BLOOM_MASK => {
                 let n = item.payload.len();

@@ -613,8 +613,7 @@ impl MsgMeta {
         };
         let description = match description {
             Some(d) if mask & KDBUS_ATTACH_CONN_DESCRIPTION != 0 => {
-                let mut v = KVec::with_capacity(d.len(), GFP_KERNEL)?;
-                v.extend_from_slice(d, GFP_KERNEL)?;
+                let v = crate::copy_bytes(d)?;
                 Some(v)
             }
             _ => None,

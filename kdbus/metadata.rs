@@ -101,8 +101,7 @@ impl Snapshot {
         };
         let seclabel = match seclabel {
             Some(s) => {
-                let mut v = KVec::with_capacity(s.len(), GFP_KERNEL)?;
-                v.extend_from_slice(s, GFP_KERNEL)?;
+                let v = crate::copy_bytes(s)?;
                 Some(v)
             }
             None => None,

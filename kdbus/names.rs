@@ -146,6 +146,20 @@ fn keys_of(index: &ConnIndex, id: u64) -> impl Iterator<Item = (u64, u64)> + '_ 
     })
 }
 
+/// Records an ownership change of `name` (copied) in `events`; without
+/// memory the record, like the notification it stands for, is lost.
+fn record_event(
+    events: &mut KVec<NameEvent>,
+    ty: u64,
+    old: (u64, u64),
+    new: (u64, u64),
+    name: &[u8],
+) {
+    if let Ok(name) = crate::copy_bytes(name) {
+        let _ = events.push(NameEvent { ty, old, new, name }, GFP_KERNEL);
+    }
+}
+
 impl Registry {
     pub(crate) fn new() -> Self {
         let mut key = [0u8; 8];
@@ -171,22 +185,6 @@ impl Registry {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
         h
-    }
-
-    /// Records an ownership change of `name` (copied).
-    fn event(&mut self, ty: u64, old: (u64, u64), new: (u64, u64), name: &[u8]) {
-        let mut copy = KVec::new();
-        if copy.extend_from_slice(name, GFP_KERNEL).is_ok() {
-            let _ = self.events.push(
-                NameEvent {
-                    ty,
-                    old,
-                    new,
-                    name: copy,
-                },
-                GFP_KERNEL,
-            );
-        }
     }
 
     /// The hand-overs of queued messages since the last call, in order.
@@ -224,8 +222,7 @@ impl Registry {
         let seq = self.next_seq;
         let order = self.next_order + 1;
         let h = self.hash(name);
-        let mut copy = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-        copy.extend_from_slice(name, GFP_KERNEL)?;
+        let copy = crate::copy_bytes(name)?;
         // Every allocation first; the trees change only once all succeeded.
         let owned = RBTreeNode::new((owner.id(), order), seq, GFP_KERNEL)?;
         let chain = match self.by_hash.get_mut(&h) {
@@ -266,7 +263,13 @@ impl Registry {
         self.owned.insert(owned);
         self.next_seq += 1;
         self.next_order = order;
-        self.event(KDBUS_ITEM_NAME_ADD, (0, 0), (owner.id(), flags), name);
+        record_event(
+            &mut self.events,
+            KDBUS_ITEM_NAME_ADD,
+            (0, 0),
+            (owner.id(), flags),
+            name,
+        );
         Ok(seq)
     }
 
@@ -343,17 +346,14 @@ impl Registry {
             self.owned
                 .insert(node.into_reservation().into_node((id, order), seq));
         }
-        let mut name = KVec::new();
         if let Some(e) = self.entries.get(&seq) {
-            if name.extend_from_slice(&e.name, GFP_KERNEL).is_ok() {
-                let ev = NameEvent {
-                    ty: KDBUS_ITEM_NAME_CHANGE,
-                    old,
-                    new: (id, flags),
-                    name,
-                };
-                let _ = self.events.push(ev, GFP_KERNEL);
-            }
+            record_event(
+                &mut self.events,
+                KDBUS_ITEM_NAME_CHANGE,
+                old,
+                (id, flags),
+                &e.name,
+            );
         }
     }
 
@@ -528,8 +528,7 @@ impl Registry {
         let mut added = false;
         let record =
             |id: u64, hello_flags: u64, name: &[u8], name_flags: u64| -> Result<ListRecord> {
-                let mut copy = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-                copy.extend_from_slice(name, GFP_KERNEL)?;
+                let copy = crate::copy_bytes(name)?;
                 Ok(ListRecord {
                     id,
                     hello_flags,

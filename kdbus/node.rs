@@ -260,8 +260,7 @@ impl Node {
         parent: Option<Arc<Node>>,
         object: NodeObject,
     ) -> Result<Arc<Node>> {
-        let mut owned = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-        owned.extend_from_slice(name, GFP_KERNEL)?;
+        let owned = crate::copy_bytes(name)?;
         let id = alloc_id()?;
         let node = Arc::pin_init(
             try_pin_init!(Node {

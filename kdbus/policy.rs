@@ -68,8 +68,7 @@ impl PolicyDb {
                     } else {
                         name
                     };
-                    let mut owned = KVec::with_capacity(key.len(), GFP_KERNEL)?;
-                    owned.extend_from_slice(key, GFP_KERNEL)?;
+                    let owned = crate::copy_bytes(key)?;
                     entries.push(
                         Entry {
                             name: owned,
