@@ -74,23 +74,17 @@ struct conn {
 	uint8_t *pool;
 };
 
-static void hello(struct conn *c, const char *bus, const char *description)
+/* Opens the bus endpoint of @bus, issues @hello (its size, flags, masks and
+ * items set by the caller) and maps the pool; the HELLO slice stays for the
+ * caller to read and FREE. */
+static void connect_bus(struct conn *c, const char *bus, struct kdbus_cmd_hello *hello)
 {
-	uint64_t buf[32] = { 0 };
-	struct kdbus_cmd_hello *hello = (struct kdbus_cmd_hello *)buf;
-	struct kdbus_cmd_free cmd_free = { .size = sizeof(cmd_free) };
-	struct kdbus_item *item;
 	char path[256];
 
 	snprintf(path, sizeof(path), "/sys/fs/kdbus/%s/bus", bus);
 	c->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (c->fd < 0)
 		die("open bus");
-	hello->size = add_item((uint8_t *)buf, sizeof(*hello), KDBUS_ITEM_CONN_DESCRIPTION,
-			       description, strlen(description) + 1);
-	hello->flags = KDBUS_HELLO_ACCEPT_FD;
-	hello->attach_flags_send = _KDBUS_ATTACH_ALL;
-	hello->attach_flags_recv = _KDBUS_ATTACH_ALL;
 	hello->pool_size = POOL_SIZE;
 	if (ioctl(c->fd, KDBUS_CMD_HELLO, hello) < 0)
 		die("HELLO");
@@ -98,6 +92,21 @@ static void hello(struct conn *c, const char *bus, const char *description)
 	c->pool = mmap(NULL, POOL_SIZE, PROT_READ, MAP_SHARED, c->fd, 0);
 	if (c->pool == MAP_FAILED)
 		die("mmap pool");
+}
+
+static void hello(struct conn *c, const char *bus, const char *description)
+{
+	uint64_t buf[32] = { 0 };
+	struct kdbus_cmd_hello *hello = (struct kdbus_cmd_hello *)buf;
+	struct kdbus_cmd_free cmd_free = { .size = sizeof(cmd_free) };
+	struct kdbus_item *item;
+
+	hello->size = add_item((uint8_t *)buf, sizeof(*hello), KDBUS_ITEM_CONN_DESCRIPTION,
+			       description, strlen(description) + 1);
+	hello->flags = KDBUS_HELLO_ACCEPT_FD;
+	hello->attach_flags_send = _KDBUS_ATTACH_ALL;
+	hello->attach_flags_recv = _KDBUS_ATTACH_ALL;
+	connect_bus(c, bus, hello);
 	item = (struct kdbus_item *)(c->pool + hello->offset);
 	printf("HELLO '%s': id %llu, bus flags %llu, pool %d MiB mapped read-only,\n"
 	       "  HELLO slice at offset %llu: bloom size %llu, n_hash %llu\n",
@@ -506,12 +515,7 @@ static void hello_as(struct conn *c, const char *bus, uint64_t flags, const char
 		.type = KDBUS_POLICY_ACCESS_WORLD, .access = KDBUS_POLICY_OWN,
 	};
 	size_t pos = sizeof(*hello);
-	char path[256];
 
-	snprintf(path, sizeof(path), "/sys/fs/kdbus/%s/bus", bus);
-	c->fd = open(path, O_RDWR | O_CLOEXEC);
-	if (c->fd < 0)
-		die("open bus");
 	if (name) {
 		pos = add_item((uint8_t *)buf, pos, KDBUS_ITEM_NAME, name, strlen(name) + 1);
 		pos = add_item((uint8_t *)buf, pos, KDBUS_ITEM_POLICY_ACCESS, &world,
@@ -519,13 +523,7 @@ static void hello_as(struct conn *c, const char *bus, uint64_t flags, const char
 	}
 	hello->size = pos;
 	hello->flags = flags;
-	hello->pool_size = POOL_SIZE;
-	if (ioctl(c->fd, KDBUS_CMD_HELLO, hello) < 0)
-		die("HELLO");
-	c->id = hello->id;
-	c->pool = mmap(NULL, POOL_SIZE, PROT_READ, MAP_SHARED, c->fd, 0);
-	if (c->pool == MAP_FAILED)
-		die("mmap pool");
+	connect_bus(c, bus, hello);
 	cmd_free.offset = hello->offset;
 	ioctl(c->fd, KDBUS_CMD_FREE, &cmd_free);
 }
