@@ -188,17 +188,31 @@ fn broadcast(
     }
 }
 
-/// Writes a broadcast notification into `m` (sized for it): the header
-/// (§7.1) and one item of type `ty` with `payload` and `name` plus its NUL
-/// (when `name` is not empty), whose size counts its padding.
+/// Writes a broadcast notification (ID_*, NAME_*) into `m`.
 fn encode(m: &mut [u8], ty: u64, payload: &[u8], name: &[u8]) -> Result {
+    encode_to(m, KDBUS_DST_ID_BROADCAST, 0, ty, payload, name)
+}
+
+/// Writes a kernel notification (§7.1) to `dst_id` into `m` (sized for
+/// it): the header with `cookie_reply`, one item of type `ty` with
+/// `payload` and `name` plus its NUL (when `name` is not empty), whose size
+/// counts its padding.
+fn encode_to(
+    m: &mut [u8],
+    dst_id: u64,
+    cookie_reply: u64,
+    ty: u64,
+    payload: &[u8],
+    name: &[u8],
+) -> Result {
     let len = m.len();
     let head = KdbusMsg {
         size: len as u64,
         flags: KDBUS_MSG_SIGNAL,
-        dst_id: KDBUS_DST_ID_BROADCAST,
+        dst_id,
         src_id: KDBUS_SRC_ID_KERNEL,
         payload_type: KDBUS_PAYLOAD_KERNEL,
+        timeout_ns: cookie_reply,
         ..KdbusMsg::default()
     };
     let item = KdbusItemHeader {
@@ -220,23 +234,9 @@ fn encode(m: &mut [u8], ty: u64, payload: &[u8], name: &[u8]) -> Result {
 /// target's ID as dst_id, payload type 0, SIGNAL, the call's cookie as
 /// cookie_reply, one item of 16 bytes without payload.
 pub(crate) fn reply_message(target: u64, ty: u64, cookie: u64) -> [u8; REPLY_NOTIFICATION_SIZE] {
-    let head = KdbusMsg {
-        size: REPLY_NOTIFICATION_SIZE as u64,
-        flags: KDBUS_MSG_SIGNAL,
-        dst_id: target,
-        src_id: KDBUS_SRC_ID_KERNEL,
-        payload_type: KDBUS_PAYLOAD_KERNEL,
-        timeout_ns: cookie,
-        ..KdbusMsg::default()
-    };
-    let item = KdbusItemHeader {
-        size: ITEM_HEADER as u64,
-        r#type: ty,
-    };
     let mut m = [0u8; REPLY_NOTIFICATION_SIZE];
-    let (h, i) = m.split_at_mut(MSG_HEADER);
-    h.copy_from_slice(wire::bytes(&head));
-    i.copy_from_slice(wire::bytes(&item));
+    // Cannot fail: the buffer has exactly the header and the item.
+    let _ = encode_to(&mut m, target, cookie, ty, &[], &[]);
     m
 }
 
