@@ -83,7 +83,8 @@ impl Connection {
         if let Some(r) = &e.reply {
             r.retarget(to.id);
         }
-        match to.requeue(e) {
+        // Its tracker (if any) is open already.
+        match to.push_entry(e, || {}).map(|(e, _)| e) {
             None => {
                 // Charged at `to` now; our slice and charge go.
                 self.pool.unreserve(from, user, size, nfds);
@@ -98,21 +99,5 @@ impl Connection {
                 Some(e)
             }
         }
-    }
-
-    /// Queues an entry moved from another connection, its reply tracker
-    /// (already open) kept; gives it back if we are gone or out of memory.
-    fn requeue(&self, e: Entry) -> Option<Entry> {
-        let mut inner = self.inner.lock();
-        let back = if inner.disconnected {
-            Some(e)
-        } else {
-            inner.queue.push(e)
-        };
-        drop(inner);
-        if back.is_none() {
-            self.wait.notify_all();
-        }
-        back
     }
 }

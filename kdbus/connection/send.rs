@@ -385,23 +385,35 @@ impl Connection {
     /// which opens now), and wakes the receiver.
     pub(super) fn enqueue(&self, mut e: Entry, reply: Option<&Arc<Reply>>) -> Result {
         e.reply = reply.cloned();
+        let opened = || {
+            if let Some(r) = reply {
+                r.open();
+            }
+        };
+        match self.push_entry(e, opened) {
+            None => Ok(()),
+            Some((e, err)) => {
+                self.unstage(e);
+                Err(err)
+            }
+        }
+    }
+
+    /// Queues `e` and runs `queued` under our lock once it is in; wakes
+    /// us. Gives it back with `ECONNRESET` if we are gone, `ENOMEM` if the
+    /// queue cannot grow.
+    pub(super) fn push_entry(&self, e: Entry, queued: impl FnOnce()) -> Option<(Entry, Error)> {
         let mut inner = self.inner.lock();
         if inner.disconnected {
-            drop(inner);
-            self.unstage(e);
-            return Err(ECONNRESET);
+            return Some((e, ECONNRESET));
         }
         if let Some(e) = inner.queue.push(e) {
-            drop(inner);
-            self.unstage(e);
-            return Err(ENOMEM);
+            return Some((e, ENOMEM));
         }
-        if let Some(r) = reply {
-            r.open();
-        }
+        queued();
         drop(inner);
         self.wait.notify_all();
-        Ok(())
+        None
     }
 
     /// Hands a staged reply to the synchronous caller waiting on `r`
