@@ -9,7 +9,6 @@
 //! masks, the creator's identity and metadata) plus its connections.
 
 use kernel::{
-    cred::Credential,
     new_mutex,
     prelude::*,
     rbtree::{RBTree, RBTreeNode},
@@ -525,20 +524,20 @@ impl Bus {
         Ok(v)
     }
 
-    /// Whether the bus policy grants `level` on some name `owner` owns,
-    /// read in place under one lock.
-    pub(crate) fn policy_grants_any_name_of(
+    /// Whether `check` holds for some name `owner` owns, given the bus
+    /// policy: names and policy are read in place under one lock, nothing
+    /// is copied (O(names of `owner` × log entries) for a policy check).
+    pub(crate) fn any_name_of(
         &self,
-        cred: &Credential,
         owner: &Connection,
-        level: u64,
+        check: impl Fn(&BusPolicy, &[u8]) -> bool,
     ) -> bool {
         let inner = self.inner.lock();
-        let granted = inner
+        let found = inner
             .names
             .owned_by(owner.id())
-            .any(|(name, _)| inner.policy.grants(cred, name, level));
-        granted
+            .any(|(name, _)| check(&inner.policy, name));
+        found
     }
 
     /// The owner of `name`: O(log n) in the names of the bus.

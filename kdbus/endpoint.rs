@@ -46,8 +46,10 @@ static UPDATE_SPEC: CmdSpec<KdbusCmd> = CmdSpec::new(
 struct EndpointInner {
     /// Connections made through this endpoint.
     conns: KVec<Arc<Connection>>,
-    /// The endpoint's policy (custom endpoints only; empty denies all).
-    policy: PolicyDb,
+    /// The endpoint's policy (custom endpoints only; empty denies all),
+    /// replaced as a whole: a check clones the reference under the lock and
+    /// reads the database without it.
+    policy: Arc<PolicyDb>,
 }
 
 /// An endpoint.
@@ -63,13 +65,14 @@ pub(crate) struct Endpoint {
 
 impl Endpoint {
     fn new(is_default: bool, anon_user: Option<UserRef>) -> Result<Arc<Endpoint>> {
+        let policy = Arc::new(PolicyDb::new(), GFP_KERNEL)?;
         Arc::pin_init(
             try_pin_init!(Endpoint {
                 is_default,
                 anon_user,
                 inner <- new_mutex!(EndpointInner {
                     conns: KVec::new(),
-                    policy: PolicyDb::new(),
+                    policy,
                 }),
             }),
             GFP_KERNEL,
@@ -97,6 +100,12 @@ impl Endpoint {
     /// none and grants everything).
     pub(crate) fn grants(&self, cred: &Credential, name: &[u8], level: u64) -> bool {
         self.is_default || self.inner.lock().policy.grants(cred, name, level)
+    }
+
+    /// The policy of a custom endpoint; `None` on the default endpoint,
+    /// which has none.
+    pub(crate) fn policy(&self) -> Option<Arc<PolicyDb>> {
+        (!self.is_default).then(|| self.inner.lock().policy.clone())
     }
 
     /// Adds a connection made through this endpoint.
@@ -184,7 +193,9 @@ pub(crate) fn update(node: &Arc<Node>, arg: usize) -> Result {
         Parsed::Negotiated => return Ok(()),
     };
     let ep = node.endpoint().ok_or(EBADFD)?;
-    let db = PolicyDb::from_items(args.items(), true)?;
-    ep.inner.lock().policy = db;
+    let db = Arc::new(PolicyDb::from_items(args.items(), true)?, GFP_KERNEL)?;
+    // The old database is freed after the lock is dropped.
+    let old = core::mem::replace(&mut ep.inner.lock().policy, db);
+    drop(old);
     Ok(())
 }

@@ -4,8 +4,12 @@
 //!
 //! A database maps well-known names (exact, or one-level wildcards
 //! `org.foo.*`) to access records `{type, access, id}`. Custom endpoints own
-//! one each, replaced as a whole by ENDPOINT_UPDATE; the bus database (policy
-//! holders, activators) arrives with the policy issue.
+//! one each ([`PolicyDb`]), replaced as a whole by ENDPOINT_UPDATE; the bus
+//! has one ([`BusPolicy`]) of entries owned by policy holders and
+//! activators. Both keep their entries sorted by (wildcard, name), so a
+//! check is a binary search and never allocates.
+
+use core::cmp::Ordering;
 
 use kernel::{alloc::KVec, cred::Credential, prelude::*, task::Kuid};
 
@@ -38,7 +42,44 @@ pub(crate) struct Entry {
     pub(crate) access: KVec<Access>,
 }
 
-/// A policy database.
+impl Entry {
+    /// Orders entries by their key (§3.2: name or prefix, and whether it
+    /// is a wildcard); databases keep their entries sorted by it.
+    fn cmp_key(&self, wildcard: bool, name: &[u8]) -> Ordering {
+        (self.wildcard, self.name.as_slice()).cmp(&(wildcard, name))
+    }
+
+    /// Whether one of the records grants `cred` at least `level`.
+    fn grants(&self, cred: &Credential, level: u64) -> bool {
+        self.access.iter().any(|a| {
+            a.access >= level
+                && match a.who {
+                    Who::World => true,
+                    Who::User(uid) => uid == cred.euid(),
+                    Who::Group(gid) => gid == cred.egid() || cred.groups().contains(&gid),
+                }
+        })
+    }
+}
+
+/// The entry used for `name` (§3.2): the exact entry, else the wildcard
+/// entry of its parent. `entries` is sorted by key, so this is two binary
+/// searches: O(log n) in the entries, nothing allocated.
+fn lookup<'a, T>(entries: &'a [T], entry: impl Fn(&T) -> &Entry, name: &[u8]) -> Option<&'a Entry> {
+    let find = |wildcard, key: &[u8]| {
+        entries
+            .binary_search_by(|t| entry(t).cmp_key(wildcard, key))
+            .ok()
+            .and_then(|i| entries.get(i))
+            .map(&entry)
+    };
+    find(false, name).or_else(|| {
+        let dot = name.iter().rposition(|&c| c == b'.')?;
+        find(true, name.get(..dot)?)
+    })
+}
+
+/// A policy database of a custom endpoint, sorted by key.
 pub(crate) struct PolicyDb {
     entries: KVec<Entry>,
 }
@@ -64,7 +105,7 @@ impl PolicyDb {
                     }
                     let wildcard = names::is_wildcard(name);
                     let key = if wildcard {
-                        &name[..name.len() - 2]
+                        name.get(..name.len().saturating_sub(2)).ok_or(EINVAL)?
                     } else {
                         name
                     };
@@ -100,51 +141,21 @@ impl PolicyDb {
                 _ => {}
             }
         }
-        // Duplicates are found after the whole walk (§3.3: EINVAL first).
-        for (i, e) in entries.iter().enumerate() {
-            if entries[..i]
-                .iter()
-                .any(|o| o.wildcard == e.wildcard && o.name == e.name)
-            {
-                return Err(EEXIST);
-            }
+        // Duplicates are found after the whole walk (§3.3: EINVAL first);
+        // sorted, they are neighbours.
+        entries.sort_unstable_by(|a, b| a.cmp_key(b.wildcard, &b.name));
+        if entries
+            .windows(2)
+            .any(|w| matches!(w, [a, b] if a.cmp_key(b.wildcard, &b.name).is_eq()))
+        {
+            return Err(EEXIST);
         }
         Ok(Self { entries })
     }
 
     /// Whether `cred` gets at least `level` on `name`.
     pub(crate) fn grants(&self, cred: &Credential, name: &[u8], level: u64) -> bool {
-        lookup(self.entries.iter(), name).is_some_and(|e| e.grants(cred, level))
-    }
-}
-
-/// The entry used for `name` (§3.2): exact first, else the wildcard entry
-/// of its parent.
-fn lookup<'a>(entries: impl Iterator<Item = &'a Entry> + Clone, name: &[u8]) -> Option<&'a Entry> {
-    if let Some(e) = entries
-        .clone()
-        .find(|e| !e.wildcard && e.name.as_slice() == name)
-    {
-        return Some(e);
-    }
-    let dot = name.iter().rposition(|&c| c == b'.')?;
-    let prefix = &name[..dot];
-    entries
-        .into_iter()
-        .find(|e| e.wildcard && e.name.as_slice() == prefix)
-}
-
-impl Entry {
-    /// Whether one of the records grants `cred` at least `level`.
-    fn grants(&self, cred: &Credential, level: u64) -> bool {
-        self.access.iter().any(|a| {
-            a.access >= level
-                && match a.who {
-                    Who::World => true,
-                    Who::User(uid) => uid == cred.euid(),
-                    Who::Group(gid) => gid == cred.egid() || cred.groups().contains(&gid),
-                }
-        })
+        lookup(&self.entries, |e| e, name).is_some_and(|e| e.grants(cred, level))
     }
 }
 
@@ -156,7 +167,9 @@ struct Owned {
 
 /// The bus policy database: entries installed by policy holders and
 /// activators, each owned by its connection (`names-match-policy-
-/// metadata.md` §3.1, §3.3).
+/// metadata.md` §3.1, §3.3), sorted by key: a check is O(log n) in the
+/// entries; installing and removing (privileged connections, rare) are
+/// O(n).
 pub(crate) struct BusPolicy {
     entries: KVec<Owned>,
 }
@@ -168,33 +181,126 @@ impl BusPolicy {
         }
     }
 
+    /// The position of the entry with the key of `e`: `Ok` if there is one.
+    fn position(&self, e: &Entry) -> core::result::Result<usize, usize> {
+        self.entries
+            .binary_search_by(|o| o.entry.cmp_key(e.wildcard, &e.name))
+    }
+
     /// Atomically replaces every entry of `owner` by those of `db` (§3.3
     /// step 7): `EEXIST` if another owner has an entry of the same name and
     /// wildcard-ness, and then nothing changes.
     pub(crate) fn replace(&mut self, owner: u64, db: PolicyDb) -> Result {
         for e in db.entries.iter() {
-            if self.entries.iter().any(|o| {
-                o.owner != owner && o.entry.wildcard == e.wildcard && o.entry.name == e.name
-            }) {
-                return Err(EEXIST);
+            if let Ok(i) = self.position(e) {
+                if self.entries.get(i).is_some_and(|o| o.owner != owner) {
+                    return Err(EEXIST);
+                }
             }
         }
         self.entries.reserve(db.entries.len(), GFP_KERNEL)?;
         self.entries.retain(|o| o.owner != owner);
         for entry in db.entries {
-            // Cannot fail: capacity was reserved above (and only shrank).
-            let _ = self.entries.push_within_capacity(Owned { owner, entry });
+            // Nothing below can fail: no other owner has the key (checked
+            // above), ours are gone, `db` has no duplicates, and capacity
+            // was reserved (the vector only shrank since).
+            let i = self.position(&entry).unwrap_or_else(|i| i);
+            let _ = self
+                .entries
+                .insert_within_capacity(i, Owned { owner, entry });
         }
         Ok(())
     }
 
     /// Whether `cred` gets at least `level` on `name`.
     pub(crate) fn grants(&self, cred: &Credential, name: &[u8], level: u64) -> bool {
-        lookup(self.entries.iter().map(|o| &o.entry), name).is_some_and(|e| e.grants(cred, level))
+        lookup(&self.entries, |o| &o.entry, name).is_some_and(|e| e.grants(cred, level))
     }
 
     /// Removes every entry of `owner` (the start of its teardown).
     pub(crate) fn remove_owner(&mut self, owner: u64) {
         self.entries.retain(|o| o.owner != owner);
+    }
+}
+
+#[kunit_tests(kdbus_policy)]
+mod tests {
+    use super::*;
+
+    /// An entry for `name` (a trailing `.*` makes it a wildcard) whose one
+    /// WORLD record grants `access`.
+    fn entry(name: &[u8], access: Option<u64>) -> Entry {
+        let wildcard = name.ends_with(b".*");
+        let key = &name[..name.len() - if wildcard { 2 } else { 0 }];
+        let mut records = KVec::new();
+        if let Some(access) = access {
+            assert!(records
+                .push(
+                    Access {
+                        who: Who::World,
+                        access
+                    },
+                    GFP_KERNEL
+                )
+                .is_ok());
+        }
+        Entry {
+            name: crate::copy_bytes(key).expect("alloc"),
+            wildcard,
+            access: records,
+        }
+    }
+
+    fn db(entries: &[(&[u8], Option<u64>)]) -> PolicyDb {
+        let mut v = KVec::new();
+        for (name, access) in entries {
+            assert!(v.push(entry(name, *access), GFP_KERNEL).is_ok());
+        }
+        v.sort_unstable_by(|a, b| a.cmp_key(b.wildcard, &b.name));
+        PolicyDb { entries: v }
+    }
+
+    /// The access the entry used for `name` grants, if there is one.
+    fn used(db: &PolicyDb, name: &[u8]) -> Option<Option<u64>> {
+        lookup(&db.entries, |e| e, name).map(|e| e.access.first().map(|a| a.access))
+    }
+
+    #[test]
+    fn wildcard_covers_one_level_and_exact_shadows() {
+        let d = db(&[
+            (b"org.foo.*", Some(KDBUS_POLICY_OWN)),
+            (b"org.foo.bar", None),
+            (b"org.foo", Some(KDBUS_POLICY_SEE)),
+            (b"a.b", Some(KDBUS_POLICY_TALK)),
+        ]);
+        assert_eq!(used(&d, b"org.foo.baz"), Some(Some(KDBUS_POLICY_OWN)));
+        assert_eq!(used(&d, b"org.foo.bar"), Some(None));
+        assert_eq!(used(&d, b"org.foo"), Some(Some(KDBUS_POLICY_SEE)));
+        assert_eq!(used(&d, b"org.foo.bar.baz"), None);
+        assert_eq!(used(&d, b"org.foobar.x"), None);
+        assert_eq!(used(&d, b"a.b"), Some(Some(KDBUS_POLICY_TALK)));
+        assert_eq!(used(&d, b"a.b.c"), None);
+        assert_eq!(used(&d, b"z"), None);
+    }
+
+    #[test]
+    fn bus_replace_is_atomic_and_keeps_order() {
+        let mut bus = BusPolicy::new();
+        assert!(bus.replace(1, db(&[(b"m.n", None)])).is_ok());
+        assert!(bus.replace(2, db(&[(b"m.n.*", None)])).is_ok());
+        assert!(bus.replace(3, db(&[(b"b.c", None)])).is_ok());
+        // A key of another owner: EEXIST, and owner 3 keeps `b.c`.
+        assert_eq!(bus.replace(3, db(&[(b"m.n", None)])), Err(EEXIST));
+        assert!(lookup(&bus.entries, |o| &o.entry, b"b.c").is_some());
+        // Replacing moves owner 3's entry; the vector stays sorted.
+        assert!(bus.replace(3, db(&[(b"z.z", None)])).is_ok());
+        assert!(lookup(&bus.entries, |o| &o.entry, b"b.c").is_none());
+        assert!(bus.entries.windows(2).all(|w| w[0]
+            .entry
+            .cmp_key(w[1].entry.wildcard, &w[1].entry.name)
+            .is_lt()));
+        bus.remove_owner(2);
+        assert!(lookup(&bus.entries, |o| &o.entry, b"m.n.x").is_none());
+        assert!(lookup(&bus.entries, |o| &o.entry, b"m.n").is_some());
     }
 }

@@ -82,18 +82,16 @@ impl Connection {
 
     /// Whether this connection may see `peer`: always on the default
     /// endpoint; on a custom one only a peer owning a name it may see.
-    pub(super) fn can_see(&self, peer: &Connection) -> Result<bool> {
+    pub(super) fn can_see(&self, peer: &Connection) -> bool {
         let Some(ep) = self.ep.endpoint() else {
-            return Ok(false);
+            return false;
         };
-        if ep.is_default() {
-            return Ok(true);
-        }
-        Ok(self
-            .bus
-            .names_of(peer)?
-            .iter()
-            .any(|(name, _)| ep.can_see_name(name)))
+        let Some(db) = ep.policy() else {
+            return true;
+        };
+        let cred = crate::kext::current_cred();
+        self.bus
+            .any_name_of(peer, |_, n| db.grants(&cred, n, KDBUS_POLICY_SEE))
     }
 
     pub(super) fn conn_info(&self, arg: usize) -> Result {
@@ -112,7 +110,7 @@ impl Connection {
             owner
         } else if id != 0 {
             let peer = self.bus.find_conn(id).ok_or(ENXIO)?;
-            if !self.can_see(&peer)? {
+            if !self.can_see(&peer) {
                 return Err(ENXIO);
             }
             peer

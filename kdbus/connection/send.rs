@@ -124,7 +124,7 @@ impl Connection {
                 }
             }
             let (dst, name_seq) = self.pin(&msg, found)?;
-            if !self.can_talk(&dst)? {
+            if !self.can_talk(&dst) {
                 return Err(EPERM);
             }
             let r = Reply::new(
@@ -160,7 +160,7 @@ impl Connection {
             // counted.
             let (dst, name_seq) = self.pin(&msg, found)?;
             let (generation, filter) = msg.bloom().ok_or(EBADMSG)?;
-            if self.bus.signal_matches(&dst, self.id, generation, filter) && dst.talks_to(self)? {
+            if self.bus.signal_matches(&dst, self.id, generation, filter) && dst.talks_to(self) {
                 if let Ok(e) = self.stage(&dst, &msg, name_seq) {
                     let _ = dst.enqueue(e, None);
                 }
@@ -188,7 +188,7 @@ impl Connection {
             dst.enqueue(staged?, None)?;
         } else {
             let (dst, name_seq) = self.pin(&msg, found)?;
-            if !self.can_talk(&dst)? {
+            if !self.can_talk(&dst) {
                 return Err(EPERM);
             }
             let e = self.stage(&dst, &msg, name_seq)?;
@@ -208,7 +208,7 @@ impl Connection {
             .broadcast_targets(self.id, generation, filter)?
             .iter()
         {
-            if dst.kind != Kind::Ordinary || !dst.talks_to(self).unwrap_or(false) {
+            if dst.kind != Kind::Ordinary || !dst.talks_to(self) {
                 continue;
             }
             let delivered = self.stage(dst, msg, 0).and_then(|e| dst.enqueue(e, None));
@@ -253,37 +253,34 @@ impl Connection {
     /// (`names-match-policy-metadata.md` §3.5): a custom endpoint must grant
     /// TALK on a name `peer` owns; then a privileged connection, the same
     /// user (`cred`'s effective UID against `peer`'s HELLO UID), or the bus
-    /// policy on a name `peer` owns. Only the custom endpoint case copies
-    /// `peer`'s names (the endpoint's policy has a lock of its own); the
-    /// others read the registry in place.
-    fn talk_allowed(&self, cred: &Credential, peer: &Connection) -> Result<bool> {
-        if let Some(ep) = self.ep.endpoint().filter(|e| !e.is_default()) {
-            let names = self.bus.names_of(peer)?;
-            if !names
-                .iter()
-                .any(|(n, _)| ep.grants(cred, n, KDBUS_POLICY_TALK))
+    /// policy on a name `peer` owns. The names are read in place, so the
+    /// check allocates nothing.
+    fn talk_allowed(&self, cred: &Credential, peer: &Connection) -> bool {
+        if let Some(db) = self.ep.endpoint().and_then(|e| e.policy()) {
+            if !self
+                .bus
+                .any_name_of(peer, |_, n| db.grants(cred, n, KDBUS_POLICY_TALK))
             {
-                return Ok(false);
+                return false;
             }
         }
-        if self.privileged || cred.euid() == peer.uid {
-            return Ok(true);
-        }
-        Ok(self
-            .bus
-            .policy_grants_any_name_of(cred, peer, KDBUS_POLICY_TALK))
+        self.privileged
+            || cred.euid() == peer.uid
+            || self
+                .bus
+                .any_name_of(peer, |bus, n| bus.grants(cred, n, KDBUS_POLICY_TALK))
     }
 
     /// Whether the caller, sending on this connection, may talk to `dst`
     /// (§3.6: the sender's current credentials).
-    pub(super) fn can_talk(&self, dst: &Connection) -> Result<bool> {
+    pub(super) fn can_talk(&self, dst: &Connection) -> bool {
         // The usual case on the SEND path, decided without taking a
         // reference to the credentials: no endpoint policy, and a
         // privileged sender or the same user.
         if self.on_default_endpoint()
             && (self.privileged || kernel::task::Kuid::current_euid() == dst.uid)
         {
-            return Ok(true);
+            return true;
         }
         self.talk_allowed(&crate::kext::current_cred(), dst)
     }
@@ -292,10 +289,10 @@ impl Connection {
     /// may talk to it (§3.6: the receiver's HELLO credentials). A
     /// connection with faked credentials is privileged (and on the default
     /// endpoint), so it always may.
-    pub(super) fn talks_to(&self, peer: &Connection) -> Result<bool> {
+    pub(super) fn talks_to(&self, peer: &Connection) -> bool {
         match self.meta.cred() {
             Some(cred) => self.talk_allowed(cred, peer),
-            None => Ok(self.privileged),
+            None => self.privileged,
         }
     }
 
