@@ -748,6 +748,24 @@ int kdbus_run_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg)
 	return pid < 0 ? pid : kdbus_wait(pid);
 }
 
+int kdbus_become(uid_t uid, gid_t gid, const gid_t *groups, size_t n)
+{
+	/* From another kdbus_become() identity: root first (saved UID 0). */
+	if (geteuid() != 0 && seteuid(0) < 0)
+		return -errno;
+	if (setgroups(n, groups) < 0 || setresgid(gid, gid, 0) < 0 ||
+	    setresuid(uid, uid, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int kdbus_become_root(void)
+{
+	if (setresuid(0, 0, 0) < 0 || setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
 int kdbus_send_fd(int sock, int fd)
 {
 	union {

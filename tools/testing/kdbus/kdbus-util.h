@@ -290,6 +290,17 @@ int kdbus_wait(pid_t pid);
  * effective and saved, no supplementary groups; capabilities are dropped
  * by the uid change). Exit status 126 means the switch failed. */
 int kdbus_run_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg);
+
+/*
+ * Switch the calling process's identity (a test body runs in a child of
+ * the harness, so it may): real and effective IDs become @uid/@gid with
+ * the @n supplementary groups @groups, while the saved UID stays 0 so that
+ * kdbus_become_root() can switch back. Handles opened and connections made
+ * in between belong to @uid and are unprivileged (no effective
+ * capabilities). 0 or -errno.
+ */
+int kdbus_become(uid_t uid, gid_t gid, const gid_t *groups, size_t n);
+int kdbus_become_root(void);
 pid_t kdbus_spawn_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg);
 
 /* Open @path in a child running as @uid/@gid and hand the descriptor
