@@ -10,10 +10,16 @@
  *   asynchronous: a REPLY_TIMEOUT notification), a service started through
  *   its activator (messages queued for its name handed over to it, the
  *   NAME_CHANGE a subscriber sees), a signal broadcast to the subscribers
- *   whose bloom masks accept it, BYEBYE, close the bus.
+ *   whose bloom masks accept it; then trust: an unprivileged user denied
+ *   by policy and allowed by a policy holder, a custom endpoint that hides a
+ *   service, a monitor watching a call, a sender's credentials as a
+ *   receiver in another user namespace sees them; BYEBYE, close the bus.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +28,7 @@
 #include <sys/ioctl.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,14 +81,15 @@ struct conn {
 	uint8_t *pool;
 };
 
-/* Opens the bus endpoint of @bus, issues @hello (its size, flags, masks and
- * items set by the caller) and maps the pool; the HELLO slice stays for the
- * caller to read and FREE. */
-static void connect_bus(struct conn *c, const char *bus, struct kdbus_cmd_hello *hello)
+/* Opens the endpoint @node ("bus" or a custom endpoint) of @bus, issues
+ * @hello (its size, flags, masks and items set by the caller) and maps the
+ * pool; the HELLO slice stays for the caller to read and FREE. */
+static void connect_node(struct conn *c, const char *bus, const char *node,
+			 struct kdbus_cmd_hello *hello)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "/sys/fs/kdbus/%s/bus", bus);
+	snprintf(path, sizeof(path), "/sys/fs/kdbus/%s/%s", bus, node);
 	c->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (c->fd < 0)
 		die("open bus");
@@ -106,7 +114,7 @@ static void hello(struct conn *c, const char *bus, const char *description)
 	hello->flags = KDBUS_HELLO_ACCEPT_FD;
 	hello->attach_flags_send = _KDBUS_ATTACH_ALL;
 	hello->attach_flags_recv = _KDBUS_ATTACH_ALL;
-	connect_bus(c, bus, hello);
+	connect_node(c, bus, "bus", hello);
 	item = (struct kdbus_item *)(c->pool + hello->offset);
 	printf("HELLO '%s': id %llu, bus flags %llu, pool %d MiB mapped read-only,\n"
 	       "  HELLO slice at offset %llu: bloom size %llu, n_hash %llu\n",
@@ -505,27 +513,57 @@ static void timed_out_calls(struct conn *caller, struct conn *callee)
 	printf("callee drops the two unanswered calls (RECV DROP)\n");
 }
 
-/* HELLO with @flags (KDBUS_HELLO_ACTIVATOR: @name is its name), quietly. */
-static void hello_as(struct conn *c, const char *bus, uint64_t flags, const char *name)
+/* RECV one message without waiting; NULL (and EAGAIN) if there is none. */
+static struct kdbus_msg *recv_now(struct conn *c, uint64_t *offset)
+{
+	struct kdbus_cmd_recv cmd = { .size = sizeof(cmd) };
+
+	if (ioctl(c->fd, KDBUS_CMD_RECV, &cmd) < 0)
+		return NULL;
+	*offset = cmd.msg.offset;
+	return (struct kdbus_msg *)(c->pool + cmd.msg.offset);
+}
+
+static void free_slice(struct conn *c, uint64_t offset)
+{
+	struct kdbus_cmd_free cmd_free = { .size = sizeof(cmd_free), .offset = offset };
+
+	ioctl(c->fd, KDBUS_CMD_FREE, &cmd_free);
+}
+
+/* HELLO on @node of @bus with @flags and the attach masks @send and @recv,
+ * quietly; an activator or policy holder gets the NAME @name with the @n
+ * policy records @pa. */
+static void hello_ex(struct conn *c, const char *bus, const char *node, uint64_t flags,
+		     uint64_t send, uint64_t recv, const char *name,
+		     const struct kdbus_policy_access *pa, size_t n)
 {
 	uint64_t buf[64] = { 0 };
 	struct kdbus_cmd_hello *hello = (struct kdbus_cmd_hello *)buf;
-	struct kdbus_cmd_free cmd_free = { .size = sizeof(cmd_free) };
-	struct kdbus_policy_access world = {
-		.type = KDBUS_POLICY_ACCESS_WORLD, .access = KDBUS_POLICY_OWN,
-	};
-	size_t pos = sizeof(*hello);
+	size_t pos = sizeof(*hello), i;
 
-	if (name) {
+	if (name)
 		pos = add_item((uint8_t *)buf, pos, KDBUS_ITEM_NAME, name, strlen(name) + 1);
-		pos = add_item((uint8_t *)buf, pos, KDBUS_ITEM_POLICY_ACCESS, &world,
-			       sizeof(world));
-	}
+	for (i = 0; i < n; i++)
+		pos = add_item((uint8_t *)buf, pos, KDBUS_ITEM_POLICY_ACCESS, &pa[i],
+			       sizeof(pa[i]));
 	hello->size = pos;
 	hello->flags = flags;
-	connect_bus(c, bus, hello);
-	cmd_free.offset = hello->offset;
-	ioctl(c->fd, KDBUS_CMD_FREE, &cmd_free);
+	hello->attach_flags_send = send;
+	hello->attach_flags_recv = recv;
+	connect_node(c, bus, node, hello);
+	free_slice(c, hello->offset);
+}
+
+/* HELLO with @flags (KDBUS_HELLO_ACTIVATOR: @name is its name, which
+ * everyone may own), quietly. */
+static void hello_as(struct conn *c, const char *bus, uint64_t flags, const char *name)
+{
+	static const struct kdbus_policy_access world = {
+		.type = KDBUS_POLICY_ACCESS_WORLD, .access = KDBUS_POLICY_OWN,
+	};
+
+	hello_ex(c, bus, "bus", flags, 0, 0, name, &world, name ? 1 : 0);
 }
 
 /* MATCH_ADD of one rule item (@type, @data), or of none when @len is 0. */
@@ -556,30 +594,20 @@ static void send_to_name(struct conn *from, const char *name, const char *text)
 	printf("SEND %llu -> %s: \"%s\"\n", (unsigned long long)from->id, name, text);
 }
 
-/* RECV one message without waiting; NULL (and EAGAIN) if there is none. */
-static struct kdbus_msg *recv_now(struct conn *c, uint64_t *offset)
+/* NAME_ACQUIRE of @name: 0 or -errno. */
+static int name_acquire(struct conn *c, const char *name)
 {
-	struct kdbus_cmd_recv cmd = { .size = sizeof(cmd) };
+	uint64_t buf[64] = { 0 };
+	struct kdbus_cmd *cmd = (struct kdbus_cmd *)buf;
 
-	if (ioctl(c->fd, KDBUS_CMD_RECV, &cmd) < 0)
-		return NULL;
-	*offset = cmd.msg.offset;
-	return (struct kdbus_msg *)(c->pool + cmd.msg.offset);
-}
-
-static void free_slice(struct conn *c, uint64_t offset)
-{
-	struct kdbus_cmd_free cmd_free = { .size = sizeof(cmd_free), .offset = offset };
-
-	ioctl(c->fd, KDBUS_CMD_FREE, &cmd_free);
+	cmd->size = add_item((uint8_t *)buf, sizeof(*cmd), KDBUS_ITEM_NAME, name, strlen(name) + 1);
+	return ioctl(c->fd, KDBUS_CMD_NAME_ACQUIRE, cmd) < 0 ? -errno : 0;
 }
 
 /* A service started through its activator, then a broadcast. */
 static void routing(const char *bus, struct conn *alice)
 {
 	static const char name[] = "org.demo.Echo";
-	struct kdbus_cmd acquire_buf[16];
-	struct kdbus_cmd *acquire = (struct kdbus_cmd *)acquire_buf;
 	struct kdbus_notify_name_change rule = {
 		.old_id = { .id = KDBUS_MATCH_ID_ANY }, .new_id = { .id = KDBUS_MATCH_ID_ANY },
 	};
@@ -605,13 +633,9 @@ static void routing(const char *bus, struct conn *alice)
 
 	/* The service starts and takes its name over. */
 	hello_as(&echo, bus, KDBUS_HELLO_ACCEPT_FD, NULL);
-	memset(acquire_buf, 0, sizeof(acquire_buf));
-	acquire->size = add_item((uint8_t *)acquire_buf, sizeof(*acquire), KDBUS_ITEM_NAME, name,
-				 sizeof(name));
-	if (ioctl(echo.fd, KDBUS_CMD_NAME_ACQUIRE, acquire) < 0)
+	if (name_acquire(&echo, name) < 0)
 		die("NAME_ACQUIRE");
-	printf("echo %llu: NAME_ACQUIRE %s: ok, return_flags %llu\n",
-	       (unsigned long long)echo.id, name, (unsigned long long)acquire->return_flags);
+	printf("echo %llu: NAME_ACQUIRE %s: ok\n", (unsigned long long)echo.id, name);
 	while ((msg = recv_now(&echo, &off))) {
 		printf("  echo RECV: \"%s\" from %llu (handed over from the activator)\n",
 		       payload(msg), (unsigned long long)msg->src_id);
@@ -657,6 +681,284 @@ static void routing(const char *bus, struct conn *alice)
 		free_slice(alice, off);
 }
 
+/* ---- Trust: policy, custom endpoints, monitors, metadata (names-match-
+ * policy-metadata.md §3, §4) ---- */
+
+static const char *result(int ret)
+{
+	return ret ? strerror(-ret) : "ok";
+}
+
+/* A plain message @text from @from to @to: 0 or -errno. */
+static int send_text(struct conn *from, uint64_t to, const char *text)
+{
+	uint64_t buf[32] = { 0 };
+	struct kdbus_cmd_send cmd = { .size = sizeof(cmd) };
+	struct kdbus_vec vec;
+
+	cmd.msg_address = (uintptr_t)build_msg(buf, to, 0, 500, 0, &vec, text);
+	return ioctl(from->fd, KDBUS_CMD_SEND, &cmd) < 0 ? -errno : 0;
+}
+
+/* The same to the well-known @name. */
+static int send_text_name(struct conn *from, const char *name)
+{
+	uint64_t buf[64] = { 0 };
+	struct kdbus_cmd_send cmd = { .size = sizeof(cmd) };
+	struct kdbus_vec vec;
+	struct kdbus_msg *msg = build_msg(buf, KDBUS_DST_ID_NAME, 0, 501, 0, &vec, "hi");
+
+	msg->size = add_item((uint8_t *)buf, msg->size, KDBUS_ITEM_DST_NAME, name,
+			     strlen(name) + 1);
+	cmd.msg_address = (uintptr_t)msg;
+	return ioctl(from->fd, KDBUS_CMD_SEND, &cmd) < 0 ? -errno : 0;
+}
+
+/* RECV and FREE one message, if there is one. */
+static bool recv_msg_quiet(struct conn *c)
+{
+	uint64_t off;
+
+	if (!recv_now(c, &off))
+		return false;
+	free_slice(c, off);
+	return true;
+}
+
+/* Become @uid for good (a child process), keeping /proc/self writable
+ * for itself (a uid change makes the process non-dumpable). */
+static void become(uid_t uid)
+{
+	if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+	    setresuid(uid, uid, uid) < 0 || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		die("setresuid");
+}
+
+/* uid 1000 on root's bus: denied without policy, allowed by a policy
+ * holder's entry. */
+static void policy_demo(const char *bus, struct conn *alice)
+{
+	static const struct kdbus_policy_access own = {
+		.type = KDBUS_POLICY_ACCESS_USER, .access = KDBUS_POLICY_OWN, .id = 1000,
+	};
+	struct conn ph, u;
+	pid_t pid;
+
+	hello_ex(&ph, bus, "bus", KDBUS_HELLO_POLICY_HOLDER, 0, 0, "org.demo.Public", &own, 1);
+	printf("policy holder %llu: uid 1000 may OWN org.demo.Public, nothing else\n",
+	       (unsigned long long)ph.id);
+	pid = fork();
+	if (pid == 0) {
+		become(1000);
+		hello_as(&u, bus, 0, NULL);
+		printf("uid 1000 connects as %llu (unprivileged: the bus is root's)\n",
+		       (unsigned long long)u.id);
+		printf("  NAME_ACQUIRE org.demo.Secret: %s\n",
+		       result(name_acquire(&u, "org.demo.Secret")));
+		printf("  SEND to alice (uid 0, owns no name): %s\n",
+		       result(send_text(&u, alice->id, "hi")));
+		printf("  NAME_ACQUIRE org.demo.Public: %s\n",
+		       result(name_acquire(&u, "org.demo.Public")));
+		exit(0);
+	}
+	if (pid < 0 || waitpid(pid, NULL, 0) != pid)
+		die("fork");
+	close(ph.fd);
+}
+
+/* CONN_INFO by @name: the owner's ID, or -errno. */
+static long long owner_of(struct conn *c, const char *name)
+{
+	uint64_t buf[64] = { 0 };
+	struct kdbus_cmd_info *cmd = (struct kdbus_cmd_info *)buf;
+	long long id;
+
+	cmd->size = add_item((uint8_t *)buf, sizeof(*cmd), KDBUS_ITEM_NAME, name, strlen(name) + 1);
+	if (ioctl(c->fd, KDBUS_CMD_CONN_INFO, cmd) < 0)
+		return -errno;
+	id = ((struct kdbus_info *)(c->pool + cmd->offset))->id;
+	free_slice(c, cmd->offset);
+	return id;
+}
+
+/* LIST of the names @c may see. */
+static void list_names(struct conn *c)
+{
+	struct kdbus_cmd_list cmd = { .size = sizeof(cmd), .flags = KDBUS_LIST_NAMES };
+	struct kdbus_item *item;
+	uint64_t pos;
+
+	if (ioctl(c->fd, KDBUS_CMD_LIST, &cmd) < 0)
+		die("LIST");
+	printf("  LIST NAMES:");
+	for (pos = 0; pos < cmd.list_size;) {
+		struct kdbus_info *info = (struct kdbus_info *)(c->pool + cmd.offset + pos);
+
+		for (item = info->items; (uint8_t *)item < (uint8_t *)info + info->size;
+		     item = (struct kdbus_item *)((uint8_t *)item + ALIGN8(item->size)))
+			if (item->type == KDBUS_ITEM_OWNED_NAME)
+				printf(" %s", item->name.name);
+		pos += info->size;
+	}
+	printf("\n");
+	free_slice(c, cmd.offset);
+}
+
+/* A custom endpoint that shows bob's org.demo.Public and hides alice's
+ * org.demo.Hidden. */
+static void endpoint_demo(const char *bus, struct conn *alice, struct conn *bob)
+{
+	static const struct kdbus_policy_access talk = {
+		.type = KDBUS_POLICY_ACCESS_WORLD, .access = KDBUS_POLICY_TALK,
+	};
+	uint64_t buf[64] = { 0 };
+	struct kdbus_cmd *cmd = (struct kdbus_cmd *)buf;
+	char path[128], ep[64];
+	struct conn e;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/fs/kdbus/%s/bus", bus);
+	snprintf(ep, sizeof(ep), "%u-public", (unsigned)geteuid());
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		die("open bus");
+	cmd->size = add_item((uint8_t *)buf, sizeof(*cmd), KDBUS_ITEM_MAKE_NAME, ep, strlen(ep) + 1);
+	cmd->flags = KDBUS_MAKE_ACCESS_WORLD;
+	if (ioctl(fd, KDBUS_CMD_ENDPOINT_MAKE, cmd) < 0)
+		die("ENDPOINT_MAKE");
+	memset(buf, 0, sizeof(buf));
+	cmd->size = add_item((uint8_t *)buf, sizeof(*cmd), KDBUS_ITEM_NAME, "org.demo.Public",
+			     sizeof("org.demo.Public"));
+	cmd->size = add_item((uint8_t *)buf, cmd->size, KDBUS_ITEM_POLICY_ACCESS, &talk,
+			     sizeof(talk));
+	if (ioctl(fd, KDBUS_CMD_ENDPOINT_UPDATE, cmd) < 0)
+		die("ENDPOINT_UPDATE");
+	printf("ENDPOINT_MAKE %s, ENDPOINT_UPDATE: everyone may TALK to org.demo.Public\n", ep);
+	if (name_acquire(bob, "org.demo.Public") < 0 || name_acquire(alice, "org.demo.Hidden") < 0)
+		die("NAME_ACQUIRE");
+	printf("bob %llu owns org.demo.Public, alice %llu org.demo.Hidden\n",
+	       (unsigned long long)bob->id, (unsigned long long)alice->id);
+	hello_ex(&e, bus, ep, 0, 0, 0, NULL, NULL, 0);
+	printf("connection %llu through %s:\n", (unsigned long long)e.id, ep);
+	list_names(&e);
+	printf("  CONN_INFO org.demo.Public: %lld\n", owner_of(&e, "org.demo.Public"));
+	printf("  CONN_INFO org.demo.Hidden: %s\n", result((int)owner_of(&e, "org.demo.Hidden")));
+	printf("  SEND to org.demo.Hidden: %s; SEND to org.demo.Public: %s\n",
+	       result(send_text_name(&e, "org.demo.Hidden")),
+	       result(send_text_name(&e, "org.demo.Public")));
+	close(e.fd);
+	close(fd);
+	while (recv_msg_quiet(bob))
+		;
+}
+
+/* A monitor sees alice's call to bob and bob's reply. */
+static void monitor_demo(const char *bus, struct conn *alice, struct conn *bob)
+{
+	uint64_t buf[32] = { 0 }, off;
+	struct kdbus_cmd_send cmd = { .size = sizeof(cmd) };
+	struct kdbus_msg *msg;
+	struct kdbus_vec vec;
+	struct conn mon;
+
+	hello_ex(&mon, bus, "bus", KDBUS_HELLO_MONITOR, 0, 0, NULL, NULL, 0);
+	printf("monitor %llu (HELLO with KDBUS_HELLO_MONITOR, no match rules)\n",
+	       (unsigned long long)mon.id);
+	cmd.msg_address = (uintptr_t)build_msg(buf, bob->id, KDBUS_MSG_EXPECT_REPLY, 600,
+					       now_ns() + 5000000000ULL, &vec, "ping");
+	if (ioctl(alice->fd, KDBUS_CMD_SEND, &cmd) < 0)
+		die("SEND call");
+	printf("alice calls bob: \"ping\"\n");
+	answer_one(bob);
+	msg = recv_now(alice, &off);
+	printf("  alice RECV: \"%s\"\n", msg ? payload(msg) : strerror(errno));
+	if (msg)
+		free_slice(alice, off);
+	while ((msg = recv_now(&mon, &off))) {
+		printf("  monitor RECV: %llu -> %llu, cookie %llu, reply to %llu: \"%s\"\n",
+		       (unsigned long long)msg->src_id, (unsigned long long)msg->dst_id,
+		       (unsigned long long)msg->cookie,
+		       (unsigned long long)(msg->flags & KDBUS_MSG_EXPECT_REPLY ?
+					    0 : msg->cookie_reply),
+		       payload(msg));
+		free_slice(&mon, off);
+	}
+	close(mon.fd);
+}
+
+/* The CREDS uid of @msg, as the reading task sees it (-1: none). */
+static long long creds_uid(struct kdbus_msg *msg)
+{
+	struct kdbus_item *item;
+
+	for (item = msg->items; (uint8_t *)item < (uint8_t *)msg + msg->size;
+	     item = (struct kdbus_item *)((uint8_t *)item + ALIGN8(item->size)))
+		if (item->type == KDBUS_ITEM_CREDS)
+			return item->creds.uid;
+	return -1;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
+
+/* A receiver in a user namespace of its own (uid 1000 outside, 0 inside)
+ * reads the credentials of alice (uid 0 outside) and of its own sender. */
+static void userns_demo(const char *bus, struct conn *alice)
+{
+	struct pollfd pfd;
+	int up[2], down[2], i;
+	struct conn r, snd;
+	struct kdbus_msg *msg;
+	uint64_t id, off;
+	char c;
+	pid_t pid;
+
+	if (pipe(up) < 0 || pipe(down) < 0)
+		die("pipe");
+	pid = fork();
+	if (pid == 0) {
+		become(1000);
+		hello_ex(&r, bus, "bus", 0, 0, KDBUS_ATTACH_CREDS, NULL, NULL, 0);
+		hello_ex(&snd, bus, "bus", 0, KDBUS_ATTACH_CREDS, 0, NULL, NULL, 0);
+		if (unshare(CLONE_NEWUSER) < 0 || write_file("/proc/self/uid_map", "0 1000 1") ||
+		    write_file("/proc/self/setgroups", "deny") ||
+		    write_file("/proc/self/gid_map", "0 1000 1"))
+			die("user namespace");
+		printf("receiver %llu: uid 1000 outside, uid %u in its own user namespace\n",
+		       (unsigned long long)r.id, (unsigned)getuid());
+		if (write(up[1], &r.id, sizeof(r.id)) != sizeof(r.id) || read(down[0], &c, 1) != 1)
+			die("pipe");
+		if (send_text(&snd, r.id, "from a uid-1000 sender") < 0)
+			die("SEND");
+		for (i = 0; i < 2; i++) {
+			pfd = (struct pollfd){ .fd = r.fd, .events = POLLIN };
+			if (poll(&pfd, 1, 5000) != 1 || !(msg = recv_now(&r, &off)))
+				die("RECV");
+			printf("  RECV \"%s\": CREDS uid %lld\n", payload(msg), creds_uid(msg));
+			free_slice(&r, off);
+		}
+		exit(0);
+	}
+	close(up[1]);
+	close(down[0]);
+	if (pid < 0 || read(up[0], &id, sizeof(id)) != sizeof(id))
+		die("receiver in a user namespace");
+	if (send_text(alice, id, "from alice (uid 0)") < 0)
+		die("SEND");
+	if (write(down[1], "g", 1) != 1 || waitpid(pid, NULL, 0) != pid)
+		die("waitpid");
+	printf("  (uid 0 has no mapping in that namespace: the overflow uid 65534)\n");
+	close(up[0]);
+	close(down[1]);
+}
+
 int main(void)
 {
 	struct kdbus_cmd byebye = { .size = sizeof(byebye) };
@@ -679,6 +981,10 @@ int main(void)
 	sync_call(&a, &b);
 	timed_out_calls(&a, &b);
 	routing(name, &a);
+	policy_demo(name, &a);
+	endpoint_demo(name, &a, &b);
+	monitor_demo(name, &a, &b);
+	userns_demo(name, &a);
 	if (ioctl(b.fd, KDBUS_CMD_BYEBYE, &byebye) < 0)
 		die("BYEBYE");
 	printf("BYEBYE (bob): ok\n");
