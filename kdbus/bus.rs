@@ -12,7 +12,10 @@ use kernel::{
     new_mutex,
     prelude::*,
     rbtree::{RBTree, RBTreeNode},
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{ordering, Atomic},
+        Arc, Mutex,
+    },
     task::Kuid,
     xarray::{AllocKind, XArray},
 };
@@ -86,6 +89,14 @@ pub(crate) struct Bus {
     /// the bus mutex. Holds the same connections as `BusInner::conns`.
     #[pin]
     ids: XArray<Arc<Connection>>,
+    /// The monitors of the bus by ID (`message.md` §3.7): a subset of the
+    /// connections, linked and unlinked with them under `inner`. Held only
+    /// to look one up, never while a copy is made.
+    #[pin]
+    monitors: Mutex<RBTree<u64, Arc<Connection>>>,
+    /// Whether `monitors` is not empty, written under its lock: a SEND on
+    /// a bus without monitors takes no lock to find that out.
+    has_monitors: Atomic<bool>,
     #[pin]
     notify: Notifier,
 }
@@ -219,6 +230,8 @@ pub(crate) fn make(control: &Arc<Node>, arg: usize) -> Result<Option<Arc<Node>>>
                 matches: RBTree::new(),
             }),
             ids <- XArray::new(AllocKind::Alloc),
+            monitors <- new_mutex!(RBTree::new()),
+            has_monitors: Atomic::new(false),
             notify <- Notifier::new(),
         }),
         GFP_KERNEL,
@@ -297,15 +310,25 @@ impl Bus {
         drop(self.inner.lock().charged.take());
     }
 
-    /// Adds a connection (HELLO).
+    /// Adds a connection (HELLO); a monitor also to the monitors.
     pub(crate) fn add_conn(&self, conn: &Arc<Connection>) -> Result {
         let id = usize::try_from(conn.id()).map_err(|_| EOVERFLOW)?;
+        let monitor = match conn.kind() {
+            Kind::Monitor => Some(RBTreeNode::new(conn.id(), conn.clone(), GFP_KERNEL)?),
+            _ => None,
+        };
         let mut inner = self.inner.lock();
         inner.conns.reserve(1, GFP_KERNEL)?;
         // IDs are unique in the domain: the slot is empty.
         self.ids.lock().store(id, conn.clone(), GFP_KERNEL)?;
         // Cannot fail: capacity was reserved above.
         let _ = inner.conns.push_within_capacity(conn.clone());
+        if let Some(node) = monitor {
+            let mut monitors = self.monitors.lock();
+            // IDs are unique: nothing is replaced.
+            monitors.insert(node);
+            self.has_monitors.store(true, ordering::Release);
+        }
         Ok(())
     }
 
@@ -318,7 +341,48 @@ impl Bus {
             let removed = self.ids.lock().remove(id);
             drop(removed);
         }
+        if conn.kind() == Kind::Monitor {
+            let mut monitors = self.monitors.lock();
+            let removed = monitors.remove(&conn.id());
+            self.has_monitors
+                .store(!monitors.is_empty(), ordering::Release);
+            drop(monitors);
+            drop(removed);
+        }
         inner.conns.retain(|c| !core::ptr::eq(&**c, conn));
+    }
+
+    /// Whether the bus has monitors (an atomic read, no lock).
+    pub(crate) fn has_monitors(&self) -> bool {
+        self.has_monitors.load(ordering::Acquire)
+    }
+
+    /// Runs `f` on every monitor of the bus, in ID order, holding no lock
+    /// while it runs (`message.md` §3.7): the monitors lock is taken once
+    /// per monitor, to find the next one by ID. A monitor that connects
+    /// meanwhile may be missed; one that is leaving may still be passed
+    /// (its queue refuses the copy). Nothing is allocated, and a bus
+    /// without monitors costs one atomic read.
+    pub(crate) fn for_each_monitor(&self, mut f: impl FnMut(&Arc<Connection>)) {
+        if !self.has_monitors() {
+            return;
+        }
+        let mut from = 0;
+        loop {
+            let next = self
+                .monitors
+                .lock()
+                .cursor_lower_bound(&from)
+                .map(|c| c.current().1.clone());
+            let Some(m) = next else {
+                return;
+            };
+            f(&m);
+            match m.id().checked_add(1) {
+                Some(id) => from = id,
+                None => return,
+            }
+        }
     }
 
     /// Replaces the bus policy entries owned by connection `owner`.

@@ -13,6 +13,9 @@
 //! ID_ADD, ID_REMOVE and NAME_* are broadcasts: they reach the ordinary
 //! connections whose match rules accept them and which may see them
 //! (§7.3); one that cannot take its copy loses it and counts it lost.
+//! Every monitor of the bus gets a copy of each notification before its
+//! other recipients, without match or policy checks (§3.7); a REPLY_* only
+//! if its target still exists.
 
 use kernel::{alloc::KVec, new_mutex, prelude::*, sync::Mutex};
 
@@ -121,7 +124,9 @@ impl Notification {
                 // Only if the target still exists; failures are silent and
                 // not counted (§5.8).
                 if let Some(conn) = bus.find_conn(*target) {
-                    let _ = conn.deliver_kernel(&reply_message(*target, *ty, *cookie), self.seq);
+                    let m = reply_message(*target, *ty, *cookie);
+                    to_monitors(bus, &m, self.seq);
+                    let _ = conn.deliver_kernel(&m, self.seq);
                 }
             }
             What::Id { ty, id, flags } => {
@@ -168,9 +173,19 @@ impl Notification {
     }
 }
 
+/// Copies the notification `msg` to every monitor of the bus (§3.7); a
+/// monitor that cannot take it counts it lost (§5.8).
+fn to_monitors(bus: &Bus, msg: &[u8], seq: u64) {
+    bus.for_each_monitor(|m| {
+        if m.deliver_kernel(msg, seq).is_err() {
+            m.count_lost();
+        }
+    });
+}
+
 /// Delivers the broadcast notification `msg` (`ev` for the match rules)
-/// to every subscriber it matches that `visible` admits; a recipient that
-/// cannot take it counts it lost (§5.8).
+/// to every monitor, then to every subscriber it matches that `visible`
+/// admits; a recipient that cannot take it counts it lost (§5.8).
 fn broadcast(
     bus: &Bus,
     ev: &Event<'_>,
@@ -178,6 +193,7 @@ fn broadcast(
     seq: u64,
     visible: impl Fn(&crate::connection::Connection) -> bool,
 ) {
+    to_monitors(bus, msg, seq);
     let Ok(targets) = bus.match_targets(ev, KDBUS_SRC_ID_KERNEL) else {
         return;
     };

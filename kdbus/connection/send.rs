@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! SEND (`message.md` §2, §3, §5): unicast messages, method calls and
-//! replies, from the sender's side into the receiver's queue; and kernel
-//! notifications into a queue (§7).
+//! replies, from the sender's side into the receiver's queue, with the
+//! copies for the bus's monitors (§3.7); and kernel notifications into a
+//! queue (§7).
 
 use kernel::{
     alloc::KVec,
@@ -99,7 +100,12 @@ impl Connection {
             let dst_id = Msg::peek_dst_id(addr).unwrap_or(0);
             if dst_id != 0 && dst_id != KDBUS_DST_ID_BROADCAST {
                 if let Some(dst) = self.bus.find_conn(dst_id) {
-                    dst.pool.admits(self.charge.user_index())?;
+                    // With monitors on the bus the message is read all the
+                    // same: they see what the receiver's quota refuses
+                    // (§3.7).
+                    if !self.bus.has_monitors() {
+                        dst.pool.admits(self.charge.user_index())?;
+                    }
                     found = Some(dst);
                 }
             }
@@ -142,6 +148,7 @@ impl Connection {
                 }
                 inner.replies.track(r.clone())?;
             }
+            self.eavesdrop(&msg);
             let queued = self
                 .stage(&dst, &msg, name_seq)
                 .and_then(|e| dst.enqueue(e, Some(&r)));
@@ -160,6 +167,8 @@ impl Connection {
             // counted.
             let (dst, name_seq) = self.pin(&msg, found)?;
             let (generation, filter) = msg.bloom().ok_or(EBADMSG)?;
+            // Monitors see it even if the destination filters it out.
+            self.eavesdrop(&msg);
             if self.bus.signal_matches(&dst, self.id, generation, filter) && dst.talks_to(self) {
                 if let Ok(e) = self.stage(&dst, &msg, name_seq) {
                     let _ = dst.enqueue(e, None);
@@ -169,6 +178,7 @@ impl Connection {
             // A reply (§4.3): the caller's tracker is the permission.
             let (dst, name_seq) = self.pin(&msg, found)?;
             let r = dst.take_reply(self.id, timeout)?;
+            self.eavesdrop(&msg);
             let staged = self.stage(&dst, &msg, name_seq);
             if r.is_sync() {
                 return match staged {
@@ -191,18 +201,21 @@ impl Connection {
             if !self.can_talk(&dst) {
                 return Err(EPERM);
             }
+            self.eavesdrop(&msg);
             let e = self.stage(&dst, &msg, name_seq)?;
             dst.enqueue(e, None)?;
         }
         write_empty_reply(&mut args, self.pool.size())
     }
 
-    /// A broadcast (`message.md` §3.4): to every ordinary connection but
-    /// us whose match rules accept it and which may talk to us; one that
-    /// cannot take it counts it lost (§5.8). The subscribers index of the
-    /// bus keeps the cost to the connections with match entries.
+    /// A broadcast (`message.md` §3.4): to every monitor first, then to
+    /// every ordinary connection but us whose match rules accept it and
+    /// which may talk to us; one that cannot take it counts it lost (§5.8).
+    /// The subscribers index of the bus keeps the cost to the connections
+    /// with match entries.
     fn broadcast(&self, msg: &Msg) -> Result {
         let (generation, filter) = msg.bloom().ok_or(EBADMSG)?;
+        self.eavesdrop(msg);
         for dst in self
             .bus
             .broadcast_targets(self.id, generation, filter)?
@@ -217,6 +230,18 @@ impl Connection {
             }
         }
         Ok(())
+    }
+
+    /// Copies `msg` to every monitor of the bus (`message.md` §3.7), each
+    /// copy with the metadata that monitor asks for; a copy that cannot be
+    /// queued is counted lost at the monitor, and we never learn of it.
+    fn eavesdrop(&self, msg: &Msg) {
+        self.bus.for_each_monitor(|m| {
+            let copied = self.stage(m, msg, 0).and_then(|e| m.enqueue(e, None));
+            if copied.is_err() {
+                m.count_lost();
+            }
+        });
     }
 
     /// Finds the destination of a unicast (`message.md` §3.1, §3.2) and,

@@ -1015,6 +1015,13 @@ int kdbus_conn_open_fd(struct kdbus_conn *c, int fd, uint64_t flags, size_t pool
 	return 0;
 }
 
+int kdbus_conn_open_monitor(struct kdbus_conn *c, const char *path, uint64_t flags,
+			    uint64_t attach_recv, size_t pool_size)
+{
+	return kdbus_conn_open_b(c, path, NULL, KDBUS_HELLO_MONITOR | flags, _KDBUS_ATTACH_ALL,
+				 attach_recv, pool_size);
+}
+
 int kdbus_conn_open_name(struct kdbus_conn *c, const char *path, uint64_t flags,
 			 const char *name, size_t pool_size)
 {

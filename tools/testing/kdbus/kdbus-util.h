@@ -377,6 +377,11 @@ int kdbus_conn_open_fd(struct kdbus_conn *c, int fd, uint64_t flags, size_t pool
 int kdbus_conn_open_name(struct kdbus_conn *c, const char *path, uint64_t flags,
 			 const char *name, size_t pool_size);
 
+/* A monitor: kdbus_conn_open_b() with KDBUS_HELLO_MONITOR | @flags (e.g.
+ * ACCEPT_FD), send mask ALL and receive mask @attach_recv, no items. */
+int kdbus_conn_open_monitor(struct kdbus_conn *c, const char *path, uint64_t flags,
+			    uint64_t attach_recv, size_t pool_size);
+
 /* KDBUS_CMD_BYEBYE without items; 0 or -errno. */
 int kdbus_byebye(int fd);
 /* KDBUS_CMD_LIST; *@offset and *@list_size (either may be NULL) receive

@@ -14,8 +14,8 @@
  * Match rule validation is in test-match.c; SEND-level errors of signals
  * (EBADMSG, EDOM, EFAULT of the bloom filter) are also in test-send.c.
  *
- * Not tested (not implemented yet): monitors (they get a copy of every
- * broadcast and of filtered unicast signals).
+ * Monitors' copies of broadcasts and of filtered unicast signals are in
+ * test-monitor.c.
  */
 #include <errno.h>
 #include <fcntl.h>

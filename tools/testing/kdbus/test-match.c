@@ -10,9 +10,9 @@
  * counter) are in test-notify.c; broadcasts, bloom evaluation and unicast
  * signals in test-broadcast.c.
  *
- * Not tested (not implemented yet): monitors (they receive every
- * notification without matches); moving activator-queued messages on
- * hand-over.
+ * Monitors (they receive every notification without matches) are in
+ * test-monitor.c. Not tested (not implemented yet): moving
+ * activator-queued messages on hand-over.
  */
 #include <errno.h>
 #include <fcntl.h>
