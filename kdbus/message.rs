@@ -330,20 +330,25 @@ impl Msg {
         })
     }
 
-    /// The `dst_id` of the message at `addr`, read alone (for the quota
-    /// check before the message is read); any error leaves the verdict to
-    /// [`Msg::read`].
-    pub(crate) fn peek_dst_id(addr: u64) -> Result<u64> {
+    /// The `flags` and `dst_id` of the message at `addr`, read alone (for
+    /// the quota check before the message is read); any error leaves the
+    /// verdict to [`Msg::read`].
+    pub(crate) fn peek_route(addr: u64) -> Result<(u64, u64)> {
+        // The header up to and including `dst_id`, which follows `flags`.
+        const LEN: usize = core::mem::offset_of!(KdbusMsg, dst_id) + size_of::<u64>();
         if addr % 8 != 0 {
             return Err(EFAULT);
         }
-        let addr = usize::try_from(addr)
-            .ok()
-            .and_then(|a| a.checked_add(core::mem::offset_of!(KdbusMsg, dst_id)))
-            .ok_or(EFAULT)?;
-        UserSlice::new(UserPtr::from_addr(addr), size_of::<u64>())
+        let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
+        let mut buf = [0u8; LEN];
+        UserSlice::new(UserPtr::from_addr(addr), LEN)
             .reader()
-            .read::<u64>()
+            .read_slice(&mut buf)?;
+        let field = |off| wire::read_at::<u64>(&buf, off).ok_or(EFAULT);
+        Ok((
+            field(core::mem::offset_of!(KdbusMsg, flags))?,
+            field(core::mem::offset_of!(KdbusMsg, dst_id))?,
+        ))
     }
 
     /// The header, as read.

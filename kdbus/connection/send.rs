@@ -93,17 +93,18 @@ impl Connection {
         let addr = args.cmd().msg_address;
         // The quota first: a receiver that refuses any message of our user
         // costs no read of the message (`Documentation/kdbus/deviations.rst`).
-        // Not for synchronous calls, which may be resuming (§4.6).
+        // Not for synchronous calls, which may be resuming (§4.6), nor for
+        // unicast signals, whose failures are silent (§3.5).
         // The receiver found here serves `pin` too: one look-up per SEND.
         let mut found = None;
         if !sync {
-            let dst_id = Msg::peek_dst_id(addr).unwrap_or(0);
+            let (flags, dst_id) = Msg::peek_route(addr).unwrap_or((0, 0));
             if dst_id != 0 && dst_id != KDBUS_DST_ID_BROADCAST {
                 if let Some(dst) = self.bus.find_conn(dst_id) {
                     // With monitors on the bus the message is read all the
                     // same: they see what the receiver's quota refuses
                     // (§3.7).
-                    if !self.bus.has_monitors() {
+                    if !self.bus.has_monitors() && flags & KDBUS_MSG_SIGNAL == 0 {
                         dst.pool.admits(self.charge.user_index())?;
                     }
                     found = Some(dst);

@@ -342,6 +342,21 @@ TEST_F(bc, broadcast_over_quota_is_counted_unicast_signal_is_not)
 	kdbus_conn_close(&small);
 }
 
+TEST_F(bc, unicast_signal_to_receiver_at_its_message_limit_returns_0)
+{
+	struct kdbus_conn rx;
+	int i;
+
+	ASSERT_EQ(0, kdbus_conn_open(&rx, self->tb.path, 0, 256 * 4096));
+	ASSERT_EQ(0, kdbus_match_add(rx.fd, 1, 0));
+	for (i = 1; i <= 256; i++)
+		ASSERT_EQ(0, kdbus_msg_send(self->a.fd, rx.id, 0, 0, i, NULL, 0));
+	EXPECT_EQ(-ENOBUFS, kdbus_msg_send(self->a.fd, rx.id, 0, 0, 257, NULL, 0));
+	/* A unicast signal's failure is silent (message.md §3.5). */
+	EXPECT_EQ(0, kdbus_signal_send(self->a.fd, rx.id, 258, 0, NULL, BLOOM, NULL, 0));
+	kdbus_conn_close(&rx);
+}
+
 /* ------------------------------------------------------------ ordering */
 
 TEST_F(bc, one_sender_order_kept_across_unicasts_and_broadcasts)
