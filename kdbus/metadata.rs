@@ -355,7 +355,11 @@ impl Snapshot {
         if mask & KDBUS_ATTACH_CAPS != 0 {
             if let Some(c) = self.cred.as_ref() {
                 if view == View::Estimate || c.in_current_user_ns() {
-                    push_item(out, KDBUS_ITEM_CAPS, crate::wire::bytes(&caps_payload(c)))?;
+                    push_item(
+                        out,
+                        KDBUS_ITEM_CAPS,
+                        crate::wire::bytes(&caps_payload(c.caps())),
+                    )?;
                 }
             }
         }
@@ -377,14 +381,14 @@ impl Snapshot {
     }
 }
 
-/// The payload of a CAPS item: `last_cap`, then the inheritable,
-/// permitted, effective and bounding sets as two 32-bit words each, bits
-/// above `CAP_LAST_CAP` cleared.
-fn caps_payload(c: &Credential) -> [u32; 9] {
-    let valid = (1u64 << (CAP_LAST_CAP + 1)) - 1;
+/// The payload of a CAPS item for the inheritable, permitted, effective
+/// and bounding `sets`: `last_cap`, then each set as two 32-bit words (low
+/// first), bits above `CAP_LAST_CAP` cleared.
+fn caps_payload(sets: [u64; 4]) -> [u32; 9] {
+    let valid = u64::MAX >> (63 - CAP_LAST_CAP.min(63));
     let mut out = [0u32; 9];
     out[0] = CAP_LAST_CAP;
-    for (words, set) in out[1..].chunks_exact_mut(2).zip(c.caps()) {
+    for (words, set) in out[1..].chunks_exact_mut(2).zip(sets) {
         let set = set & valid;
         words[0] = set as u32;
         words[1] = (set >> 32) as u32;
@@ -412,5 +416,23 @@ fn id_for_current(id: impl KernelId) -> u64 {
         u64::from(id.munged_for_current())
     } else {
         u64::from(u32::MAX)
+    }
+}
+
+#[kunit_tests(kdbus_metadata)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_payload_clears_bits_above_last_cap() {
+        let p = caps_payload([u64::MAX, 0, 1 << 3, (1 << 40) | 1]);
+        assert_eq!(p[0], CAP_LAST_CAP);
+        // Inheritable: every valid bit, nothing above.
+        let high = (u64::MAX >> (63 - CAP_LAST_CAP) >> 32) as u32;
+        assert_eq!((p[1], p[2]), (u32::MAX, high));
+        assert_eq!((p[3], p[4]), (0, 0));
+        assert_eq!((p[5], p[6]), (1 << 3, 0));
+        let bit40 = if CAP_LAST_CAP >= 40 { 1 << 8 } else { 0 };
+        assert_eq!((p[7], p[8]), (1, bit40));
     }
 }
