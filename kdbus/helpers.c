@@ -6,7 +6,13 @@
  * is a copy of a static function of fs/select.c.
  */
 
+#include <linux/audit.h>
+#include <linux/cgroup.h>
 #include <linux/cred.h>
+#include <linux/dcache.h>
+#include <linux/file.h>
+#include <linux/fs_struct.h>
+#include <linux/kernfs.h>
 #include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/namei.h>
@@ -18,6 +24,7 @@
 #include <linux/sched.h>
 #include <linux/shmem_fs.h>
 #include <linux/sched/signal.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/user_namespace.h>
 
@@ -129,4 +136,105 @@ int kdbus_poll_sleep(struct poll_wqueues *pwq, ktime_t expires)
 	__set_current_state(TASK_RUNNING);
 	smp_store_mb(pwq->triggered, 0);
 	return rc;
+}
+
+/*
+ * EXE metadata: the path of the caller's executable as its root shows it,
+ * rendered at the end of @buf (d_path()), and a counted reference to that
+ * root in @root. Returns the offset of the path in @buf, -ENOENT for a
+ * task without an executable mapping, or another -errno.
+ */
+long kdbus_current_exe(char *buf, int buflen, struct path *root)
+{
+	struct mm_struct *mm = current->mm;
+	struct file *exe;
+	char *p;
+
+	if (!mm || !current->fs)
+		return -ENOENT;
+	rcu_read_lock();
+	exe = get_file_rcu(&mm->exe_file);
+	rcu_read_unlock();
+	if (!exe)
+		return -ENOENT;
+	get_fs_root(current->fs, root);
+	p = d_path(&exe->f_path, buf, buflen);
+	fput(exe);
+	if (IS_ERR(p)) {
+		path_put(root);
+		return PTR_ERR(p);
+	}
+	return p - buf;
+}
+
+/* Whether @root is the caller's filesystem root. */
+bool kdbus_is_current_root(const struct path *root)
+{
+	struct fs_struct *fs = current->fs;
+	bool eq;
+
+	if (!fs)
+		return false;
+	read_seqlock_excl(&fs->seq);
+	eq = path_equal(&fs->root, root);
+	read_sequnlock_excl(&fs->seq);
+	return eq;
+}
+
+/*
+ * CMDLINE metadata: a copy (kmalloc) of the caller's argument area up to
+ * its first NUL, in *@out; NULL for a task without one. -EINVAL if the
+ * area holds no NUL, -EFAULT if it cannot be read (strndup_user()).
+ */
+int kdbus_current_argv0(char **out)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned long start, end;
+	char *s;
+
+	*out = NULL;
+	if (!mm)
+		return 0;
+	spin_lock(&mm->arg_lock);
+	start = mm->arg_start;
+	end = mm->arg_end;
+	spin_unlock(&mm->arg_lock);
+	if (end <= start)
+		return -EINVAL;
+	s = strndup_user((const char __user *)start, end - start);
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	*out = s;
+	return 0;
+}
+
+/*
+ * CGROUP metadata: the caller's path in the default hierarchy, from its
+ * root (not translated into a cgroup namespace), into @buf. Returns the
+ * length, -ENOENT without cgroups, or -E2BIG.
+ */
+int kdbus_current_cgroup(char *buf, size_t buflen)
+{
+#ifdef CONFIG_CGROUPS
+	int ret;
+
+	rcu_read_lock();
+	ret = kernfs_path_from_node(task_dfl_cgroup(current)->kn, NULL, buf, buflen);
+	rcu_read_unlock();
+	return ret;
+#else
+	return -ENOENT;
+#endif
+}
+
+/* AUDIT metadata of the caller; false without syscall auditing. */
+bool kdbus_current_audit(u32 *sessionid, kuid_t *loginuid)
+{
+#ifdef CONFIG_AUDITSYSCALL
+	*sessionid = audit_get_sessionid(current);
+	*loginuid = audit_get_loginuid(current);
+	return true;
+#else
+	return false;
+#endif
 }

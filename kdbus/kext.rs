@@ -2,7 +2,8 @@
 
 //! Safe wrappers for kernel APIs that the `kernel` crate does not offer (yet):
 //! the module's kernel interface layer, one child module per subsystem
-//! (`cred`, `pid`, `vfs`, `mm`, `memfd`, `poll`, `workqueue`, `module`).
+//! (`cred`, `pid`, `task`, `vfs`, `mm`, `memfd`, `poll`, `workqueue`,
+//! `module`).
 //!
 //! Object files call the safe functions and types here; besides this
 //! folder, only the entry points of the file system and file operations
@@ -19,6 +20,7 @@ mod mm;
 mod module;
 mod pid;
 mod poll;
+mod task;
 mod vfs;
 mod workqueue;
 
@@ -28,6 +30,7 @@ pub(crate) use mm::*;
 pub(crate) use module::*;
 pub(crate) use pid::*;
 pub(crate) use poll::*;
+pub(crate) use task::*;
 pub(crate) use vfs::*;
 pub(crate) use workqueue::*;
 
@@ -45,6 +48,15 @@ extern "C" {
     );
     fn kdbus_get_pid(pid: *mut bindings::pid) -> *mut bindings::pid;
     fn kdbus_current_comm(tid_comm: *mut u8, pid_comm: *mut u8);
+    fn kdbus_current_exe(
+        buf: *mut u8,
+        buflen: kernel::ffi::c_int,
+        root: *mut bindings::path,
+    ) -> kernel::ffi::c_long;
+    fn kdbus_is_current_root(root: *const bindings::path) -> bool;
+    fn kdbus_current_argv0(out: *mut *mut u8) -> kernel::ffi::c_int;
+    fn kdbus_current_cgroup(buf: *mut u8, buflen: usize) -> kernel::ffi::c_int;
+    fn kdbus_current_audit(sessionid: *mut u32, loginuid: *mut bindings::kuid_t) -> bool;
     fn kdbus_totalram_pages() -> kernel::ffi::c_ulong;
     fn kdbus_access_ok(addr: u64, size: u64) -> bool;
     fn kdbus_file_is_unix_socket(file: *mut bindings::file) -> bool;

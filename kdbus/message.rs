@@ -15,7 +15,7 @@ use kernel::{
     alloc::KVec,
     fs::File,
     prelude::*,
-    sync::{aref::ARef, Arc},
+    sync::{aref::ARef, Arc, SetOnce},
     time::{ClockSource, Monotonic, RealTime},
     uaccess::{UserPtr, UserSlice},
 };
@@ -24,7 +24,7 @@ use crate::{
     item::{
         push_item, push_name_item, push_str_item, push_struct_item, ItemSink, SliceSink, UserBytes,
     },
-    metadata::Snapshot,
+    metadata::{Snapshot, View, PROCESS_META},
     names,
     pool::Pool,
     uapi::*,
@@ -109,9 +109,30 @@ pub(crate) struct Msg {
     pub(crate) seq: u64,
     /// Its layout in a receiver's slice without metadata, computed once.
     layout: Layout,
+    /// The sending task's process metadata, collected as receivers need
+    /// it (`names-match-policy-metadata.md` §4.2).
+    process: SetOnce<Arc<Snapshot>>,
 }
 
 impl Msg {
+    /// The sending task's process metadata with the items in `what`
+    /// collected (at most once per message, §4.2). A collection failure
+    /// fails a non-signal (`EFAULT`, `EINVAL`, `ENOMEM`); a signal goes out
+    /// with what could be collected.
+    pub(crate) fn process_meta(&self, what: u64) -> Result<Arc<Snapshot>> {
+        let snapshot = match self.process.as_ref() {
+            Some(s) => s.clone(),
+            None => {
+                let s = Arc::new(Snapshot::lazy(), GFP_KERNEL)?;
+                self.process.populate(s.clone());
+                s
+            }
+        };
+        let strict = self.head.flags & KDBUS_MSG_SIGNAL == 0;
+        snapshot.collect(what, strict)?;
+        Ok(snapshot)
+    }
+
     /// Reads and validates the message at `addr` (`message.md` §2.5).
     /// `next_seq` draws the sequence number (after rows 1-2).
     pub(crate) fn read(
@@ -327,6 +348,7 @@ impl Msg {
             inline_size,
             seq,
             layout,
+            process: SetOnce::new(),
         })
     }
 
@@ -582,11 +604,14 @@ fn pin_file(fd: i32) -> Result<ARef<File>> {
 /// RECV in the receiver's context (`message.md` §5.4).
 pub(crate) struct MsgMeta {
     snapshot: Option<Arc<Snapshot>>,
+    /// The items selected for the receiver that existed at enqueue.
     mask: u64,
     names: KVec<(KVec<u8>, u64)>,
     description: Option<KVec<u8>>,
     /// seqnum, CLOCK_MONOTONIC and CLOCK_REALTIME in ns.
     timestamp: Option<KdbusTimestamp>,
+    /// The bytes reserved for the items: what any reader gets at most.
+    reserved: usize,
 }
 
 impl MsgMeta {
@@ -598,12 +623,15 @@ impl MsgMeta {
             names: KVec::new(),
             description: None,
             timestamp: None,
+            reserved: 0,
         }
     }
 
-    /// The metadata `mask` selects, of a sender with `snapshot` (taken at
-    /// SEND; `None` for a sender with faked metadata), `names` (with the
-    /// flags it holds them with) and `description`, for message `seq`.
+    /// The metadata `mask` selects, of a sender with `snapshot` (its
+    /// process items collected at SEND; `None` for a sender with faked
+    /// metadata), `names` (with the flags it holds them with) and
+    /// `description`, for message `seq`. Process items not collected now
+    /// stay absent for this receiver even if a later one collects them.
     pub(crate) fn new(
         mask: u64,
         snapshot: Option<Arc<Snapshot>>,
@@ -611,6 +639,8 @@ impl MsgMeta {
         description: Option<&[u8]>,
         seq: u64,
     ) -> Result<Self> {
+        let collected = snapshot.as_ref().map_or(0, |s| s.available());
+        let mask = mask & (collected | !PROCESS_META);
         let own = if mask & KDBUS_ATTACH_NAMES != 0 {
             names
         } else {
@@ -628,19 +658,31 @@ impl MsgMeta {
             monotonic_ns: <Monotonic as ClockSource>::ktime_get() as u64,
             realtime_ns: <RealTime as ClockSource>::ktime_get() as u64,
         });
-        Ok(Self {
+        let mut meta = Self {
             snapshot,
             mask,
             names: own,
             description,
             timestamp,
-        })
+            reserved: 0,
+        };
+        if mask != 0 {
+            let mut v = KVec::new();
+            meta.write_as(&mut v, View::Estimate)?;
+            meta.reserved = v.len();
+        }
+        Ok(meta)
     }
 
-    /// Appends the items, translated for the calling task.
+    /// Appends the items, translated for the calling task (never more than
+    /// [`MsgMeta::len`] bytes).
     pub(crate) fn write(&self, out: &mut KVec<u8>) -> Result {
+        self.write_as(out, View::Reader)
+    }
+
+    fn write_as(&self, out: &mut KVec<u8>, view: View) -> Result {
         if let Some(s) = &self.snapshot {
-            s.write_items(self.mask, out)?;
+            s.write_items(self.mask, out, view)?;
         }
         for (n, f) in self.names.iter() {
             push_name_item(out, *f, n)?;
@@ -654,11 +696,15 @@ impl MsgMeta {
         Ok(())
     }
 
-    /// The bytes [`MsgMeta::write`] produces (the same in every context).
+    /// The bytes reserved for the items in the slice: what
+    /// [`MsgMeta::write`] produces at most, for any reader.
     pub(crate) fn len(&self) -> Result<usize> {
-        let mut v = KVec::new();
-        self.write(&mut v)?;
-        Ok(v.len())
+        Ok(self.reserved)
+    }
+
+    /// Whether no item can be written.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.reserved == 0
     }
 }
 

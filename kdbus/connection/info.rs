@@ -10,6 +10,7 @@ use crate::{
         name_item_size, push_name_item, push_str_item, sanitize_attach, Args, CmdSpec, ItemRule,
         Parsed,
     },
+    metadata::View,
     uapi::*,
     wire::INFO_HEADER,
 };
@@ -121,7 +122,7 @@ impl Connection {
         push_info(&mut out, 0, peer.id, peer.hello_flags)?;
         let send = peer.attach_send.load(ordering::Relaxed);
         let mask = mask & send & crate::attach_flags_mask();
-        peer.meta.write_items(mask, &mut out)?;
+        peer.meta.write_items(mask, &mut out, View::Reader)?;
         if mask & KDBUS_ATTACH_NAMES != 0 {
             for (name, flags) in self.bus.names_of(&peer)?.iter() {
                 push_name_item(&mut out, *flags, name)?;
@@ -149,7 +150,9 @@ impl Connection {
         // Never for the bus creator: it is not a connection.
         let mask =
             mask & !(KDBUS_ATTACH_NAMES | KDBUS_ATTACH_CONN_DESCRIPTION | KDBUS_ATTACH_TIMESTAMP);
-        self.bus.creator().write_items(mask, &mut out)?;
+        self.bus
+            .creator()
+            .write_items(mask, &mut out, View::Reader)?;
         self.write_info(&mut args, &mut out)
     }
 

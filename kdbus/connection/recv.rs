@@ -174,10 +174,15 @@ impl Connection {
         install_fds: bool,
         install_memfds: bool,
     ) -> Result<Installer> {
-        let mut meta = KVec::new();
-        e.meta.write(&mut meta)?;
         // Without metadata, the `size` written at SEND is already final.
-        if !meta.is_empty() {
+        // Items dropped for this reader (`names-match-policy-metadata.md`
+        // §4.4) shorten the block; it never outgrows its reservation.
+        if !e.meta.is_empty() {
+            let mut meta = KVec::new();
+            e.meta.write(&mut meta)?;
+            if meta.len() > e.meta.len()? {
+                return Err(EFAULT);
+            }
             self.pool.write(e.off + e.header_items, &meta)?;
             let size = (e.header_items + meta.len()) as u64;
             self.pool

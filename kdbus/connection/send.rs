@@ -18,7 +18,7 @@ use crate::{
     item::{Args, CmdSpec, ItemRule, Parsed},
     kext,
     message::{Msg, MsgMeta},
-    metadata::Snapshot,
+    metadata::PROCESS_META,
     queue::Entry,
     reply::{self, Reply},
     uapi::*,
@@ -48,19 +48,6 @@ pub(super) fn write_empty_reply(args: &mut Args<KdbusCmdSend>, pool_size: usize)
 
 /// The quota index of the kernel's notifications.
 pub(super) const KERNEL_USER: u32 = 0;
-
-/// Attach flags of process metadata (collected from the sending task).
-pub(super) const PROCESS_META: u64 = KDBUS_ATTACH_CREDS
-    | KDBUS_ATTACH_PIDS
-    | KDBUS_ATTACH_AUXGROUPS
-    | KDBUS_ATTACH_TID_COMM
-    | KDBUS_ATTACH_PID_COMM
-    | KDBUS_ATTACH_EXE
-    | KDBUS_ATTACH_CMDLINE
-    | KDBUS_ATTACH_CGROUP
-    | KDBUS_ATTACH_CAPS
-    | KDBUS_ATTACH_SECLABEL
-    | KDBUS_ATTACH_AUDIT;
 
 /// The file of a CANCEL_FD item (`message.md` §4.7): `EBADF` if the
 /// descriptor is not open, `EINVAL` if its file cannot be polled.
@@ -331,9 +318,10 @@ impl Connection {
         let send_mask = self.attach_send.load(ordering::Relaxed);
         let recv_mask = dst.attach_recv.load(ordering::Relaxed);
         let mask = crate::attach_flags_mask() & send_mask & recv_mask;
-        // A sender with faked metadata contributes no process items.
+        // A sender with faked metadata contributes no process items; the
+        // others' are collected as far as this receiver needs them.
         let snapshot = if mask & PROCESS_META != 0 && !self.meta.is_faked() {
-            Some(Arc::new(Snapshot::current()?, GFP_KERNEL)?)
+            Some(msg.process_meta(mask)?)
         } else {
             None
         };

@@ -75,6 +75,10 @@ pub(crate) trait KernelId: Copy + Eq {
     /// This ID as the caller's user namespace sees it, the overflow ID if
     /// it is not mapped there (`from_kuid_munged`, `from_kgid_munged`).
     fn munged_for_current(self) -> u32;
+
+    /// This ID as the caller's user namespace sees it, `None` if it is
+    /// invalid or not mapped there (`from_kuid`, `from_kgid`).
+    fn for_current(self) -> Option<u32>;
 }
 
 impl KernelId for Kuid {
@@ -99,6 +103,12 @@ impl KernelId for Kuid {
         // SAFETY: `current_user_ns()` is valid for this call.
         unsafe { bindings::from_kuid_munged(bindings::current_user_ns(), self.into_raw()) }
     }
+
+    fn for_current(self) -> Option<u32> {
+        // SAFETY: `current_user_ns()` is valid for this call.
+        let id = unsafe { bindings::from_kuid(bindings::current_user_ns(), self.into_raw()) };
+        (id != INVALID_ID).then_some(id)
+    }
 }
 
 impl KernelId for Kgid {
@@ -122,6 +132,12 @@ impl KernelId for Kgid {
     fn munged_for_current(self) -> u32 {
         // SAFETY: `current_user_ns()` is valid for this call.
         unsafe { bindings::from_kgid_munged(bindings::current_user_ns(), self.kgid) }
+    }
+
+    fn for_current(self) -> Option<u32> {
+        // SAFETY: `current_user_ns()` is valid for this call.
+        let id = unsafe { bindings::from_kgid(bindings::current_user_ns(), self.kgid) };
+        (id != INVALID_ID).then_some(id)
     }
 }
 
@@ -205,7 +221,15 @@ pub(crate) trait CredentialExt {
     fn ids(&self) -> CredIds;
     /// The supplementary groups.
     fn groups(&self) -> &[Kgid];
+    /// The inheritable, permitted, effective and bounding capability
+    /// sets, in this order (one bit per capability).
+    fn caps(&self) -> [u64; 4];
+    /// Whether the credential's user namespace is the caller's.
+    fn in_current_user_ns(&self) -> bool;
 }
+
+/// The highest capability number of the running kernel (`CAP_LAST_CAP`).
+pub(crate) const CAP_LAST_CAP: u32 = bindings::CAP_LAST_CAP;
 
 /// Reads a field of the `struct cred` behind `$c` (a `&Credential`).
 macro_rules! cred_field {
@@ -256,6 +280,21 @@ impl CredentialExt for Credential {
             let n = usize::try_from((*gi).ngroups).unwrap_or(0);
             core::slice::from_raw_parts(core::ptr::addr_of!((*gi).gid).cast::<Kgid>(), n)
         }
+    }
+
+    fn caps(&self) -> [u64; 4] {
+        [
+            cred_field!(self, cap_inheritable).val,
+            cred_field!(self, cap_permitted).val,
+            cred_field!(self, cap_effective).val,
+            cred_field!(self, cap_bset).val,
+        ]
+    }
+
+    fn in_current_user_ns(&self) -> bool {
+        // SAFETY: `current_user_ns()` is valid for this call; only the
+        // pointers are compared.
+        cred_field!(self, user_ns) == unsafe { bindings::current_user_ns() }
     }
 }
 

@@ -951,6 +951,32 @@ int kdbus_run_userns(const struct kdbus_userns *ns, int (*fn)(void *), void *arg
 	return pid < 0 ? pid : kdbus_wait(pid);
 }
 
+/* In the child: unshare the pid namespace and run @fn in a grandchild,
+ * the first process (pid 1) of the new namespace. */
+static int pidns_child(int (*fn)(void *), void *arg)
+{
+	pid_t pid;
+
+	if (unshare(CLONE_NEWPID) < 0)
+		return 125;
+	pid = kdbus_spawn(fn, arg);
+	if (pid < 0)
+		return 125;
+	pid = kdbus_wait(pid);
+	return pid < 0 ? 125 : pid;
+}
+
+int kdbus_run_pidns(int (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		_exit(pidns_child(fn, arg));
+	return kdbus_wait(pid);
+}
+
 /* ------------------------------------------------------ connection commands */
 
 int kdbus_hello_b(int fd, struct kdbus_builder *b, uint64_t flags, uint64_t attach_send,

@@ -339,6 +339,11 @@ struct kdbus_userns {
 pid_t kdbus_spawn_userns(const struct kdbus_userns *ns, int (*fn)(void *), void *arg);
 int kdbus_run_userns(const struct kdbus_userns *ns, int (*fn)(void *), void *arg);
 
+/* Run @fn(arg) as pid 1 of a new pid namespace (a grandchild; needs
+ * CAP_SYS_ADMIN) and return its exit status; 125 if the namespace or the
+ * process could not be made. */
+int kdbus_run_pidns(int (*fn)(void *), void *arg);
+
 /*
  * For functions run in children: on failure log the condition to stderr
  * and return 1 from the enclosing function (an int (*)(void *)).
