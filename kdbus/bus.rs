@@ -618,11 +618,14 @@ impl Bus {
         self.ids.lock().get(id).map(Arc::from)
     }
 
-    /// A snapshot of the connections, for LIST.
-    pub(crate) fn conns(&self) -> Result<KVec<Arc<Connection>>> {
+    /// The connections with reply trackers, for a teardown to find the
+    /// calls made to the leaving connection: one atomic read per
+    /// connection under the bus lock, and a copy of just the callers (an
+    /// idle connection costs no lock and no reference).
+    pub(crate) fn callers(&self) -> Result<KVec<Arc<Connection>>> {
         let inner = self.inner.lock();
-        let mut v = KVec::with_capacity(inner.conns.len(), GFP_KERNEL)?;
-        for c in inner.conns.iter() {
+        let mut v = KVec::new();
+        for c in inner.conns.iter().filter(|c| c.has_trackers()) {
             v.push(c.clone(), GFP_KERNEL)?;
         }
         Ok(v)

@@ -45,7 +45,7 @@ use kernel::{
     new_delayed_work, new_mutex, new_poll_condvar,
     prelude::*,
     sync::{
-        atomic::Atomic,
+        atomic::{ordering, Atomic},
         poll::{PollCondVar, PollTable},
         Arc, Mutex,
     },
@@ -398,6 +398,11 @@ impl Connection {
         self.kind
     }
 
+    /// Whether some reply tracker of our calls exists (an atomic read).
+    pub(crate) fn has_trackers(&self) -> bool {
+        self.replies_alive.load(ordering::Relaxed) != 0
+    }
+
     pub(crate) fn hello_flags(&self) -> u64 {
         self.hello_flags
     }
@@ -496,8 +501,12 @@ impl Connection {
                 self.unstage(e);
             }
         }
-        // 8. Calls others made to us: `EPIPE` or REPLY_DEAD.
-        if let Ok(conns) = self.bus.conns() {
+        // 8. Calls others made to us: `EPIPE` or REPLY_DEAD. Only callers
+        // with trackers are visited. A caller whose first tracker appears
+        // after the look-up sends to us after `disconnected` was set, so
+        // that call fails; one that existed before is seen (its count was
+        // raised before it queued the call under our lock).
+        if let Ok(conns) = self.bus.callers() {
             for c in conns.iter() {
                 // On allocation failure those callers time out instead.
                 let _ = c.abandon_calls_to(self.id);

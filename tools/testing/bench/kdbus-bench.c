@@ -70,7 +70,8 @@
  *       pipe, vec, memfd, call (o, r and c sections)
  *   -s  comma-separated payload sizes in bytes (default all; o, r, c)
  *   -m  sections: o one-way, r round trip, b bus state, n send by name,
- *       f broadcast fan-out, c syscall costs (default "orbnf"); the goals
+ *       f broadcast fan-out, x disconnect, c syscall costs (default
+ *       "orbnfx"); the goals
  *       are printed when o and b both run
  *   -v  one-way rows also show the voluntary context switches (sleeps) per
  *       message of the sender and of the receiver; the fan-out shows the
@@ -114,7 +115,7 @@
 static double secs = 0.5;
 static unsigned kind_mask = ~0u;	/* -t: 1 << enum kind */
 static size_t only_sizes[16];		/* -s: 0-terminated; empty: all */
-static const char *sections = "orbnf";	/* -m */
+static const char *sections = "orbnfx";	/* -m */
 static int verbose;			/* -v */
 static volatile sig_atomic_t stop_flag;
 
@@ -1647,6 +1648,62 @@ out:
 	return fc;
 }
 
+/* ---- Disconnect: what closing a connection costs as the bus grows ---- */
+
+#define CLOSE_N	20	/* connections closed per run */
+
+/* The wall time of close() of CLOSE_N idle connections on the current bus,
+ * per close in ms; -1 on error. */
+static double measure_close(void)
+{
+	struct kconn c[CLOSE_N];
+	double t;
+	int n;
+
+	for (n = 0; n < CLOSE_N; n++)
+		if (kconn_open(&c[n], SMALL_POOL, 0))
+			break;
+	t = now();
+	for (int i = 0; i < n; i++)
+		close(c[i].fd);
+	t = now() - t;
+	return n == CLOSE_N ? t / n * 1e3 : -1;
+}
+
+/* Closing a connection on an empty bus and on one with 1000 idle
+ * connections (100 of them holding names): the teardown visits only
+ * connections with reply trackers, so the two should be close. */
+static void close_section(void)
+{
+	double t[2][REPS];
+	int ok[2] = { 0 }, err = 0, made = 0;
+	char r[16], label[64];
+
+	for (int rep = 0; rep < REPS; rep++) {
+		double v = measure_close();
+
+		if (v >= 0)
+			t[0][ok[0]++] = v;
+		idle_open(&err);
+		made = n_idle;
+		v = measure_close();
+		if (v >= 0)
+			t[1][ok[1]++] = v;
+		idle_close();
+	}
+	printf("Disconnect: close() of %d idle connections (HELLO'd, pool not mapped),\n"
+	       "wall time per close, the median of %d alternating runs.\n\n", CLOSE_N, REPS);
+	snprintf(label, sizeof(label), "%d idle conns, %d names", made, IDLE_NAMES);
+	printf("%-40s %12s\n", "bus", "ms/close");
+	if (ok[0])
+		printf("%-40s %12.3f\n", "empty bus", median(t[0], ok[0]));
+	if (ok[1])
+		printf("%-40s %12.3f\n", label, median(t[1], ok[1]));
+	ratio(r, ok[1] ? median(t[1], ok[1]) : 0, ok[0] ? median(t[0], ok[0]) : 0,
+	      ok[0] && ok[1]);
+	printf("close with %d idle conns / empty bus: %s\n", made, r);
+}
+
 static void fanout_section(void)
 {
 	double rate[2][REPS] = { { 0 } }, tx[2][REPS] = { { 0 } }, all[2][REPS] = { { 0 } };
@@ -1969,6 +2026,11 @@ more:
 		if (want_section('b') || want_section('n'))
 			printf("\n");
 		fanout_section();
+	}
+	if (want_section('x')) {
+		if (want_section('b') || want_section('n') || want_section('f'))
+			printf("\n");
+		close_section();
 	}
 	printf("\nkdbus-bench: done in %.0f s\n", now() - t_start);
 	return 0;
