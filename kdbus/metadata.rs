@@ -94,13 +94,23 @@ pub(crate) struct Snapshot {
     tried: Atomic<u64>,
 }
 
-/// Runs the collection `f` of a part if `want`; its error counts only
-/// when `strict`.
-fn part(want: bool, strict: bool, f: impl FnOnce() -> Result) -> Result {
+/// Collects one part into `slot` if `want`: `get` gives its value, or
+/// `None` for a task that has none (the item is then absent); an error
+/// counts only when `strict`.
+fn part<T>(
+    want: bool,
+    strict: bool,
+    slot: &SetOnce<T>,
+    get: impl FnOnce() -> Result<Option<T>>,
+) -> Result {
     if !want {
         return Ok(());
     }
-    match f() {
+    match get() {
+        Ok(Some(v)) => {
+            slot.populate(v);
+            Ok(())
+        }
         Err(e) if strict => Err(e),
         _ => Ok(()),
     }
@@ -153,53 +163,42 @@ impl Snapshot {
         part(
             want(CRED_ITEMS) && self.cred.as_ref().is_none(),
             strict,
-            || {
-                self.cred.populate(kext::current_cred());
-                Ok(())
-            },
+            &self.cred,
+            || Ok(Some(kext::current_cred())),
         )?;
-        part(want(KDBUS_ATTACH_PIDS), strict, || {
-            self.pids.populate(kext::current_pids());
-            Ok(())
+        part(want(KDBUS_ATTACH_PIDS), strict, &self.pids, || {
+            Ok(Some(kext::current_pids()))
         })?;
         part(
             want(COMM_ITEMS) && self.comm.as_ref().is_none(),
             strict,
+            &self.comm,
             || {
                 let (tid, pid) = kext::current_comm();
-                self.comm.populate([tid, pid]);
-                Ok(())
+                Ok(Some([tid, pid]))
             },
         )?;
-        part(want(KDBUS_ATTACH_EXE), strict, || {
-            if let Some(exe) = kext::current_exe()? {
-                self.exe.populate(exe);
-            }
-            Ok(())
-        })?;
-        part(want(KDBUS_ATTACH_CMDLINE), strict, || {
-            if let Some(c) = kext::current_argv0()? {
-                self.cmdline.populate(c);
-            }
-            Ok(())
-        })?;
-        part(want(KDBUS_ATTACH_CGROUP), strict, || {
-            if let Some(c) = kext::current_cgroup()? {
-                self.cgroup.populate(c);
-            }
-            Ok(())
-        })?;
-        part(want(KDBUS_ATTACH_SECLABEL), strict, || {
-            if let Some(s) = current_seclabel()? {
-                self.seclabel.populate(s);
-            }
-            Ok(())
-        })?;
-        part(want(KDBUS_ATTACH_AUDIT), strict, || {
-            if let Some(a) = kext::current_audit() {
-                self.audit.populate(a);
-            }
-            Ok(())
+        part(want(KDBUS_ATTACH_EXE), strict, &self.exe, kext::current_exe)?;
+        part(
+            want(KDBUS_ATTACH_CMDLINE),
+            strict,
+            &self.cmdline,
+            kext::current_argv0,
+        )?;
+        part(
+            want(KDBUS_ATTACH_CGROUP),
+            strict,
+            &self.cgroup,
+            kext::current_cgroup,
+        )?;
+        part(
+            want(KDBUS_ATTACH_SECLABEL),
+            strict,
+            &self.seclabel,
+            current_seclabel,
+        )?;
+        part(want(KDBUS_ATTACH_AUDIT), strict, &self.audit, || {
+            Ok(kext::current_audit())
         })
     }
 
