@@ -95,7 +95,13 @@ impl PolicyDb {
     /// Builds a database from NAME/POLICY_ACCESS items (§3.3 steps 1-7):
     /// ids are read in the caller's user namespace.
     pub(crate) fn from_items(items: Items<'_>, wildcards: bool) -> Result<Self> {
-        let mut entries: KVec<Entry> = KVec::new();
+        let mut db = Self::new();
+        // The entry POLICY_ACCESS items go to: the last NAME's, at the
+        // position it was inserted at (only a NAME inserts).
+        let mut current = None;
+        // Duplicates are reported after the whole walk (§3.3: EINVAL
+        // first).
+        let mut duplicate = false;
         for item in items {
             match item.ty {
                 KDBUS_ITEM_NAME => {
@@ -109,15 +115,12 @@ impl PolicyDb {
                     } else {
                         name
                     };
-                    let owned = crate::copy_bytes(key)?;
-                    entries.push(
-                        Entry {
-                            name: owned,
-                            wildcard,
-                            access: KVec::new(),
-                        },
-                        GFP_KERNEL,
-                    )?;
+                    let entry = Entry {
+                        name: crate::copy_bytes(key)?,
+                        wildcard,
+                        access: KVec::new(),
+                    };
+                    current = Some(db.insert(entry, &mut duplicate)?);
                 }
                 KDBUS_ITEM_POLICY_ACCESS => {
                     let KdbusPolicyAccess {
@@ -126,7 +129,7 @@ impl PolicyDb {
                         id,
                     } = item.view()?;
                     let id = id as u32;
-                    let entry = entries.last_mut().ok_or(EINVAL)?;
+                    let entry = current.and_then(|i| db.entries.get_mut(i)).ok_or(EINVAL)?;
                     if access > KDBUS_POLICY_OWN {
                         return Err(EINVAL);
                     }
@@ -141,16 +144,32 @@ impl PolicyDb {
                 _ => {}
             }
         }
-        // Duplicates are found after the whole walk (§3.3: EINVAL first);
-        // sorted, they are neighbours.
-        entries.sort_unstable_by(|a, b| a.cmp_key(b.wildcard, &b.name));
-        if entries
-            .windows(2)
-            .any(|w| matches!(w, [a, b] if a.cmp_key(b.wildcard, &b.name).is_eq()))
-        {
+        if duplicate {
             return Err(EEXIST);
         }
-        Ok(Self { entries })
+        Ok(db)
+    }
+
+    /// Inserts `entry` at its sorted position, which it returns; one with
+    /// the same key sets `duplicate` (and goes in beside it). O(n) per
+    /// insertion: the installers are privileged and bounded by the
+    /// command's size.
+    fn insert(&mut self, entry: Entry, duplicate: &mut bool) -> Result<usize> {
+        let pos = match self
+            .entries
+            .binary_search_by(|e| e.cmp_key(entry.wildcard, &entry.name))
+        {
+            Ok(pos) => {
+                *duplicate = true;
+                pos
+            }
+            Err(pos) => pos,
+        };
+        self.entries.reserve(1, GFP_KERNEL)?;
+        self.entries
+            .insert_within_capacity(pos, entry)
+            .map_err(|_| ENOMEM)?;
+        Ok(pos)
     }
 
     /// Whether `cred` gets at least `level` on `name`.
@@ -252,12 +271,13 @@ mod tests {
     }
 
     fn db(entries: &[(&[u8], Option<u64>)]) -> PolicyDb {
-        let mut v = KVec::new();
+        let mut db = PolicyDb::new();
+        let mut duplicate = false;
         for (name, access) in entries {
-            assert!(v.push(entry(name, *access), GFP_KERNEL).is_ok());
+            assert!(db.insert(entry(name, *access), &mut duplicate).is_ok());
         }
-        v.sort_unstable_by(|a, b| a.cmp_key(b.wildcard, &b.name));
-        PolicyDb { entries: v }
+        assert!(!duplicate);
+        db
     }
 
     /// The access the entry used for `name` grants, if there is one.
@@ -281,6 +301,22 @@ mod tests {
         assert_eq!(used(&d, b"a.b"), Some(Some(KDBUS_POLICY_TALK)));
         assert_eq!(used(&d, b"a.b.c"), None);
         assert_eq!(used(&d, b"z"), None);
+    }
+
+    #[test]
+    fn insert_keeps_order_and_flags_duplicates() {
+        let mut d = PolicyDb::new();
+        let mut duplicate = false;
+        for name in [b"c.d" as &[u8], b"a.b", b"a.b.*", b"b.c"] {
+            assert!(d.insert(entry(name, None), &mut duplicate).is_ok());
+        }
+        assert!(!duplicate);
+        assert!(d
+            .entries
+            .windows(2)
+            .all(|w| w[0].cmp_key(w[1].wildcard, &w[1].name).is_lt()));
+        assert!(d.insert(entry(b"a.b.*", None), &mut duplicate).is_ok());
+        assert!(duplicate);
     }
 
     #[test]
