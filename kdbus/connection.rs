@@ -42,11 +42,11 @@
 use kernel::{
     alloc::KVec,
     fs::File,
-    new_delayed_work, new_mutex, new_poll_condvar,
+    new_delayed_work, new_mutex,
     prelude::*,
     sync::{
         atomic::{ordering, Atomic},
-        poll::{PollCondVar, PollTable},
+        poll::{PollCondVarBox, PollTable},
         Arc, Mutex,
     },
     workqueue::DelayedWork,
@@ -129,8 +129,11 @@ pub(crate) struct Connection {
     active: Gate,
     #[pin]
     inner: Mutex<ConnInner>,
-    #[pin]
-    wait: PollCondVar,
+    /// Pollers and synchronous callers wait here. Boxed and freed after an
+    /// RCU grace period (`kfree_rcu`), so that dropping a connection never
+    /// waits for one (`PollCondVar`'s own drop calls `synchronize_rcu()`,
+    /// which cost every close() about 10 ms).
+    wait: PollCondVarBox,
 }
 
 /// HELLO's arguments.
@@ -245,6 +248,8 @@ pub(crate) fn hello(
 
     let (bloom_size, n_hash) = bus.bloom();
     let replies_alive = Arc::new(Atomic::new(0), GFP_KERNEL)?;
+    let wait = PollCondVarBox::new(kernel::optional_name!(), kernel::static_lock_class!())
+        .map_err(|_| ENOMEM)?;
     let conn = Arc::pin_init(
         try_pin_init!(Connection {
             id,
@@ -269,7 +274,7 @@ pub(crate) fn hello(
                 queue: Queue::new(),
                 replies: Trackers::new(),
             }),
-            wait <- new_poll_condvar!(),
+            wait,
         }),
         GFP_KERNEL,
     )?;
