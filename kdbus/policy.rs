@@ -249,8 +249,9 @@ mod tests {
     /// An entry for `name` (a trailing `.*` makes it a wildcard) whose one
     /// WORLD record grants `access`.
     fn entry(name: &[u8], access: Option<u64>) -> Entry {
-        let wildcard = name.ends_with(b".*");
-        let key = &name[..name.len() - if wildcard { 2 } else { 0 }];
+        let key = name.strip_suffix(b".*");
+        let wildcard = key.is_some();
+        let key = key.unwrap_or(name);
         let mut records = KVec::new();
         if let Some(access) = access {
             assert!(records
@@ -263,8 +264,10 @@ mod tests {
                 )
                 .is_ok());
         }
+        let copy = crate::copy_bytes(key);
+        assert!(copy.is_ok());
         Entry {
-            name: crate::copy_bytes(key).expect("alloc"),
+            name: copy.unwrap_or_default(),
             wildcard,
             access: records,
         }
