@@ -233,6 +233,12 @@ char *kdbus_make_name(char *buf, size_t len, uid_t uid, const char *tag)
 	return buf;
 }
 
+bool kdbus_builtin(void)
+{
+	return access("/sys/module/" KDBUS_MODULE, F_OK) == 0 &&
+	       access("/sys/module/" KDBUS_MODULE "/initstate", F_OK) < 0;
+}
+
 int kdbus_mount_tmp(char *dir, size_t len)
 {
 	if (snprintf(dir, len, "/tmp/kdbus-test.XXXXXX") >= (int)len)

@@ -156,6 +156,8 @@ char *kdbus_path(char *buf, size_t len, const char *root, const char *fmt, ...)
 /* Mount a new kdbusfs (a new domain) on a fresh temporary directory, whose
  * path is written to @dir (at least 64 bytes). Returns 0 or -errno. */
 int kdbus_mount_tmp(char *dir, size_t len);
+/* Whether kdbus is built into the kernel (a module has an initstate). */
+bool kdbus_builtin(void);
 /* Unmount and remove a directory made by kdbus_mount_tmp(). */
 void kdbus_umount_tmp(const char *dir);
 
