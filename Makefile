@@ -10,6 +10,10 @@
 #   make vm         interactive shell in the guest with kdbus loaded
 #   make bench      benchmarks on the `bench` kernel
 #   make clippy     build the module with CLIPPY=1
+#   make kernel-patch  the patch series adding kdbus to a Linux tree
+#                   (build/kernel-patch)
+#   make check-intree  that series applied, kdbus built in, kselftests in
+#                   the VM (`make check` runs it too)
 #   make clean
 #
 # Toolchain, kernel source and kernel builds live in $(KDBUS_CACHE)
@@ -27,7 +31,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(BUILD)/module-$(FLAVOUR) \
 	LLVM=1 RUSTC=/usr/bin/rustc RUSTFMT=/usr/bin/rustfmt CLIPPY_DRIVER=/usr/bin/clippy-driver \
 	BINDGEN=$(KDBUS_CACHE)/cargo/bin/bindgen HOSTRUSTC=/usr/bin/rustc
 
-.PHONY: all module setup clippy demo check vm bench clean rustfmt
+.PHONY: all module setup clippy demo check check-intree kernel-patch vm bench clean rustfmt
 
 all: module
 
@@ -50,6 +54,13 @@ demo:
 
 check:
 	@tools/testing/check
+
+check-intree:
+	@tools/testing/check-intree
+
+# Against the cached 7.3 source, or any Linux tree given as KSRC=.
+kernel-patch:
+	@tools/kernel-patch/generate -o $(BUILD)/kernel-patch $(KSRC)
 
 vm: module
 	@tools/testing/vm/run -i -f $(BUILD)/module-$(FLAVOUR)/kdbus.ko \
