@@ -10,6 +10,7 @@
 #   make vm         interactive shell in the guest with kdbus loaded
 #   make bench      benchmarks on the `bench` kernel
 #   make clippy     build the module with CLIPPY=1
+#   make deb        Debian packages kdbus-dkms and kdbus-tests in build/deb/
 #   make clean
 #
 # Toolchain, kernel source and kernel builds live in $(KDBUS_CACHE)
@@ -27,7 +28,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(BUILD)/module-$(FLAVOUR) \
 	LLVM=1 RUSTC=/usr/bin/rustc RUSTFMT=/usr/bin/rustfmt CLIPPY_DRIVER=/usr/bin/clippy-driver \
 	BINDGEN=$(KDBUS_CACHE)/cargo/bin/bindgen HOSTRUSTC=/usr/bin/rustc
 
-.PHONY: all module setup clippy demo check vm bench clean rustfmt
+.PHONY: all module setup clippy demo check vm bench clean rustfmt deb
 
 all: module
 
@@ -50,6 +51,9 @@ demo:
 
 check:
 	@tools/testing/check
+
+deb:
+	@tools/packaging/deb
 
 vm: module
 	@tools/testing/vm/run -i -f $(BUILD)/module-$(FLAVOUR)/kdbus.ko \
