@@ -14,6 +14,7 @@
 #                   (build/kernel-patch)
 #   make check-intree  that series applied, kdbus built in, kselftests in
 #                   the VM (`make check` runs it too)
+#   make deb        Debian packages kdbus-dkms and kdbus-tests in build/deb/
 #   make clean
 #
 # Toolchain, kernel source and kernel builds live in $(KDBUS_CACHE)
@@ -31,7 +32,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(BUILD)/module-$(FLAVOUR) \
 	LLVM=1 RUSTC=/usr/bin/rustc RUSTFMT=/usr/bin/rustfmt CLIPPY_DRIVER=/usr/bin/clippy-driver \
 	BINDGEN=$(KDBUS_CACHE)/cargo/bin/bindgen HOSTRUSTC=/usr/bin/rustc
 
-.PHONY: all module setup clippy demo check check-intree kernel-patch vm bench clean rustfmt
+.PHONY: all module setup clippy demo check check-intree kernel-patch vm bench clean rustfmt deb
 
 all: module
 
@@ -61,6 +62,9 @@ check-intree:
 # Against the cached 7.3 source, or any Linux tree given as KSRC=.
 kernel-patch:
 	@tools/kernel-patch/generate -o $(BUILD)/kernel-patch $(KSRC)
+
+deb:
+	@tools/packaging/deb
 
 vm: module
 	@tools/testing/vm/run -i -f $(BUILD)/module-$(FLAVOUR)/kdbus.ko \
