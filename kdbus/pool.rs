@@ -261,23 +261,29 @@ impl Pool {
 
     /// Stores `new` at index `idx` unless a page is there already (a racing
     /// writer stored it since our look-up: then `new` is freed and the
-    /// stored page is used), and takes any zero page shown for `idx` out
+    /// stored page is used), after taking any zero page shown for `idx` out
     /// of the user mappings. Returns the page that stays at `idx`.
+    ///
+    /// The zap comes first: once stored, the page is found by other
+    /// writers without `populate` ([`Pool::page`]), who write a message
+    /// into it and queue it at once; a zero page still mapped then would
+    /// show its receiver zeros where the message is. No fault can map the
+    /// zero page again between the zap and the store: faults look and map
+    /// under `populate`, which we hold.
     fn install(&self, idx: usize, new: KBox<Page>) -> Result<&Page> {
         let populate = self.populate.lock();
         if let Some(page) = self.stored(idx) {
             return Ok(page);
         }
-        // Only `install` stores, under `populate`: the slot stays empty even
-        // though `store` may drop the XArray lock to allocate.
-        let old = self.pages.lock().store(idx, new, GFP_KERNEL)?;
-        debug_assert!(old.is_none());
         if populate.zero_mapped {
             if let Some(mapping) = &populate.mapping {
                 mapping.unmap_page(idx);
             }
         }
-        // `populate` is held over the zap, so the mapping stays.
+        // Only `install` stores, under `populate`: the slot stays empty even
+        // though `store` may drop the XArray lock to allocate.
+        let old = self.pages.lock().store(idx, new, GFP_KERNEL)?;
+        debug_assert!(old.is_none());
         self.stored(idx).ok_or(ENOMEM)
     }
 
