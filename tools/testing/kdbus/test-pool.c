@@ -736,7 +736,11 @@ TEST_F_TIMEOUT(pool, reading_untouched_pages_allocates_nothing_and_sees_later_wr
  * slices are received but not freed, so every write goes to pages never
  * written before. Every message carries its length, sequence number and
  * a checksum, verified at RECV. A lost page shows as a bad checksum, a
- * freed one as a KASAN report in the kernel log (which fails the VM run).
+ * freed one as a KASAN report in the kernel log (which fails the VM run),
+ * a page stored before the zero page was taken out of the receiver's
+ * mapping as a message that reads as zeros at RECV and right a moment
+ * later ("length 0 ... length now N"). A failure report says whether a
+ * fresh mapping shows other bytes (a stale mapping) or the same.
  */
 #define RACE_POOL	(16 << 20)
 #define RACE_MAX	(40 << 10)	/* largest payload after the header */
@@ -764,7 +768,7 @@ struct race {
 	uint64_t written;		/* atomic: about where the senders write */
 	pthread_mutex_t lock;
 	int err;			/* first error, under lock */
-	char why[160];
+	char why[400];
 	uint64_t msgs, bytes, touches;
 };
 
@@ -856,6 +860,26 @@ static void *race_send(void *arg)
 	return NULL;
 }
 
+/* For a failure report: whether a fresh mapping of the pool shows other
+ * bytes at [off, off + len) than the receiver's mapping (a stale page
+ * table entry) or the same (the kernel wrote wrong bytes). */
+static const char *race_which(struct race *r, uint64_t off, uint64_t len)
+{
+	uint8_t *fresh = mmap(NULL, RACE_POOL, PROT_READ, MAP_SHARED, r->rx.fd, 0);
+	const char *what;
+
+	if (fresh == MAP_FAILED)
+		return "fresh mapping failed";
+	if (off > RACE_POOL || len > RACE_POOL - off)
+		what = "out of the pool";
+	else if (memcmp(fresh + off, (uint8_t *)r->rx.pool + off, len))
+		what = "a fresh mapping shows other bytes: stale mapping";
+	else
+		what = "a fresh mapping shows the same bytes";
+	munmap(fresh, RACE_POOL);
+	return what;
+}
+
 /* Receive and check one message: 1 if one was received, 0 if the queue
  * was empty, -1 on a failure (recorded). */
 static int race_recv_one(struct race *r, uint64_t *next, uint8_t *buf)
@@ -876,8 +900,14 @@ static int race_recv_one(struct race *r, uint64_t *next, uint8_t *buf)
 	n = kdbus_msg_payload(m, cr.msg.msg_size, buf, sizeof(*h) + RACE_MAX);
 	if (n < (ssize_t)sizeof(*h) || h->magic != RACE_MAGIC || h->sender > 1 ||
 	    h->len > RACE_MAX || (size_t)n != sizeof(*h) + h->len) {
-		race_fail(r, -EBADMSG, "message at %llu: length %zd, bad header",
-			  (unsigned long long)cr.msg.offset, n);
+		race_fail(r, -EBADMSG,
+			  "message at %llu (size %llu, slice %llu, first item type %llu size %llu: %llu at %llu): length %zd, bad header, length now %zd; %s",
+			  (unsigned long long)cr.msg.offset, (unsigned long long)m->size,
+			  (unsigned long long)cr.msg.msg_size,
+			  (unsigned long long)m->items[0].type, (unsigned long long)m->items[0].size,
+			  (unsigned long long)m->items[0].vec.size, (unsigned long long)m->items[0].vec.offset,
+			  n, kdbus_msg_payload(m, cr.msg.msg_size, NULL, 0),
+			  race_which(r, cr.msg.offset, cr.msg.msg_size));
 		return -1;
 	}
 	if (h->seq != next[h->sender] || m->cookie != h->seq + 1) {
@@ -888,9 +918,10 @@ static int race_recv_one(struct race *r, uint64_t *next, uint8_t *buf)
 	}
 	if (kdbus_csum(h + 1, h->len) != h->sum) {
 		race_fail(r, -EBADMSG,
-			  "sender %u seq %llu: bad checksum (%llu bytes at pool offset %llu)",
+			  "sender %u seq %llu: bad checksum (%llu bytes at pool offset %llu); %s",
 			  h->sender, (unsigned long long)h->seq, (unsigned long long)h->len,
-			  (unsigned long long)cr.msg.offset);
+			  (unsigned long long)cr.msg.offset,
+			  race_which(r, cr.msg.offset, cr.msg.msg_size));
 		return -1;
 	}
 	next[h->sender]++;
