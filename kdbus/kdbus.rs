@@ -57,6 +57,7 @@ module! {
 
 kext::module_param_rw_u64!(
     ATTACH_FLAGS_MASK,
+    "kdbus",
     "attach_flags_mask",
     uapi::KDBUS_ATTACH_FLAGS_MASK_DEFAULT,
     "Attach flags mask for all metadata exports (default: 0x281f)"

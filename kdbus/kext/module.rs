@@ -49,11 +49,14 @@ unsafe impl Sync for KernelParamRw {}
 
 /// Declares a sysfs-visible (mode 0644) `u64` module parameter.
 ///
-/// `module_param_rw_u64!(STATIC, "name", default, "description")` defines
-/// `STATIC: ParamU64` and registers it as `<module>.name`, exactly as C's
-/// `module_param(name, ullong, 0644)` with `MODULE_PARM_DESC` would.
+/// `module_param_rw_u64!(STATIC, "module", "name", default, "description")`
+/// defines `STATIC: ParamU64` and registers it as `module.name`, exactly as
+/// C's `module_param(name, ullong, 0644)` with `MODULE_PARM_DESC` would, in
+/// a loadable module (`cfg(MODULE)`) and built into the kernel: there the
+/// parameter's and the `.modinfo` names carry the module's name, and there
+/// is no module to point to.
 macro_rules! module_param_rw_u64 {
-    ($var:ident, $name:literal, $default:expr, $desc:literal) => {
+    ($var:ident, $module:literal, $name:literal, $default:expr, $desc:literal) => {
         pub(crate) static $var: $crate::kext::ParamU64 = $crate::kext::ParamU64::new($default);
 
         const _: () = {
@@ -61,10 +64,17 @@ macro_rules! module_param_rw_u64 {
             #[used(compiler)]
             static PARAM: $crate::kext::KernelParamRw =
                 $crate::kext::KernelParamRw(::kernel::bindings::kernel_param {
-                    name: ::kernel::str::as_char_ptr_in_const_context(::kernel::c_str!($name)),
+                    name: ::kernel::str::as_char_ptr_in_const_context(if cfg!(MODULE) {
+                        ::kernel::c_str!($name)
+                    } else {
+                        ::kernel::c_str!(concat!($module, ".", $name))
+                    }),
                     // `__this_module` is constructed by the kernel at load
                     // time and outlives every parameter access.
+                    #[cfg(MODULE)]
                     mod_: &raw mut ::kernel::bindings::__this_module,
+                    #[cfg(not(MODULE))]
+                    mod_: ::core::ptr::null_mut(),
                     // Taking the address of an extern static is safe;
                     // `param_ops_ullong` is the kernel's own, immutable ops.
                     ops: ::core::ptr::addr_of!(::kernel::bindings::param_ops_ullong),
@@ -76,14 +86,28 @@ macro_rules! module_param_rw_u64 {
                     },
                 });
 
+            #[cfg(MODULE)]
             #[link_section = ".modinfo"]
             #[used(compiler)]
             static PARMTYPE: [u8; concat!("parmtype=", $name, ":ullong\0").len()] =
                 $crate::kext::modinfo(concat!("parmtype=", $name, ":ullong\0"));
+            #[cfg(MODULE)]
             #[link_section = ".modinfo"]
             #[used(compiler)]
             static PARM: [u8; concat!("parm=", $name, ":", $desc, "\0").len()] =
                 $crate::kext::modinfo(concat!("parm=", $name, ":", $desc, "\0"));
+            // Built in, `.modinfo` names carry the module's name (C's
+            // `__MODULE_INFO_PREFIX`).
+            #[cfg(not(MODULE))]
+            #[link_section = ".modinfo"]
+            #[used(compiler)]
+            static PARMTYPE: [u8; concat!($module, ".parmtype=", $name, ":ullong\0").len()] =
+                $crate::kext::modinfo(concat!($module, ".parmtype=", $name, ":ullong\0"));
+            #[cfg(not(MODULE))]
+            #[link_section = ".modinfo"]
+            #[used(compiler)]
+            static PARM: [u8; concat!($module, ".parm=", $name, ":", $desc, "\0").len()] =
+                $crate::kext::modinfo(concat!($module, ".parm=", $name, ":", $desc, "\0"));
         };
     };
 }
@@ -101,9 +125,17 @@ pub(crate) const fn modinfo<const N: usize>(s: &str) -> [u8; N] {
     out
 }
 
-/// This module, for `file_operations.owner`.
+/// This module, for `file_operations.owner`: null when kdbus is built
+/// into the kernel (C's `THIS_MODULE`).
 pub(crate) const fn this_module() -> *mut bindings::module {
-    // Taking the address of the module's `__this_module` is safe; it lives
-    // as long as the module.
-    &raw mut bindings::__this_module
+    #[cfg(MODULE)]
+    {
+        // Taking the address of the module's `__this_module` is safe; it
+        // lives as long as the module.
+        &raw mut bindings::__this_module
+    }
+    #[cfg(not(MODULE))]
+    {
+        core::ptr::null_mut()
+    }
 }
