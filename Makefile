@@ -8,6 +8,7 @@
 #                   the module's KUnit suites and the kselftests; prints
 #                   "N passed, N failed"
 #   make vm         interactive shell in the guest with kdbus loaded
+#   make check-matrix  `make check` on every supported kernel (7.3, 7.2)
 #   make bench      benchmarks on the `bench` kernel
 #   make clippy     build the module with CLIPPY=1
 #   make kernel-patch  the patch series adding kdbus to a Linux tree
@@ -19,12 +20,27 @@
 #
 # Toolchain, kernel source and kernel builds live in $(KDBUS_CACHE)
 # (default ~/.cache/kdbus-rs); tools/testing/vm/setup provisions them.
+#
+# KDBUS_KERNEL=7.2 builds and tests against Debian's 7.2 kernel instead of
+# the default 7.3: its kernels live in $(KDBUS_CACHE)/kernel-7.2-<flavour>,
+# our outputs in build/7.2/ (Documentation/kdbus/kernels.rst).
 
 KDBUS_CACHE ?= $(HOME)/.cache/kdbus-rs
 export KDBUS_CACHE
-FLAVOUR     ?= test
-KDIR        ?= $(KDBUS_CACHE)/kernel-$(FLAVOUR)
+KDBUS_KERNEL_VERSION ?= 7.3
+KDBUS_KERNEL ?= $(KDBUS_KERNEL_VERSION)
+export KDBUS_KERNEL
+# The default kernel keeps the historic paths; the others get a suffix
+# (tools/testing/kernel-env does the same for the scripts).
+ifeq ($(KDBUS_KERNEL),7.3)
+KTAG        :=
 BUILD       := $(CURDIR)/build
+else
+KTAG        := -$(KDBUS_KERNEL)
+BUILD       := $(CURDIR)/build/$(KDBUS_KERNEL)
+endif
+FLAVOUR     ?= test
+KDIR        ?= $(KDBUS_CACHE)/kernel$(KTAG)-$(FLAVOUR)
 SETUP       := tools/testing/vm/setup
 export PATH := /usr/lib/llvm-19/bin:$(KDBUS_CACHE)/cargo/bin:$(PATH)
 
@@ -32,7 +48,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(BUILD)/module-$(FLAVOUR) \
 	LLVM=1 RUSTC=/usr/bin/rustc RUSTFMT=/usr/bin/rustfmt CLIPPY_DRIVER=/usr/bin/clippy-driver \
 	BINDGEN=$(KDBUS_CACHE)/cargo/bin/bindgen HOSTRUSTC=/usr/bin/rustc
 
-.PHONY: all module setup clippy demo check check-intree kernel-patch vm bench clean rustfmt deb
+.PHONY: all module setup clippy demo check check-matrix check-intree kernel-patch vm bench clean rustfmt deb
 
 all: module
 
@@ -65,6 +81,9 @@ kernel-patch:
 
 deb:
 	@tools/packaging/deb
+
+check-matrix:
+	@tools/testing/check-matrix
 
 vm: module
 	@tools/testing/vm/run -i -f $(BUILD)/module-$(FLAVOUR)/kdbus.ko \

@@ -8,9 +8,9 @@
 //! keeps what is fixed at creation (ID, UUID, bloom parameters, attach
 //! masks, the creator's identity and metadata) plus its connections.
 
+use crate::kext::prelude::*;
 use kernel::{
     new_mutex,
-    prelude::*,
     rbtree::{RBTree, RBTreeNode},
     sync::{
         atomic::{ordering, Atomic},

@@ -39,14 +39,14 @@
 //! the pool's lock; never a bus, endpoint or node lock. The whole order is
 //! in `Documentation/kdbus/lifetimes.rst`.
 
+use crate::kext::prelude::*;
 use kernel::{
     alloc::KVec,
     fs::File,
     new_delayed_work, new_mutex,
-    prelude::*,
     sync::{
         atomic::{ordering, Atomic},
-        poll::{PollCondVarBox, PollTable},
+        poll::PollTable,
         Arc, Mutex,
     },
     workqueue::DelayedWork,
@@ -57,6 +57,7 @@ use crate::{
     domain::{Charge, Domain},
     item::push_struct_item,
     item::{sanitize_attach, Args, CmdSpec, ItemRule, Parsed},
+    kext::PollCondVarBox,
     metadata::Snapshot,
     names,
     node::{ActiveRef, Gate, Node},
@@ -132,7 +133,8 @@ pub(crate) struct Connection {
     /// Pollers and synchronous callers wait here. Boxed and freed after an
     /// RCU grace period (`kfree_rcu`), so that dropping a connection never
     /// waits for one (`PollCondVar`'s own drop calls `synchronize_rcu()`,
-    /// which cost every close() about 10 ms).
+    /// which cost every close() about 10 ms). On kernel 7.2 it is freed
+    /// after `synchronize_rcu()` instead (`kext::PollCondVarBox`).
     wait: PollCondVarBox,
 }
 

@@ -11,10 +11,10 @@
 //! alive through its parent chain. The superblock holds one reference to the
 //! root from `fill_super` to `kill_sb`.
 
+use crate::kext::prelude::*;
 use kernel::{
     alloc::KVec,
     new_mutex,
-    prelude::*,
     sync::{
         atomic::{ordering, Atomic},
         Arc, Mutex,

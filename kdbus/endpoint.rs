@@ -9,10 +9,10 @@
 //! see the bus through the endpoint's policy, which ENDPOINT_UPDATE replaces
 //! as a whole.
 
+use crate::kext::prelude::*;
 use kernel::{
     cred::Credential,
     new_mutex,
-    prelude::*,
     sync::{Arc, Mutex},
     task::Kuid,
 };

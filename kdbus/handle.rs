@@ -18,12 +18,12 @@
 //! including one whose HELLO is in progress (the reference's try-lock,
 //! `fs-bus-endpoint.md` §12 D6).
 
+use crate::kext::prelude::*;
 use kernel::{
     bindings,
     ffi::{c_int, c_long, c_uint, c_ulong},
     fs::File,
     new_mutex,
-    prelude::*,
     sync::{poll::PollTable, Arc, ArcBorrow, Mutex, SetOnce},
     types::ForeignOwnable,
 };

@@ -9,9 +9,9 @@
 //! Each command only declares a [`CmdSpec`] (its fixed size, flags and item
 //! rules) and then reads its validated fields and items from the [`Args`].
 
+use crate::kext::prelude::*;
 use kernel::{
     alloc::KVec,
-    prelude::*,
     transmute::AsBytes,
     uaccess::{UserPtr, UserSlice},
 };

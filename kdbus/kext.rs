@@ -15,6 +15,8 @@
 use kernel::bindings;
 
 mod cred;
+#[cfg(kdbus_kernel_7_2)]
+mod errno;
 mod memfd;
 mod mm;
 mod module;
@@ -33,6 +35,15 @@ pub(crate) use poll::*;
 pub(crate) use task::*;
 pub(crate) use vfs::*;
 pub(crate) use workqueue::*;
+
+/// `kernel::prelude` plus the error codes that 7.2's prelude lacks
+/// (`errno`, on 7.2 only): the object files use this prelude so that they
+/// build unchanged on every supported kernel.
+pub(crate) mod prelude {
+    #[cfg(kdbus_kernel_7_2)]
+    pub(crate) use super::errno::*;
+    pub(crate) use kernel::prelude::*;
+}
 
 // Pointers to C structs only; bindgen marks some of them not FFI-safe
 // because of trailing arrays, which never cross by value.

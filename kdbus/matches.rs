@@ -10,7 +10,8 @@
 //! notification visits the subscribed connections only, so its cost does
 //! not grow with the connections that subscribe to nothing.
 
-use kernel::{alloc::KVec, prelude::*, sync::Arc};
+use crate::kext::prelude::*;
+use kernel::{alloc::KVec, sync::Arc};
 
 use crate::{
     connection::Connection,

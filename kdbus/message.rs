@@ -11,10 +11,10 @@
 //! Memfds are not copied: the sealed file itself is passed and installed
 //! in the receiver at RECV.
 
+use crate::kext::prelude::*;
 use kernel::{
     alloc::KVec,
     fs::File,
-    prelude::*,
     sync::{aref::ARef, Arc, SetOnce},
     time::{ClockSource, Monotonic, RealTime},
     uaccess::{UserPtr, UserSlice},

@@ -19,10 +19,10 @@
 //! only ever shortens the block, so the size written in the sender's
 //! context with nothing dropped ([`View::Estimate`]) bounds every reader's.
 
+use crate::kext::prelude::*;
 use kernel::{
     alloc::KVec,
     cred::Credential,
-    prelude::*,
     security::SecurityCtx,
     sync::{
         aref::ARef,

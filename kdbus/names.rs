@@ -30,9 +30,9 @@
 //! its notifier (§1.7). The hand-over of an activator's queued messages is
 //! not there yet (`Documentation/kdbus/status.rst`).
 
+use crate::kext::prelude::*;
 use kernel::{
     alloc::KVec,
-    prelude::*,
     rbtree::{RBTree, RBTreeNode},
     sync::Arc,
 };

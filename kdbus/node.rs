@@ -29,10 +29,10 @@
 //! unlocking it) the parent. See `Documentation/kdbus/lifetimes.rst` for the
 //! module-wide lock order.
 
+use crate::kext::prelude::*;
 use kernel::{
     alloc::KVec,
     new_condvar, new_mutex,
-    prelude::*,
     sync::{
         atomic::{ordering, Atomic},
         Arc, CondVar, Mutex,

@@ -12,10 +12,10 @@
 //! its charges remain (`connection-pool.md` §10.6: the quota follows the
 //! user).
 
+use crate::kext::prelude::*;
 use kernel::{
     alloc::KVec,
     fs::File,
-    prelude::*,
     sync::{aref::ARef, Arc},
 };
 

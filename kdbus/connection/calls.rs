@@ -6,10 +6,10 @@
 //! tracker state machine, the tracker list and the scan are `reply.rs`;
 //! this file runs their transitions and delivers what they decide.
 
+use crate::kext::prelude::*;
 use kernel::{
     fs::{file::LocalFile, File},
     impl_has_delayed_work,
-    prelude::*,
     sync::Arc,
     workqueue::WorkItem,
 };

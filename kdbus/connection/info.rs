@@ -3,7 +3,8 @@
 //! CONN_INFO, BUS_CREATOR_INFO and LIST (`connection-pool.md` §6-§8):
 //! what a connection may learn about the bus and its peers.
 
-use kernel::{alloc::KVec, prelude::*, sync::atomic::ordering};
+use crate::kext::prelude::*;
+use kernel::{alloc::KVec, sync::atomic::ordering};
 
 use crate::{
     item::{

@@ -5,11 +5,11 @@
 //! copies for the bus's monitors (§3.7); and kernel notifications into a
 //! queue (§7).
 
+use crate::kext::prelude::*;
 use kernel::{
     alloc::KVec,
     cred::Credential,
     fs::{file::LocalFile, File},
-    prelude::*,
     sync::{aref::ARef, atomic::ordering, Arc},
 };
 

@@ -3,7 +3,8 @@
 //! UPDATE (`connection-pool.md` §6): a connection changes its attach masks,
 //! and a policy holder its policy.
 
-use kernel::{prelude::*, sync::atomic::ordering};
+use crate::kext::prelude::*;
+use kernel::sync::atomic::ordering;
 
 use crate::{
     item::{sanitize_attach, Args, CmdSpec, ItemRule, Parsed},

@@ -2,9 +2,9 @@
 
 //! The slice allocator of a pool (`connection-pool.md` §10.2-§10.3).
 
+use crate::kext::prelude::*;
 use kernel::{
     alloc::KVec,
-    prelude::*,
     rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation},
 };
 
