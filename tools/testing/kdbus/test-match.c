@@ -193,7 +193,7 @@ TEST_F(match, invalid_name_in_name_rule_einval)
 
 TEST_F(match, malformed_notification_rules_einval)
 {
-	struct kdbus_notify_name_change nc = { { 0, 0 }, { ANY, 0 } };
+	struct kdbus_notify_name_change nc = { .old_id = { 0, 0 }, .new_id = { ANY, 0 } };
 	uint8_t buf[64];
 	struct kdbus_builder b;
 	uint64_t id = ANY;
