@@ -13,8 +13,13 @@ set -u
 builtin=0
 [ "${1:-}" = --builtin ] && builtin=1
 if [ $builtin = 1 ]; then
-	# The kselftest runner needs applets the VM runner does not link.
+	# The kselftest runner needs applets the VM runner does not link, and
+	# writes each test's output to /dev/stdout, which devtmpfs lacks (it
+	# would become a plain file there and the output would be lost).
 	/bin/busybox --install -s /bin 2>/dev/null
+	for n in 0:stdin 1:stdout 2:stderr; do
+		[ -e "/dev/${n#*:}" ] || ln -s "/proc/self/fd/${n%%:*}" "/dev/${n#*:}"
+	done
 	echo "### step builtin"
 	if [ -d /sys/fs/kdbus ] && grep -qw kdbusfs /proc/filesystems &&
 	   [ -d /sys/module/kdbus ] && [ ! -e /sys/module/kdbus/initstate ]; then
