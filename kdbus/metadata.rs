@@ -92,28 +92,23 @@ pub(crate) struct Snapshot {
     /// The process items whose collection was tried; written only by the
     /// task that collects (one SEND, HELLO or BUS_MAKE).
     tried: Atomic<u64>,
+    /// Those of them whose collection failed, and the first error (an
+    /// errno); as `tried`.
+    failed: Atomic<u64>,
+    error: Atomic<i32>,
 }
 
 /// Collects one part into `slot` if `want`: `get` gives its value, or
 /// `None` for a task that has none (the item is then absent); an error
-/// counts only when `strict`.
-fn part<T>(
-    want: bool,
-    strict: bool,
-    slot: &SetOnce<T>,
-    get: impl FnOnce() -> Result<Option<T>>,
-) -> Result {
+/// leaves the slot empty and is returned.
+fn part<T>(want: bool, slot: &SetOnce<T>, get: impl FnOnce() -> Result<Option<T>>) -> Result {
     if !want {
         return Ok(());
     }
-    match get() {
-        Ok(Some(v)) => {
-            slot.populate(v);
-            Ok(())
-        }
-        Err(e) if strict => Err(e),
-        _ => Ok(()),
+    if let Some(v) = get()? {
+        slot.populate(v);
     }
+    Ok(())
 }
 
 impl Snapshot {
@@ -131,6 +126,8 @@ impl Snapshot {
             seclabel: SetOnce::new(),
             audit: SetOnce::new(),
             tried: Atomic::new(0),
+            failed: Atomic::new(0),
+            error: Atomic::new(0),
         }
     }
 
@@ -148,58 +145,81 @@ impl Snapshot {
     }
 
     /// Collects from the calling task the parts of the process items in
-    /// `what` not collected (or tried) yet. A failing part is left absent;
-    /// its error is returned when `strict` (§4.2: HELLO, BUS_MAKE, unicast
-    /// non-signals), ignored otherwise. Only one task may collect into a
-    /// snapshot (its creator, before or while sharing it).
+    /// `what` not collected (or tried) yet. A failing part is left absent.
+    /// When `strict` (§4.2: HELLO, BUS_MAKE, unicast non-signals), a part
+    /// of `what` that failed, now or for an earlier receiver of the same
+    /// message, fails the collection with its error; otherwise failures are
+    /// ignored. Only one task may collect into a snapshot (its creator,
+    /// before or while sharing it).
     pub(crate) fn collect(&self, what: u64, strict: bool) -> Result {
-        let tried = self.tried.load(ordering::Relaxed);
-        let what = what & PROCESS_META & !tried;
-        if what == 0 || self.faked {
+        if self.faked {
             return Ok(());
         }
-        self.tried.store(tried | what, ordering::Relaxed);
-        let want = |bits: u64| what & bits != 0;
-        part(
-            want(CRED_ITEMS) && self.cred.as_ref().is_none(),
-            strict,
-            &self.cred,
-            || Ok(Some(kext::current_cred())),
-        )?;
-        part(want(KDBUS_ATTACH_PIDS), strict, &self.pids, || {
-            Ok(Some(kext::current_pids()))
-        })?;
-        part(
-            want(COMM_ITEMS) && self.comm.as_ref().is_none(),
-            strict,
-            &self.comm,
-            || {
+        let tried = self.tried.load(ordering::Relaxed);
+        let new = what & PROCESS_META & !tried;
+        if new != 0 {
+            self.tried.store(tried | new, ordering::Relaxed);
+            self.collect_new(new);
+        }
+        if strict && what & self.failed.load(ordering::Relaxed) != 0 {
+            return Err(Error::from_errno(self.error.load(ordering::Relaxed)));
+        }
+        Ok(())
+    }
+
+    /// Collects the parts of the items in `new`, recording the failures.
+    fn collect_new(&self, new: u64) {
+        let want = |bits: u64| new & bits != 0;
+        let note = |bits: u64, r: Result| {
+            if let Err(e) = r {
+                let failed = self.failed.load(ordering::Relaxed);
+                if failed == 0 {
+                    self.error.store(e.to_errno(), ordering::Relaxed);
+                }
+                self.failed.store(failed | (new & bits), ordering::Relaxed);
+            }
+        };
+        let creds = want(CRED_ITEMS) && self.cred.as_ref().is_none();
+        note(
+            CRED_ITEMS,
+            part(creds, &self.cred, || Ok(Some(kext::current_cred()))),
+        );
+        note(
+            KDBUS_ATTACH_PIDS,
+            part(want(KDBUS_ATTACH_PIDS), &self.pids, || {
+                Ok(Some(kext::current_pids()))
+            }),
+        );
+        let comm = want(COMM_ITEMS) && self.comm.as_ref().is_none();
+        note(
+            COMM_ITEMS,
+            part(comm, &self.comm, || {
                 let (tid, pid) = kext::current_comm();
                 Ok(Some([tid, pid]))
-            },
-        )?;
-        part(want(KDBUS_ATTACH_EXE), strict, &self.exe, kext::current_exe)?;
-        part(
-            want(KDBUS_ATTACH_CMDLINE),
-            strict,
-            &self.cmdline,
-            kext::current_argv0,
-        )?;
-        part(
-            want(KDBUS_ATTACH_CGROUP),
-            strict,
-            &self.cgroup,
-            kext::current_cgroup,
-        )?;
-        part(
-            want(KDBUS_ATTACH_SECLABEL),
-            strict,
-            &self.seclabel,
-            current_seclabel,
-        )?;
-        part(want(KDBUS_ATTACH_AUDIT), strict, &self.audit, || {
-            Ok(kext::current_audit())
-        })
+            }),
+        );
+        let exe = want(KDBUS_ATTACH_EXE);
+        note(KDBUS_ATTACH_EXE, part(exe, &self.exe, kext::current_exe));
+        let cmdline = want(KDBUS_ATTACH_CMDLINE);
+        note(
+            KDBUS_ATTACH_CMDLINE,
+            part(cmdline, &self.cmdline, kext::current_argv0),
+        );
+        let cgroup = want(KDBUS_ATTACH_CGROUP);
+        note(
+            KDBUS_ATTACH_CGROUP,
+            part(cgroup, &self.cgroup, kext::current_cgroup),
+        );
+        let seclabel = want(KDBUS_ATTACH_SECLABEL);
+        note(
+            KDBUS_ATTACH_SECLABEL,
+            part(seclabel, &self.seclabel, current_seclabel),
+        );
+        let audit = want(KDBUS_ATTACH_AUDIT);
+        note(
+            KDBUS_ATTACH_AUDIT,
+            part(audit, &self.audit, || Ok(kext::current_audit())),
+        );
     }
 
     /// Faked metadata of a privileged HELLO: only the given items exist.

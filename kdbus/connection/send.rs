@@ -18,7 +18,7 @@ use crate::{
     item::{Args, CmdSpec, ItemRule, Parsed},
     kext,
     message::{Msg, MsgMeta},
-    metadata::PROCESS_META,
+    metadata::{Snapshot, PROCESS_META},
     queue::Entry,
     reply::{self, Reply},
     uapi::*,
@@ -136,6 +136,10 @@ impl Connection {
                 }
                 inner.replies.track(r.clone())?;
             }
+            if let Err(e) = self.collect_for(&dst, &msg) {
+                self.forget_reply(&r);
+                return Err(e);
+            }
             self.eavesdrop(&msg);
             let queued = self
                 .stage(&dst, &msg, name_seq)
@@ -166,8 +170,12 @@ impl Connection {
             // A reply (§4.3): the caller's tracker is the permission.
             let (dst, name_seq) = self.pin(&msg, found)?;
             let r = dst.take_reply(self.id, timeout)?;
-            self.eavesdrop(&msg);
-            let staged = self.stage(&dst, &msg, name_seq);
+            // Like a failed stage, a failed collection fails a waiting
+            // caller too.
+            let staged = self.collect_for(&dst, &msg).and_then(|()| {
+                self.eavesdrop(&msg);
+                self.stage(&dst, &msg, name_seq)
+            });
             if r.is_sync() {
                 return match staged {
                     Ok(e) => dst.attach(e, &r),
@@ -189,6 +197,7 @@ impl Connection {
             if !self.can_talk(&dst) {
                 return Err(EPERM);
             }
+            self.collect_for(&dst, &msg)?;
             self.eavesdrop(&msg);
             let e = self.stage(&dst, &msg, name_seq)?;
             dst.enqueue(e, None)?;
@@ -309,22 +318,39 @@ impl Connection {
         }
     }
 
+    /// The metadata `dst` gets from us (`names-match-policy-metadata.md`
+    /// §4.3): the module's mask, our send mask and its receive mask.
+    fn meta_mask(&self, dst: &Connection) -> u64 {
+        let send_mask = self.attach_send.load(ordering::Relaxed);
+        let recv_mask = dst.attach_recv.load(ordering::Relaxed);
+        crate::attach_flags_mask() & send_mask & recv_mask
+    }
+
+    /// The process items of `msg` in `mask`, collected as far as needed. A
+    /// sender with faked metadata contributes none.
+    fn process_meta(&self, msg: &Msg, mask: u64) -> Result<Option<Arc<Snapshot>>> {
+        if mask & PROCESS_META != 0 && !self.meta.is_faked() {
+            Ok(Some(msg.process_meta(mask)?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Collects what the destination of a unicast needs before the
+    /// monitors get their copies (`message.md` §3.7: after the collection
+    /// succeeded): a failure fails the SEND, and no monitor sees it.
+    fn collect_for(&self, dst: &Connection, msg: &Msg) -> Result {
+        self.process_meta(msg, self.meta_mask(dst)).map(|_| ())
+    }
+
     /// Writes `msg` from this connection into a new slice of `dst`'s pool
     /// (`message.md` §5.1): metadata, quota, slice, one copy of the payload.
     /// The result is charged to our user at `dst` until it is queued
     /// ([`Connection::enqueue`]), attached ([`Connection::attach`]) or
     /// given back ([`Connection::unstage`]).
     pub(super) fn stage(&self, dst: &Arc<Connection>, msg: &Msg, name_seq: u64) -> Result<Entry> {
-        let send_mask = self.attach_send.load(ordering::Relaxed);
-        let recv_mask = dst.attach_recv.load(ordering::Relaxed);
-        let mask = crate::attach_flags_mask() & send_mask & recv_mask;
-        // A sender with faked metadata contributes no process items; the
-        // others' are collected as far as this receiver needs them.
-        let snapshot = if mask & PROCESS_META != 0 && !self.meta.is_faked() {
-            Some(msg.process_meta(mask)?)
-        } else {
-            None
-        };
+        let mask = self.meta_mask(dst);
+        let snapshot = self.process_meta(msg, mask)?;
         // Our names are copied only for a receiver that asks for them.
         let names = if mask & KDBUS_ATTACH_NAMES != 0 {
             self.bus.names_of(self)?

@@ -581,6 +581,54 @@ TEST_F(meta, cmdline_without_nul_fails_unicast_and_hello_not_broadcast)
 	kdbus_conn_close(&tx);
 }
 
+/* The same with a monitor that asks for CMDLINE: the failed collection
+ * still fails the unicast (message.md §3.7: a monitor's copy comes after
+ * the collection succeeded), so the monitor sees neither it nor a lost
+ * message, only the broadcast. */
+TEST_F(meta, cmdline_without_nul_fails_unicast_with_a_monitor_too)
+{
+	struct kdbus_conn tx, rx, mon;
+	struct broken_cmdline bc;
+	struct kdbus_cmd_recv r;
+	struct kdbus_msg *m;
+	struct got g;
+
+	ASSERT_EQ(0, kdbus_write_file(KDBUS_PARAM_PATH, PARAM_ALL));
+	ASSERT_EQ(0, kdbus_conn_open_monitor(&mon, self->tb.path, 0,
+					     KDBUS_ATTACH_CMDLINE | KDBUS_ATTACH_CREDS, BIG));
+	ASSERT_EQ(0, open_conn(&tx, self->tb.path, _KDBUS_ATTACH_ALL, 0));
+	ASSERT_EQ(0, open_conn(&rx, self->tb.path, 0, KDBUS_ATTACH_CMDLINE | KDBUS_ATTACH_CREDS));
+	ASSERT_EQ(0, kdbus_match_add(rx.fd, 1, 0));
+	bc.path = self->tb.path;
+	bc.tx = &tx;
+	bc.dst = rx.id;
+	ASSERT_EQ(0, kdbus_run(send_without_argv0, &bc));
+	ASSERT_EQ(0, recv_copy(&rx, &g));
+	EXPECT_EQ(2, g.m->cookie);
+	EXPECT_EQ(1, kdbus_queue_empty(&rx));
+	/* The monitor: the ID_ADDs of tx and rx (before the child), then only
+	 * the broadcast, and no lost message. */
+	for (;;) {
+		ASSERT_EQ(0, kdbus_msg_recv(&mon, 0, 0, &m, &r));
+		EXPECT_EQ(0, r.dropped_msgs);
+		if (m->src_id != KDBUS_SRC_ID_KERNEL)
+			break;
+		kdbus_free(mon.fd, r.msg.offset);
+	}
+	EXPECT_EQ(2, m->cookie);
+	EXPECT_EQ(0, count_type(m, KDBUS_ITEM_CMDLINE));
+	EXPECT_EQ(1, count_type(m, KDBUS_ITEM_CREDS));
+	kdbus_free(mon.fd, r.msg.offset);
+	while (kdbus_msg_recv(&mon, 0, 0, &m, &r) == 0) {
+		EXPECT_EQ(KDBUS_SRC_ID_KERNEL, m->src_id);
+		EXPECT_EQ(0, r.dropped_msgs);
+		kdbus_free(mon.fd, r.msg.offset);
+	}
+	kdbus_conn_close(&rx);
+	kdbus_conn_close(&tx);
+	kdbus_conn_close(&mon);
+}
+
 /* ------------------------------------------------------- faked metadata */
 
 /* HELLO with faked CREDS {1000 x 4, 2000 x 4}, send mask ALL. */
