@@ -9,6 +9,8 @@
 //! Each command only declares a [`CmdSpec`] (its fixed size, flags and item
 //! rules) and then reads its validated fields and items from the [`Args`].
 
+use core::mem::MaybeUninit;
+
 use crate::kext::prelude::*;
 use kernel::{
     alloc::KVec,
@@ -16,6 +18,7 @@ use kernel::{
     uaccess::{UserPtr, UserSlice},
 };
 
+use crate::kext::LeanVec;
 use crate::uapi::*;
 use crate::wire::{self, ITEM_HEADER};
 
@@ -24,30 +27,93 @@ mod args;
 pub(crate) use args::{Args, CmdSpec, Parsed};
 
 /// Bytes copied from userspace: inline up to `N`, so the usual command or
-/// small message costs no allocation; in a `KVec` beyond.
+/// small message costs no allocation (and no zeroing: the inline buffer is
+/// only read as far as it was written); in a `KVec` beyond.
+///
+/// A sized ABI struct (a command or a message, whose first `u64` is its
+/// size) is read in two steps: its fixed head, which holds the size, in one
+/// copy ([`UserBytes::read_head`]), then what follows the head
+/// ([`UserBytes::read_rest`]), so a struct without items costs one copy.
+///
+/// # Invariants
+///
+/// The first `len` bytes of `inline` are initialised when `len <= N`;
+/// otherwise `heap` holds all `len` bytes.
 pub(crate) struct UserBytes<const N: usize> {
-    inline: [u8; N],
-    heap: KVec<u8>,
+    inline: [MaybeUninit<u8>; N],
+    heap: LeanVec<u8>,
     len: usize,
 }
 
 impl<const N: usize> UserBytes<N> {
-    /// Copies `len` bytes from `user`.
-    pub(crate) fn read(user: UserPtr, len: usize) -> Result<Self> {
-        let mut this = Self {
-            inline: [0u8; N],
-            heap: KVec::new(),
-            len,
-        };
-        if len <= N {
-            UserSlice::new(user, len)
-                .reader()
-                .read_slice(&mut this.inline[..len])?;
-        } else {
-            this.heap.reserve(len, GFP_KERNEL)?;
-            UserSlice::new(user, len).read_all(&mut this.heap, GFP_KERNEL)?;
+    /// Nothing read yet.
+    pub(crate) const fn new() -> Self {
+        Self {
+            inline: [MaybeUninit::uninit(); N],
+            heap: LeanVec::new(),
+            len: 0,
         }
-        Ok(this)
+    }
+
+    /// Reads the first `head` bytes (at most `N`) of the sized struct at
+    /// `user` and returns its size, which `check` accepted: `check` gives
+    /// the errno of a size out of range, and must refuse sizes below
+    /// `head`. If the head cannot be read, the size alone decides between
+    /// `check`'s errno and `EFAULT`, as when the size was read first.
+    pub(crate) fn read_head(
+        &mut self,
+        user: UserPtr,
+        head: usize,
+        check: impl Fn(u64) -> Result,
+    ) -> Result<usize> {
+        let size = match self.read_more(user, head) {
+            Ok(()) => wire::read::<u64>(self).ok_or(EFAULT)?,
+            Err(_) => {
+                self.len = 0;
+                let size = UserSlice::new(user, size_of::<u64>())
+                    .reader()
+                    .read::<u64>()?;
+                check(size)?;
+                return Err(EFAULT);
+            }
+        };
+        check(size)?;
+        let size = usize::try_from(size).map_err(|_| EINVAL)?;
+        if size < head {
+            return Err(EINVAL);
+        }
+        Ok(size)
+    }
+
+    /// Reads the rest of the struct at `user` whose head was read, up to
+    /// `size` bytes in all.
+    pub(crate) fn read_rest(&mut self, user: UserPtr, size: usize) -> Result {
+        let more = size.checked_sub(self.len).ok_or(EINVAL)?;
+        self.read_more(user, more)
+    }
+
+    /// Appends the next `n` bytes from `user` (whose first `self.len` bytes
+    /// were read already).
+    fn read_more(&mut self, user: UserPtr, n: usize) -> Result {
+        let at = self.len;
+        let end = at.checked_add(n).ok_or(EFAULT)?;
+        let mut reader = UserSlice::new(user.wrapping_byte_add(at), n).reader();
+        if end <= N {
+            // INVARIANT: `read_raw` initialises `inline[at..end]` or fails,
+            // and `len` only grows once it succeeded.
+            reader.read_raw(&mut self.inline[at..end])?;
+        } else {
+            if at <= N && self.heap.is_empty() {
+                self.heap.reserve(end, GFP_KERNEL)?;
+                // SAFETY: `at <= N`: the first `at` bytes of `inline` are
+                // initialised (type invariant).
+                let done = unsafe { core::slice::from_raw_parts(self.inline.as_ptr().cast(), at) };
+                self.heap.extend_from_slice(done, GFP_KERNEL)?;
+            }
+            reader.read_all(&mut self.heap, GFP_KERNEL)?;
+        }
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -56,7 +122,9 @@ impl<const N: usize> core::ops::Deref for UserBytes<N> {
 
     fn deref(&self) -> &[u8] {
         if self.len <= N {
-            &self.inline[..self.len]
+            // SAFETY: The first `len` bytes of `inline` are initialised
+            // (type invariant), and `u8` has no invalid values.
+            unsafe { core::slice::from_raw_parts(self.inline.as_ptr().cast(), self.len) }
         } else {
             &self.heap
         }
@@ -66,7 +134,8 @@ impl<const N: usize> core::ops::Deref for UserBytes<N> {
 impl<const N: usize> core::ops::DerefMut for UserBytes<N> {
     fn deref_mut(&mut self) -> &mut [u8] {
         if self.len <= N {
-            &mut self.inline[..self.len]
+            // SAFETY: As in `deref`; the borrow of `self` is unique.
+            unsafe { core::slice::from_raw_parts_mut(self.inline.as_mut_ptr().cast(), self.len) }
         } else {
             &mut self.heap
         }

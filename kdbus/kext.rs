@@ -3,7 +3,7 @@
 //! Safe wrappers for kernel APIs that the `kernel` crate does not offer (yet):
 //! the module's kernel interface layer, one child module per subsystem
 //! (`cred`, `pid`, `task`, `vfs`, `mm`, `memfd`, `poll`, `workqueue`,
-//! `module`).
+//! `module`), and `alloc`, a vector whose drop is free while empty.
 //!
 //! Object files call the safe functions and types here; besides this
 //! folder, only the entry points of the file system and file operations
@@ -14,6 +14,7 @@
 
 use kernel::bindings;
 
+mod alloc;
 mod cred;
 #[cfg(kdbus_kernel_7_2)]
 mod errno;
@@ -26,6 +27,7 @@ mod task;
 mod vfs;
 mod workqueue;
 
+pub(crate) use alloc::LeanVec;
 pub(crate) use cred::*;
 pub(crate) use memfd::*;
 pub(crate) use mm::*;

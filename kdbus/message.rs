@@ -24,6 +24,7 @@ use crate::{
     item::{
         push_item, push_name_item, push_str_item, push_struct_item, ItemSink, SliceSink, UserBytes,
     },
+    kext::LeanVec,
     metadata::{Snapshot, View, PROCESS_META},
     names,
     pool::Pool,
@@ -54,14 +55,14 @@ const VECS_INLINE: usize = 4;
 /// inline, the rest in a `KVec`.
 struct Vectors {
     inline: [Option<Vector>; VECS_INLINE],
-    spill: KVec<Vector>,
+    spill: LeanVec<Vector>,
 }
 
 impl Vectors {
     const fn new() -> Self {
         Self {
             inline: [const { None }; VECS_INLINE],
-            spill: KVec::new(),
+            spill: LeanVec::new(),
         }
     }
 
@@ -92,6 +93,9 @@ const HEAD_INLINE: usize = 512;
 pub(crate) struct Msg {
     /// The header, as read.
     head: KdbusMsg,
+    /// Where the sender's message is, and its size.
+    user: UserPtr,
+    size: usize,
     /// The header and items, as read.
     buf: UserBytes<MSG_INLINE>,
     vecs: Vectors,
@@ -102,7 +106,7 @@ pub(crate) struct Msg {
     /// Length of the inline area (§2.4).
     inline_size: usize,
     /// The files of the FDS item (pinned at SEND).
-    files: KVec<ARef<File>>,
+    files: LeanVec<ARef<File>>,
     /// Whether the message had an FDS item with at least one descriptor.
     has_fds: bool,
     /// The message's sequence number.
@@ -133,40 +137,71 @@ impl Msg {
         Ok(snapshot)
     }
 
-    /// Reads and validates the message at `addr` (`message.md` §2.5).
-    /// `next_seq` draws the sequence number (after rows 1-2).
-    pub(crate) fn read(
-        addr: u64,
-        bloom_size: u64,
-        sender_id: u64,
-        sync: bool,
-        next_seq: impl FnOnce() -> u64,
-    ) -> Result<Msg> {
-        // 1-4: alignment, size range, one copy, size re-check.
+    /// A message not read yet: [`Msg::read_head`], then [`Msg::read`].
+    /// The message is read in place (it is large, with its inline buffers),
+    /// so it is never moved.
+    pub(crate) fn new() -> Msg {
+        Msg {
+            head: KdbusMsg::default(),
+            user: UserPtr::from_addr(0),
+            size: 0,
+            buf: UserBytes::new(),
+            vecs: Vectors::new(),
+            files: LeanVec::new(),
+            has_fds: false,
+            dst_name: None,
+            bloom: None,
+            inline_size: 0,
+            seq: 0,
+            layout: Layout::new(None, 0, 0, None, 0, 0),
+            process: SetOnce::new(),
+        }
+    }
+
+    /// Reads the header of the message at `addr` (`message.md` §2.5 rows
+    /// 1-4 for the header: alignment, size range, one copy) and returns it,
+    /// not validated yet: SEND routes its quota check by it before
+    /// [`Msg::read`] reads the items.
+    pub(crate) fn read_head(&mut self, addr: u64) -> Result<KdbusMsg> {
         if addr % 8 != 0 {
             return Err(EFAULT);
         }
         let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
-        let user = UserPtr::from_addr(addr);
-        let size = UserSlice::new(user, size_of::<u64>())
-            .reader()
-            .read::<u64>()?;
-        if !(HEADER as u64..=KDBUS_MSG_MAX_SIZE).contains(&size) {
-            return Err(EINVAL);
-        }
-        let seq = next_seq();
-        let buf = UserBytes::read(user, size as usize)?;
-        let head: KdbusMsg = wire::read(&buf).ok_or(EINVAL)?;
-        if head.size != size {
-            return Err(EINVAL);
-        }
+        self.user = UserPtr::from_addr(addr);
+        self.size = self.buf.read_head(self.user, HEADER, |size| {
+            if (HEADER as u64..=KDBUS_MSG_MAX_SIZE).contains(&size) {
+                Ok(())
+            } else {
+                Err(EINVAL)
+            }
+        })?;
+        self.head = wire::read(&self.buf).ok_or(EINVAL)?;
+        Ok(self.head)
+    }
+
+    /// Reads the rest of the message whose header [`Msg::read_head`] read
+    /// and validates it all (`message.md` §2.5). `next_seq` draws the
+    /// sequence number (after rows 1-2).
+    pub(crate) fn read(
+        &mut self,
+        bloom_size: u64,
+        sender_id: u64,
+        sync: bool,
+        next_seq: impl FnOnce() -> u64,
+    ) -> Result {
+        self.seq = next_seq();
+        // 3: the items after the header, so the whole message was copied
+        // once; 4: the size cannot have changed, it was read in that copy.
+        self.buf.read_rest(self.user, self.size)?;
+        let buf = &self.buf;
+        let head = self.head;
         let flags = head.flags;
         // 5.
         if flags & !(KDBUS_MSG_EXPECT_REPLY | KDBUS_MSG_NO_AUTO_START | KDBUS_MSG_SIGNAL) != 0 {
             return Err(EINVAL);
         }
         // 6, 7: the item walk with the per-type checks.
-        crate::item::walk_items(&buf, HEADER, |_| Ok(()))?;
+        crate::item::walk_items(buf, HEADER, |_| Ok(()))?;
         // 8-13: the header.
         let expect_reply = flags & KDBUS_MSG_EXPECT_REPLY != 0;
         let signal = flags & KDBUS_MSG_SIGNAL != 0;
@@ -194,16 +229,14 @@ impl Msg {
             }
         }
         // 14-33: the items, in order.
-        let mut vecs = Vectors::new();
         let mut dst_name = None;
         let mut bloom = None;
         let mut fds_seen = false;
         let mut memfds = 0;
-        let mut files = KVec::new();
         let mut count = 0;
         let mut total: u64 = 0;
         let mut inline: u64 = 0;
-        for item in crate::item::Items::new(&buf, HEADER) {
+        for item in crate::item::Items::new(buf, HEADER) {
             count += 1;
             if count > KDBUS_MSG_MAX_ITEMS {
                 return Err(E2BIG);
@@ -223,7 +256,7 @@ impl Msg {
                     }
                     let pos = if address == 0 { u64::MAX } else { inline };
                     inline += inline_advance(vsize, address != 0);
-                    vecs.push(Vector {
+                    self.vecs.push(Vector {
                         address,
                         size: vsize,
                         pos,
@@ -254,7 +287,7 @@ impl Msg {
                         return Err(EBADF);
                     }
                     inline += inline_advance(msize, false);
-                    vecs.push(Vector {
+                    self.vecs.push(Vector {
                         address: 0,
                         size: msize,
                         pos: u64::MAX,
@@ -274,11 +307,11 @@ impl Msg {
                     if n > KDBUS_CONN_MAX_FDS_PER_USER {
                         return Err(EMFILE);
                     }
-                    files.reserve(n, GFP_KERNEL)?;
+                    self.files.reserve(n, GFP_KERNEL)?;
                     for c in item.payload.chunks_exact(size_of::<i32>()) {
                         let file = pin_file(wire::read(c).ok_or(EINVAL)?)?;
                         // Cannot fail: reserved above.
-                        let _ = files.push_within_capacity(file);
+                        let _ = self.files.push_within_capacity(file);
                     }
                 }
                 KDBUS_ITEM_BLOOM_FILTER => {
@@ -326,51 +359,20 @@ impl Msg {
         if head.src_id != 0 && head.src_id != sender_id {
             return Err(EINVAL);
         }
-        let has_fds = !files.is_empty();
-        let inline_size = usize::try_from(inline).map_err(|_| EMSGSIZE)?;
-        let memfds = vecs.iter().filter(|v| v.memfd.is_some()).count();
-        let layout = Layout::new(
+        self.has_fds = !self.files.is_empty();
+        self.inline_size = usize::try_from(inline).map_err(|_| EMSGSIZE)?;
+        let memfds = self.vecs.iter().filter(|v| v.memfd.is_some()).count();
+        self.layout = Layout::new(
             dst_name.map(|(a, b)| b - a),
-            vecs.len() - memfds,
+            self.vecs.len() - memfds,
             memfds,
-            has_fds.then_some(files.len()),
+            self.has_fds.then_some(self.files.len()),
             0,
-            inline_size,
+            self.inline_size,
         );
-        Ok(Msg {
-            head,
-            buf,
-            vecs,
-            files,
-            has_fds,
-            dst_name,
-            bloom,
-            inline_size,
-            seq,
-            layout,
-            process: SetOnce::new(),
-        })
-    }
-
-    /// The `flags` and `dst_id` of the message at `addr`, read alone (for
-    /// the quota check before the message is read); any error leaves the
-    /// verdict to [`Msg::read`].
-    pub(crate) fn peek_route(addr: u64) -> Result<(u64, u64)> {
-        // The header up to and including `dst_id`, which follows `flags`.
-        const LEN: usize = core::mem::offset_of!(KdbusMsg, dst_id) + size_of::<u64>();
-        if addr % 8 != 0 {
-            return Err(EFAULT);
-        }
-        let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
-        let mut buf = [0u8; LEN];
-        UserSlice::new(UserPtr::from_addr(addr), LEN)
-            .reader()
-            .read_slice(&mut buf)?;
-        let field = |off| wire::read_at::<u64>(&buf, off).ok_or(EFAULT);
-        Ok((
-            field(core::mem::offset_of!(KdbusMsg, flags))?,
-            field(core::mem::offset_of!(KdbusMsg, dst_id))?,
-        ))
+        self.dst_name = dst_name;
+        self.bloom = bloom;
+        Ok(())
     }
 
     /// The header, as read.
@@ -411,8 +413,8 @@ impl Msg {
     }
 
     /// The memfds, with the offset of each one's `fd` field in a slice.
-    pub(crate) fn memfds(&self) -> Result<KVec<(ARef<File>, usize)>> {
-        let mut out = KVec::new();
+    pub(crate) fn memfds(&self) -> Result<LeanVec<(ARef<File>, usize)>> {
+        let mut out = LeanVec::new();
         let mut at = HEADER + self.dst_name.map_or(0, |(a, b)| string_item_size(b - a));
         for v in self.vecs.iter() {
             match &v.memfd {
@@ -606,7 +608,7 @@ pub(crate) struct MsgMeta {
     snapshot: Option<Arc<Snapshot>>,
     /// The items selected for the receiver that existed at enqueue.
     mask: u64,
-    names: KVec<(KVec<u8>, u64)>,
+    names: LeanVec<(KVec<u8>, u64)>,
     description: Option<KVec<u8>>,
     /// seqnum, CLOCK_MONOTONIC and CLOCK_REALTIME in ns.
     timestamp: Option<KdbusTimestamp>,
@@ -620,7 +622,7 @@ impl MsgMeta {
         Self {
             snapshot: None,
             mask: 0,
-            names: KVec::new(),
+            names: LeanVec::new(),
             description: None,
             timestamp: None,
             reserved: 0,
@@ -635,7 +637,7 @@ impl MsgMeta {
     pub(crate) fn new(
         mask: u64,
         snapshot: Option<Arc<Snapshot>>,
-        names: KVec<(KVec<u8>, u64)>,
+        names: LeanVec<(KVec<u8>, u64)>,
         description: Option<&[u8]>,
         seq: u64,
     ) -> Result<Self> {
@@ -644,7 +646,7 @@ impl MsgMeta {
         let own = if mask & KDBUS_ATTACH_NAMES != 0 {
             names
         } else {
-            KVec::new()
+            LeanVec::new()
         };
         let description = match description {
             Some(d) if mask & KDBUS_ATTACH_CONN_DESCRIPTION != 0 => {

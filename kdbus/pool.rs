@@ -46,7 +46,10 @@ use kernel::{
     new_mutex,
     page::{Page, PAGE_SIZE},
     prelude::*,
-    sync::{Arc, ArcBorrow, Mutex},
+    sync::{
+        atomic::{ordering, Atomic},
+        Arc, ArcBorrow, Mutex,
+    },
     types::ForeignOwnable,
     uaccess::UserSliceReader,
     xarray::{AllocKind, XArray},
@@ -96,6 +99,10 @@ pub(crate) struct Pool {
     /// Storing a page against faults (see "Never-written pages").
     #[pin]
     populate: Mutex<Populate>,
+    /// `inner.quota.roomy()`, updated under `inner` at every charge and
+    /// uncharge, for [`Pool::admits`] to answer the usual case without the
+    /// lock.
+    roomy: Atomic<bool>,
 }
 
 impl Pool {
@@ -125,6 +132,7 @@ impl Pool {
                     mapping: None,
                     zero_mapped: false,
                 }),
+                roomy: Atomic::new(true),
             }),
             GFP_KERNEL,
         )
@@ -157,12 +165,25 @@ impl Pool {
             inner.slices.release_kernel(off);
             return Err(e);
         }
+        self.note_quota(&inner);
         Ok(off)
     }
 
+    /// Updates [`Pool::roomy`] after a change of `inner.quota`.
+    fn note_quota(&self, inner: &PoolInner) {
+        self.roomy
+            .store(inner.quota.roomy(self.size), ordering::Relaxed);
+    }
+
     /// Whether user `user` may queue anything here at all (the smallest
-    /// message, `connection-pool.md` §10.6): `ENOBUFS` if not.
+    /// message, `connection-pool.md` §10.6): `ENOBUFS` if not. A pool with
+    /// room for anyone answers without its lock; the answer only spares
+    /// a sender reading a message that [`Pool::reserve`] would refuse, and
+    /// `reserve` decides.
     pub(crate) fn admits(&self, user: u32) -> Result {
+        if self.roomy.load(ordering::Relaxed) {
+            return Ok(());
+        }
         self.inner.lock().quota.admit(self.size, user, 8, 0)
     }
 
@@ -177,6 +198,7 @@ impl Pool {
         let mut inner = self.inner.lock();
         inner.quota.uncharge(user, size, nfds);
         inner.slices.release_kernel(off);
+        self.note_quota(&inner);
     }
 
     /// Hands a received message's slice to userspace, under one lock: the
@@ -187,6 +209,7 @@ impl Pool {
         inner.slices.publish(off);
         inner.quota.uncharge(user, size, nfds);
         inner.slices.release_kernel(off);
+        self.note_quota(&inner);
     }
 
     /// Publishes the slice at `off` to userspace (the kernel keeps its

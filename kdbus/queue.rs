@@ -19,7 +19,7 @@ use kernel::{
     sync::{aref::ARef, Arc},
 };
 
-use crate::{domain::UserRef, message::MsgMeta, reply::Reply, uapi::*};
+use crate::{domain::UserRef, kext::LeanVec, message::MsgMeta, reply::Reply, uapi::*};
 
 /// A queued message.
 pub(crate) struct Entry {
@@ -37,11 +37,11 @@ pub(crate) struct Entry {
     /// The sending user's index, for the quota.
     pub(crate) user: u32,
     /// Files of the FDS item, installed at RECV.
-    pub(crate) files: KVec<ARef<File>>,
+    pub(crate) files: LeanVec<ARef<File>>,
     /// Offset of the `fds` array in the slice, if the message has an FDS item.
     pub(crate) fds_off: Option<usize>,
     /// Memfds, with the offset of each `fd` field in the slice.
-    pub(crate) memfds: KVec<(ARef<File>, usize)>,
+    pub(crate) memfds: LeanVec<(ARef<File>, usize)>,
     /// A method call: its reply tracker (`message.md` §4.1).
     pub(crate) reply: Option<Arc<Reply>>,
     /// Sent to a well-known name: the registry's sequence number of the
@@ -113,6 +113,8 @@ pub(crate) struct Queue {
 pub(crate) struct Quota {
     /// Bytes of all accounted slices (queued, or being written).
     accounted: usize,
+    /// Their number.
+    msgs: usize,
     users: KVec<Use>,
 }
 
@@ -120,6 +122,7 @@ impl Quota {
     pub(crate) const fn new() -> Self {
         Self {
             accounted: 0,
+            msgs: 0,
             users: KVec::new(),
         }
     }
@@ -179,12 +182,24 @@ impl Quota {
             }
         }
         self.accounted += size;
+        self.msgs += 1;
         Ok(())
+    }
+
+    /// Whether any user may queue the smallest message on a pool of
+    /// `pool_size` bytes, whatever it has charged: at most an eighth of
+    /// the pool accounted and fewer than [`KDBUS_CONN_MAX_MSGS`] messages
+    /// in all. Then, by [`admit`]'s rule, a user holding `u <= a <= p/8`
+    /// bytes may still add `(p/2 - a - 2u)/3 >= p/24` bytes (at least 170
+    /// on a one-page pool), and no user can have reached the message limit.
+    pub(crate) fn roomy(&self, pool_size: usize) -> bool {
+        self.accounted <= pool_size / 8 && self.msgs < KDBUS_CONN_MAX_MSGS
     }
 
     /// Takes back a charge made by [`Queue::charge`].
     pub(crate) fn uncharge(&mut self, user: u32, size: usize, fds: usize) {
         self.accounted -= size;
+        self.msgs -= 1;
         if let Some(pos) = self.users.iter().position(|x| x.user == user) {
             self.users[pos].bytes -= size;
             self.users[pos].msgs -= 1;
@@ -437,6 +452,29 @@ pub(crate) fn admit(p: usize, a: usize, u: usize, n: usize, m: usize) -> Result 
 mod tests {
     use super::*;
 
+    /// The lock-free answer of `Pool::admits` is never wrong: in a roomy
+    /// pool, every user, whatever it holds, may add the smallest message.
+    #[test]
+    fn a_roomy_pool_admits_every_user() {
+        for p in [4096usize, 8192, 1 << 20, 1 << 26] {
+            for a in (0..=p / 8).step_by(p / 64) {
+                for u in [0, 8, a / 3, a / 2, a] {
+                    for n in [0, 1, KDBUS_CONN_MAX_MSGS - 1] {
+                        assert_eq!(admit(p, a, u, n, 8), Ok(()));
+                    }
+                }
+            }
+        }
+        // And the bound is where `roomy` puts it.
+        let mut q = Quota::new();
+        assert!(q.roomy(4096));
+        q.accounted = 4096 / 8 + 8;
+        assert!(!q.roomy(4096));
+        q.accounted = 0;
+        q.msgs = KDBUS_CONN_MAX_MSGS;
+        assert!(!q.roomy(4096));
+    }
+
     #[test]
     fn one_user_may_take_a_third_of_half() {
         let p = 1 << 20;
@@ -473,9 +511,9 @@ mod tests {
             header_items: 64,
             meta: MsgMeta::empty(),
             user,
-            files: KVec::new(),
+            files: LeanVec::new(),
             fds_off: None,
-            memfds: KVec::new(),
+            memfds: LeanVec::new(),
             reply: None,
             name_seq: 0,
         }

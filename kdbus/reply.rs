@@ -552,9 +552,9 @@ mod tests {
             header_items: 64,
             meta: MsgMeta::empty(),
             user: 0,
-            files: KVec::new(),
+            files: kext::LeanVec::new(),
             fds_off: None,
-            memfds: KVec::new(),
+            memfds: kext::LeanVec::new(),
             reply: None,
             name_seq: 0,
         }

@@ -79,7 +79,7 @@ plain! {
 
 /// A command struct (`abi.md` §4): it starts with the `size`, `flags` and
 /// `return_flags` of `struct kdbus_cmd`, and its items follow it.
-pub(crate) trait Command: FromBytes + AsBytes + Copy + 'static {}
+pub(crate) trait Command: FromBytes + AsBytes + Copy + Default + 'static {}
 
 /// Declares command structs, checking that each starts with the header of
 /// `struct kdbus_cmd`.

@@ -15,6 +15,7 @@ use kernel::{
 
 use crate::{
     item::{Args, CmdSpec, Parsed},
+    kext::LeanVec,
     queue::Entry,
     uapi::*,
     wire,
@@ -57,22 +58,31 @@ pub(super) fn reserve_fd(
 /// Descriptor numbers reserved for a received message, installed once it
 /// is certain to be delivered.
 pub(super) struct Installer {
-    pub(super) fds: KVec<Option<FileDescriptorReservation>>,
-    pub(super) memfds: KVec<Option<FileDescriptorReservation>>,
+    pub(super) fds: LeanVec<Option<FileDescriptorReservation>>,
+    pub(super) memfds: LeanVec<Option<FileDescriptorReservation>>,
     /// A descriptor could not be reserved (`INCOMPLETE_FDS`).
     pub(super) incomplete: bool,
 }
 
 impl Installer {
-    pub(super) fn install(self, files: KVec<ARef<File>>, memfds: KVec<(ARef<File>, usize)>) {
-        for (r, f) in self.fds.into_iter().zip(files) {
-            if let Some(r) = r {
-                r.fd_install(f);
+    pub(super) fn install(self, files: LeanVec<ARef<File>>, memfds: LeanVec<(ARef<File>, usize)>) {
+        if !files.is_empty() {
+            for (r, f) in self.fds.into_inner().into_iter().zip(files.into_inner()) {
+                if let Some(r) = r {
+                    r.fd_install(f);
+                }
             }
         }
-        for (r, (f, _)) in self.memfds.into_iter().zip(memfds) {
-            if let Some(r) = r {
-                r.fd_install(f);
+        if !memfds.is_empty() {
+            for (r, (f, _)) in self
+                .memfds
+                .into_inner()
+                .into_iter()
+                .zip(memfds.into_inner())
+            {
+                if let Some(r) = r {
+                    r.fd_install(f);
+                }
             }
         }
     }
@@ -96,7 +106,7 @@ impl Connection {
         };
         let mut incomplete = false;
         let mut dropped_call = None;
-        let mut received_call = None;
+        let mut received = None;
         let mut inner = self.inner.lock();
         let result = match inner.queue.select(threshold) {
             None => Err(EAGAIN),
@@ -121,21 +131,25 @@ impl Connection {
                 msg.msg_size = e.size as u64;
                 if flags & KDBUS_RECV_PEEK != 0 {
                     self.pool.publish(e.off);
-                } else if let Some(e) = inner.queue.remove(idx) {
-                    let nfds = e.files.len();
-                    installer.install(e.files, e.memfds);
-                    self.pool.deliver(e.off, e.user, e.size, nfds);
-                    // The call's tracker stays open at the caller; our
-                    // reference goes once we hold no lock (it may be the
-                    // last one keeping a closed caller alive).
-                    received_call = e.reply;
+                } else {
+                    // Off the queue, the entry is ours: its files are
+                    // installed and its slice handed over without our lock.
+                    received = inner.queue.remove(idx).map(|e| (e, installer));
                 }
                 Ok(())
             }
         };
         let dropped = core::mem::replace(&mut inner.dropped, 0);
         drop(inner);
-        drop(received_call);
+        if let Some((e, installer)) = received {
+            let nfds = e.files.len();
+            installer.install(e.files, e.memfds);
+            self.pool.deliver(e.off, e.user, e.size, nfds);
+            // The call's tracker stays open at the caller; our reference
+            // goes now that we hold no lock (it may be the last one keeping
+            // a closed caller alive).
+            drop(e.reply);
+        }
         // A dropped method call will not be answered (§6.1).
         if let Some(r) = dropped_call {
             self.abandon(&r);
@@ -189,8 +203,8 @@ impl Connection {
                 .write(e.off + offset_of!(KdbusMsg, size), wire::bytes(&size))?;
         }
         let mut out = Installer {
-            fds: KVec::new(),
-            memfds: KVec::new(),
+            fds: LeanVec::new(),
+            memfds: LeanVec::new(),
             incomplete: false,
         };
         if let Some(fds_off) = e.fds_off {

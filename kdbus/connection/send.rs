@@ -16,7 +16,7 @@ use kernel::{
 use crate::{
     domain::Charge,
     item::{Args, CmdSpec, ItemRule, Parsed},
-    kext,
+    kext::{self, LeanVec},
     message::{Msg, MsgMeta},
     metadata::{Snapshot, PROCESS_META},
     queue::Entry,
@@ -78,27 +78,33 @@ impl Connection {
         let domain = self.ep.domain().ok_or(ESHUTDOWN)?;
         let (bloom_size, _) = self.bus.bloom();
         let addr = args.cmd().msg_address;
+        let mut msg = Msg::new();
+        let head = msg.read_head(addr)?;
         // The quota first: a receiver that refuses any message of our user
-        // costs no read of the message (`Documentation/kdbus/deviations.rst`).
-        // Not for synchronous calls, which may be resuming (§4.6), nor for
-        // unicast signals, whose failures are silent (§3.5).
+        // costs no read of the rest of the message
+        // (`Documentation/kdbus/deviations.rst`). Only for an ordinary
+        // receiver we may talk to, so a send it would refuse for another
+        // reason (`ENXIO`, `EPERM`) is refused for that reason. Not for
+        // synchronous calls, which may be resuming (§4.6), nor for unicast
+        // signals, whose failures are silent (§3.5).
         // The receiver found here serves `pin` too: one look-up per SEND.
         let mut found = None;
-        if !sync {
-            let (flags, dst_id) = Msg::peek_route(addr).unwrap_or((0, 0));
-            if dst_id != 0 && dst_id != KDBUS_DST_ID_BROADCAST {
-                if let Some(dst) = self.bus.find_conn(dst_id) {
-                    // With monitors on the bus the message is read all the
-                    // same: they see what the receiver's quota refuses
-                    // (§3.7).
-                    if !self.bus.has_monitors() && flags & KDBUS_MSG_SIGNAL == 0 {
-                        dst.pool.admits(self.charge.user_index())?;
-                    }
-                    found = Some(dst);
+        let dst_id = head.dst_id;
+        if !sync && dst_id != 0 && dst_id != KDBUS_DST_ID_BROADCAST {
+            if let Some(dst) = self.bus.find_conn(dst_id) {
+                // With monitors on the bus the message is read all the
+                // same: they see what the receiver's quota refuses (§3.7).
+                if dst.kind == Kind::Ordinary
+                    && head.flags & KDBUS_MSG_SIGNAL == 0
+                    && !self.bus.has_monitors()
+                    && self.can_talk(&dst)
+                {
+                    dst.pool.admits(self.charge.user_index())?;
                 }
+                found = Some(dst);
             }
         }
-        let msg = Msg::read(addr, bloom_size, self.id, sync, || domain.next_id())?;
+        msg.read(bloom_size, self.id, sync, || domain.next_id())?;
         let head = *msg.head();
         let flags = head.flags;
         if head.dst_id == KDBUS_DST_ID_BROADCAST {
@@ -353,16 +359,16 @@ impl Connection {
         let snapshot = self.process_meta(msg, mask)?;
         // Our names are copied only for a receiver that asks for them.
         let names = if mask & KDBUS_ATTACH_NAMES != 0 {
-            self.bus.names_of(self)?
+            LeanVec::from(self.bus.names_of(self)?)
         } else {
-            KVec::new()
+            LeanVec::new()
         };
         let meta = MsgMeta::new(mask, snapshot, names, self.description.as_deref(), msg.seq)?;
         let meta_len = meta.len()?;
         let size = msg.slice_size(meta_len);
         let user = self.charge.user_index();
         let nfds = msg.files().len();
-        let mut files = KVec::with_capacity(nfds, GFP_KERNEL)?;
+        let mut files = LeanVec::with_capacity(nfds)?;
         for f in msg.files() {
             files.push(f.clone(), GFP_KERNEL)?;
         }
@@ -510,7 +516,7 @@ impl Connection {
     pub(crate) fn deliver_kernel(&self, msg: &[u8], seq: u64) -> Result {
         let recv = self.attach_recv.load(ordering::Relaxed);
         let mask = crate::attach_flags_mask() & recv & KDBUS_ATTACH_TIMESTAMP;
-        let meta = MsgMeta::new(mask, None, KVec::new(), None, seq)?;
+        let meta = MsgMeta::new(mask, None, LeanVec::new(), None, seq)?;
         let meta_len = meta.len()?;
         let size = (msg.len() + meta_len).next_multiple_of(8);
         let off = self.reserve(None, size, 0)?;
@@ -522,9 +528,9 @@ impl Connection {
             header_items: msg.len(),
             meta,
             user: KERNEL_USER,
-            files: KVec::new(),
+            files: LeanVec::new(),
             fds_off: None,
-            memfds: KVec::new(),
+            memfds: LeanVec::new(),
             reply: None,
             name_seq: 0,
         };

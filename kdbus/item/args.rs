@@ -81,37 +81,35 @@ pub(crate) struct Args<T: Command> {
 impl<T: Command> Args<T> {
     /// Parses the ioctl argument at `arg` per `spec` (`abi.md` §7.1, §7.2).
     pub(crate) fn parse(arg: usize, spec: &'static CmdSpec<T>) -> Result<Parsed<T>> {
-        // 1. 8-aligned, and the size readable.
+        // 1. 8-aligned.
         if arg % 8 != 0 {
             return Err(EFAULT);
         }
         let user = UserPtr::from_addr(arg);
-        let size = UserSlice::new(user, size_of::<u64>())
-            .reader()
-            .read::<u64>()?;
-        // 2, 3.
-        if size < CmdSpec::<T>::SIZE as u64 {
-            return Err(EINVAL);
-        }
-        if size > KDBUS_CMD_MAX_SIZE {
-            return Err(EMSGSIZE);
-        }
-        // 4. One copy of the whole argument. `size` is at most 32 KiB.
-        let buf = UserBytes::read(user, size as usize)?;
-        let cmd: T = wire::read(&buf).ok_or(EINVAL)?;
-        let head: KdbusCmd = wire::read(&buf).ok_or(EINVAL)?;
-        // 5. Changed under us?
-        if head.size != size {
-            return Err(EINVAL);
-        }
         let mut args = Args {
-            buf,
-            cmd,
-            flags: head.flags,
+            buf: UserBytes::new(),
+            cmd: T::default(),
+            flags: 0,
             user,
             spec,
             return_flags: 0,
         };
+        // 1-4. The fixed part in one copy, which holds the size (2, 3), then
+        // the items after it, if any: one copy of `size` bytes in all, so
+        // the size cannot change under us (5). `size` is at most 32 KiB.
+        let size = args.buf.read_head(user, CmdSpec::<T>::SIZE, |size| {
+            if size < CmdSpec::<T>::SIZE as u64 {
+                Err(EINVAL)
+            } else if size > KDBUS_CMD_MAX_SIZE {
+                Err(EMSGSIZE)
+            } else {
+                Ok(())
+            }
+        })?;
+        args.buf.read_rest(user, size)?;
+        args.cmd = wire::read(&args.buf).ok_or(EINVAL)?;
+        let head: KdbusCmd = wire::read(&args.buf).ok_or(EINVAL)?;
+        args.flags = head.flags;
         // From here on, failures write `return_flags` (0) back too.
         match args.validate() {
             Ok(true) => {

@@ -400,6 +400,37 @@ TEST_F(pol, queued_messages_survive_a_revoked_talk)
 
 /* ------------------------------------------------------- custom endpoints */
 
+/* SEND reads a message's header first and may refuse it for the receiver's
+ * quota before reading the rest (deviations.rst); a sender that may not
+ * talk to the receiver is refused for that, and learns nothing of the
+ * receiver's quota. */
+TEST_F(pol, talk_is_checked_before_the_receivers_quota)
+{
+	static const struct kdbus_policy_access grant[] = { REC(USER, OWN, U2),
+							    REC(WORLD, TALK, 0) };
+	static const struct kdbus_policy_access own2[] = { REC(USER, OWN, U2) };
+	struct kdbus_conn ph, a, p;
+	int i, ret = 0;
+
+	ASSERT_EQ(0, holder(&ph, self->tb.path, "pol.quota", grant, 2));
+	ASSERT_EQ(0, open_as(&a, self->tb.path, U1, U1, NULL, 0));
+	ASSERT_EQ(0, open_as(&p, self->tb.path, U2, U2, NULL, 0));
+	ASSERT_EQ(0, acquire_as(&p, "pol.quota", U2, U2, NULL, 0));
+	/* U1 uses up its share of P's queue while it may talk to P. */
+	ASSERT_EQ(0, kdbus_become(U1, U1, NULL, 0));
+	for (i = 1; i <= 512 && ret == 0; i++)	/* the limit is 256 messages */
+		ret = kdbus_send_id(a.fd, p.id, i, 0, NULL, 0, "x", 1);
+	ASSERT_EQ(0, kdbus_become_root());
+	ASSERT_EQ(-ENOBUFS, ret);
+	/* Then it may not any more: EPERM, not the quota's ENOBUFS. */
+	ASSERT_EQ(0, holder_update(ph.fd, "pol.quota", own2, 1));
+	EXPECT_EQ(-EPERM, send_as(&a, U1, p.id, NULL, 9999));
+	EXPECT_EQ(1, recv_cookie(&p));
+	kdbus_conn_close(&a);
+	kdbus_conn_close(&p);
+	kdbus_conn_close(&ph);
+}
+
 TEST_F(pol, fresh_custom_endpoint_can_neither_own_nor_talk)
 {
 	struct kdbus_conn e, peer;
