@@ -632,11 +632,18 @@ __extension__ struct kdbus_cmd_send {
  * @KDBUS_RECV_USE_PRIORITY:	Only de-queue messages with the specified or
  *				higher priority (lowest values); if not set,
  *				the priority value is ignored.
+ * @KDBUS_RECV_FREE:		First free the slice at msg.offset, as
+ *				KDBUS_CMD_FREE would (the pool size frees
+ *				nothing): a receiver gives back the previous
+ *				message and takes the next one in one call. If
+ *				the free fails, nothing is received. A kdbus-rs
+ *				extension, reported by flag negotiation.
  */
 __extension__ enum kdbus_recv_flags {
 	KDBUS_RECV_PEEK		= 1ULL <<  0,
 	KDBUS_RECV_DROP		= 1ULL <<  1,
 	KDBUS_RECV_USE_PRIORITY	= 1ULL <<  2,
+	KDBUS_RECV_FREE		= 1ULL <<  3,
 };
 
 /**

@@ -902,6 +902,10 @@ pub const KDBUS_RECV_PEEK: u64 = 1 << 0;
 pub const KDBUS_RECV_DROP: u64 = 1 << 1;
 /// RECV: dequeue by priority, filtered by `kdbus_cmd_recv.priority`.
 pub const KDBUS_RECV_USE_PRIORITY: u64 = 1 << 2;
+/// RECV: first free the slice at `kdbus_cmd_recv.msg.offset`, as
+/// `KDBUS_CMD_FREE` would (a kdbus-rs extension; flag negotiation reports
+/// it).
+pub const KDBUS_RECV_FREE: u64 = 1 << 3;
 /// `kdbus_msg_info.return_flags`: some descriptors could not be installed.
 pub const KDBUS_RECV_RETURN_INCOMPLETE_FDS: u64 = 1 << 0;
 /// `kdbus_cmd_recv.return_flags`: `dropped_msgs` is non-zero.

@@ -963,6 +963,8 @@ fn negotiate_write_back_values_5_13() {
         KDBUS_RECV_PEEK | KDBUS_RECV_DROP | KDBUS_RECV_USE_PRIORITY,
         0x7
     );
+    // The extension takes the next bit (`Documentation/kdbus/deviations.rst`).
+    assert_eq!(KDBUS_RECV_FREE, 0x8);
     assert_eq!(
         KDBUS_NAME_REPLACE_EXISTING | KDBUS_NAME_ALLOW_REPLACEMENT | KDBUS_NAME_QUEUE,
         0x7

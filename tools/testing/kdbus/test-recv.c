@@ -5,8 +5,9 @@
  * the layout of a received message (header, PAYLOAD_OFF items, inline
  * payload placement, padding vectors, the §5.3 examples), metadata items
  * written at RECV and the masks that select them, RECV flags (PEEK, DROP,
- * USE_PRIORITY) and priorities, FREE of peeked / received slices, receiver
- * quotas (per-user share, 256 messages) and EXFULL, poll POLLIN, and
+ * USE_PRIORITY, and the kdbus-rs extension FREE) and priorities, FREE of
+ * peeked / received slices, receiver quotas (per-user share, 256
+ * messages) and EXFULL, poll POLLIN, and
  * BYEBYE with a non-empty queue, and a user's share of a receiver's queue
  * outliving the user (not inherited by the next user). Checklist
  * message.md §12 "Delivery layout", "Quotas and drops", "RECV".
@@ -141,14 +142,56 @@ TEST_F(recv, empty_queue_eagain_with_empty_slice)
 	}
 }
 
-TEST_F(recv, negotiate_reports_7_and_receives_nothing)
+TEST_F(recv, negotiate_reports_the_flags_and_receives_nothing)
 {
 	struct kdbus_cmd_recv r = { .size = sizeof(r), .flags = KDBUS_FLAG_NEGOTIATE };
 
 	ASSERT_EQ(0, send_cp(self->a.fd, self->a.id, 1, 0));
 	ASSERT_EQ(0, kdbus_ioctl(self->a.fd, KDBUS_CMD_RECV, &r));
-	EXPECT_EQ(KDBUS_RECV_PEEK | KDBUS_RECV_DROP | KDBUS_RECV_USE_PRIORITY, r.flags);
+	/* The three of abi.md §5.8 and the kdbus-rs extension KDBUS_RECV_FREE. */
+	EXPECT_EQ(KDBUS_RECV_PEEK | KDBUS_RECV_DROP | KDBUS_RECV_USE_PRIORITY |
+		  KDBUS_RECV_FREE, r.flags);
 	EXPECT_EQ(1, recv_cookie(&self->a, 0, 0));
+}
+
+/* RECV with KDBUS_RECV_FREE: frees the slice at msg.offset first. */
+static int recv_free(struct kdbus_conn *c, uint64_t free_off, struct kdbus_cmd_recv *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->size = sizeof(*r);
+	r->flags = KDBUS_RECV_FREE;
+	r->msg.offset = free_off;
+	return kdbus_ioctl(c->fd, KDBUS_CMD_RECV, r);
+}
+
+TEST_F(recv, recv_free_gives_back_the_previous_slice_and_takes_the_next)
+{
+	struct kdbus_cmd_recv r1, r2, r3;
+
+	ASSERT_EQ(0, send_cp(self->a.fd, self->a.id, 1, 0));
+	ASSERT_EQ(0, send_cp(self->a.fd, self->a.id, 2, 0));
+	/* The first one: nothing to free yet (the pool size frees nothing). */
+	ASSERT_EQ(0, recv_free(&self->a, POOL, &r1));
+	EXPECT_EQ(1, ((struct kdbus_msg *)(self->a.pool + r1.msg.offset))->cookie);
+	ASSERT_EQ(0, recv_free(&self->a, r1.msg.offset, &r2));
+	EXPECT_EQ(2, ((struct kdbus_msg *)(self->a.pool + r2.msg.offset))->cookie);
+	/* The first slice was freed by the second RECV, the second is held. */
+	EXPECT_EQ(-ENXIO, kdbus_free(self->a.fd, r1.msg.offset));
+	/* On an empty queue the free still happens, then EAGAIN. */
+	EXPECT_EQ(-EAGAIN, recv_free(&self->a, r2.msg.offset, &r3));
+	EXPECT_EQ(POOL, r3.msg.offset);
+	EXPECT_EQ(-ENXIO, kdbus_free(self->a.fd, r2.msg.offset));
+}
+
+TEST_F(recv, recv_free_of_a_bad_offset_enxio_receives_nothing)
+{
+	struct kdbus_cmd_recv r;
+
+	ASSERT_EQ(0, send_cp(self->a.fd, self->a.id, 5, 0));
+	EXPECT_EQ(-ENXIO, recv_free(&self->a, 8, &r));
+	EXPECT_EQ(-ENXIO, recv_free(&self->a, 2 * POOL, &r));
+	/* The message is still queued. */
+	EXPECT_EQ(5, recv_cookie(&self->a, 0, 0));
 }
 
 TEST_F(recv, bad_arguments_einval)
@@ -159,7 +202,7 @@ TEST_F(recv, bad_arguments_einval)
 	ASSERT_EQ(0, send_cp(self->a.fd, self->a.id, 1, 0));
 	kdbus_b_init(&b, sizeof(*cmd));
 	cmd = kdbus_b_cmd(&b);
-	cmd->flags = 1ULL << 3;
+	cmd->flags = 1ULL << 4;
 	EXPECT_EQ(-EINVAL, kdbus_ioctl(self->a.fd, KDBUS_CMD_RECV, cmd)) TH_LOG("flag");
 	kdbus_b_init(&b, sizeof(*cmd));
 	kdbus_b_u64(&b, KDBUS_ITEM_ID, 1);
