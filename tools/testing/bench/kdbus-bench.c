@@ -67,7 +67,10 @@
  * Usage: kdbus-bench [-v] [-t TRANSPORTS] [-s SIZES] [-m SECTIONS] [seconds-per-run]
  *   seconds-per-run  default 0.5
  *   -t  comma-separated transports to run (default all): seqpacket, stream,
- *       pipe, vec, memfd, call (o, r and c sections)
+ *       pipe, vec, vecfree, memfd, call (o, r and c sections); kdbus
+ *       receivers free each slice in their next RECV (KDBUS_RECV_FREE)
+ *       where the kernel offers it, except vecfree's, which call
+ *       KDBUS_CMD_FREE after every RECV as kdbus clients always did
  *   -s  comma-separated payload sizes in bytes (default all; o, r, c)
  *   -m  sections: o one-way, r round trip, b bus state, n send by name,
  *       f broadcast fan-out, x disconnect, c syscall costs (default
@@ -199,7 +202,7 @@ static int xwrite(int fd, const void *buf, size_t len)
 
 /* ------------------------------------------------------------ transports */
 
-enum kind { T_SEQPACKET, T_STREAM, T_PIPE, T_KDBUS, T_MEMFD, T_CALL, N_KINDS };
+enum kind { T_SEQPACKET, T_STREAM, T_PIPE, T_KDBUS, T_MEMFD, T_CALL, T_VECFREE, N_KINDS };
 
 static const char *const kind_name[] = {
 	[T_SEQPACKET] = "AF_UNIX seqpacket",
@@ -208,11 +211,12 @@ static const char *const kind_name[] = {
 	[T_KDBUS] = "kdbus vec",
 	[T_MEMFD] = "kdbus memfd",
 	[T_CALL] = "kdbus sync call",
+	[T_VECFREE] = "kdbus vec+FREE",
 };
 
 static const char *const kind_opt[] = {
 	[T_SEQPACKET] = "seqpacket", [T_STREAM] = "stream", [T_PIPE] = "pipe",
-	[T_KDBUS] = "vec", [T_MEMFD] = "memfd", [T_CALL] = "call",
+	[T_KDBUS] = "vec", [T_MEMFD] = "memfd", [T_CALL] = "call", [T_VECFREE] = "vecfree",
 };
 
 static int want_kind(enum kind k)
@@ -240,6 +244,8 @@ struct kconn {
 	uint64_t id;
 	uint8_t *pool;
 	size_t pool_size;
+	int recv_free;		/* RECV frees the held slice (KDBUS_RECV_FREE) */
+	uint64_t held;		/* the slice of the last RECV, pool_size if none */
 };
 
 /* One end of a transport, as used by one process. */
@@ -337,6 +343,14 @@ static int kconn_open(struct kconn *c, size_t pool_size, int map)
 	c->id = hello.id;
 	f.offset = hello.offset;
 	ioctl(c->fd, KDBUS_CMD_FREE, &f);
+	/* Receivers use the kdbus-rs extension where the kernel reports it. */
+	{
+		struct kdbus_cmd_recv probe = { .size = sizeof(probe), .flags = KDBUS_FLAG_NEGOTIATE };
+
+		c->recv_free = !ioctl(c->fd, KDBUS_CMD_RECV, &probe) &&
+			       (probe.flags & KDBUS_RECV_FREE);
+		c->held = pool_size;
+	}
 	if (map) {
 		c->pool = mmap(NULL, pool_size, PROT_READ, MAP_SHARED, c->fd, 0);
 		if (c->pool == MAP_FAILED) {
@@ -462,7 +476,8 @@ static int kname_acquire(struct kconn *c, const char *name)
 }
 
 /* One RECV without blocking: 0 (cookie and sender in *@cookie, *@src), 1 on
- * EAGAIN, -1 on error. Closes a received memfd and frees the slice. */
+ * EAGAIN, -1 on error. Closes a received memfd and frees the slice: with
+ * KDBUS_RECV_FREE, in the next RECV; else with KDBUS_CMD_FREE at once. */
 static int krecv(struct kconn *c, int use_prio, int64_t prio, uint64_t *cookie, uint64_t *src)
 {
 	struct kdbus_cmd_recv cmd = { .size = sizeof(cmd) };
@@ -474,8 +489,18 @@ static int krecv(struct kconn *c, int use_prio, int64_t prio, uint64_t *cookie, 
 		cmd.flags = KDBUS_RECV_USE_PRIORITY;
 		cmd.priority = prio;
 	}
-	if (ioctl(c->fd, KDBUS_CMD_RECV, &cmd) < 0)
-		return errno == EAGAIN || errno == EINTR ? 1 : -1;
+	if (c->recv_free) {
+		cmd.flags |= KDBUS_RECV_FREE;
+		cmd.msg.offset = c->held;
+	}
+	if (ioctl(c->fd, KDBUS_CMD_RECV, &cmd) < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		/* The free came first; EINTR: nothing happened. */
+		if (errno == EAGAIN)
+			c->held = c->pool_size;
+		return 1;
+	}
 	msg = (struct kdbus_msg *)(c->pool + cmd.msg.offset);
 	*cookie = msg->cookie;
 	if (src)
@@ -486,6 +511,10 @@ static int krecv(struct kconn *c, int use_prio, int64_t prio, uint64_t *cookie, 
 			break;
 		if (item->type == KDBUS_ITEM_PAYLOAD_MEMFD && item->memfd.fd >= 0)
 			close(item->memfd.fd);
+	}
+	if (c->recv_free) {
+		c->held = cmd.msg.offset;
+		return 0;
 	}
 	f.offset = cmd.msg.offset;
 	ioctl(c->fd, KDBUS_CMD_FREE, &f);
@@ -662,6 +691,8 @@ static int pair_open(struct pair *p, enum kind kind, size_t size, unsigned w, in
 		kconn_close(&p->k[0]);
 		return -1;
 	}
+	if (kind == T_VECFREE)
+		p->k[0].recv_free = p->k[1].recv_free = 0;
 	p->e[0].k = &p->k[0], p->e[0].peer = p->k[1].id;
 	p->e[1].k = &p->k[1], p->e[1].peer = p->k[0].id;
 	return 0;
@@ -1797,7 +1828,8 @@ static void fanout_section(void)
 int main(int argc, char **argv)
 {
 	static const size_t sizes[] = { 8, 64, 512, 4096, 65536, 1 << 20 };
-	static const enum kind ow_kinds[] = { T_SEQPACKET, T_STREAM, T_PIPE, T_KDBUS, T_MEMFD };
+	static const enum kind ow_kinds[] = { T_SEQPACKET, T_STREAM, T_PIPE, T_KDBUS, T_VECFREE,
+					      T_MEMFD };
 	static const enum kind rt_kinds[] = { T_SEQPACKET, T_STREAM, T_PIPE, T_KDBUS, T_CALL };
 	enum { N_OW = sizeof(ow_kinds) / sizeof(ow_kinds[0]),
 	       N_RT = sizeof(rt_kinds) / sizeof(rt_kinds[0]) };
