@@ -15,7 +15,7 @@ use kernel::{
 };
 
 use crate::{
-    item::{Args, CmdSpec, Parsed},
+    item::{Args, CmdSpec},
     kext::LeanVec,
     queue::Entry,
     uapi::*,
@@ -24,9 +24,9 @@ use crate::{
 
 use super::Connection;
 
-static FREE_SPEC: CmdSpec<KdbusCmdFree> = CmdSpec::new(0, &[]);
+static FREE_SPEC: CmdSpec<KdbusCmdFree> = CmdSpec::at_end(0, &[]);
 
-static RECV_SPEC: CmdSpec<KdbusCmdRecv> = CmdSpec::new(
+static RECV_SPEC: CmdSpec<KdbusCmdRecv> = CmdSpec::at_end(
     KDBUS_RECV_PEEK | KDBUS_RECV_DROP | KDBUS_RECV_USE_PRIORITY | KDBUS_RECV_FREE,
     &[],
 );
@@ -92,10 +92,10 @@ impl Installer {
 impl Connection {
     /// RECV (`message.md` §6).
     pub(super) fn recv(&self, arg: usize) -> Result {
-        let mut args = match Args::parse(arg, &RECV_SPEC)? {
-            Parsed::Run(args) => args,
-            Parsed::Negotiated => return Ok(()),
-        };
+        Args::run(arg, &RECV_SPEC, |args| self.recv_args(args))
+    }
+
+    fn recv_args(&self, args: &mut Args<KdbusCmdRecv>) -> Result {
         let flags = args.flags();
         if flags & KDBUS_RECV_DROP != 0 && flags & KDBUS_RECV_USE_PRIORITY != 0 {
             return Err(EINVAL);
@@ -169,7 +169,7 @@ impl Connection {
         let out = args.out();
         out.dropped_msgs = dropped;
         out.msg = msg;
-        args.write_back(|c| &c.dropped_msgs, |c| &c.msg)?;
+        args.answer(|c| &c.msg)?;
         if dropped != 0 {
             args.set_return_flags(KDBUS_RECV_RETURN_DROPPED_MSGS)?;
         }
@@ -178,11 +178,7 @@ impl Connection {
 
     /// FREE (`connection-pool.md` §9): gives a slice back to the pool.
     pub(super) fn free(&self, arg: usize) -> Result {
-        let args = match Args::parse(arg, &FREE_SPEC)? {
-            Parsed::Run(args) => args,
-            Parsed::Negotiated => return Ok(()),
-        };
-        self.pool.free(args.cmd().offset)
+        Args::run(arg, &FREE_SPEC, |args| self.pool.free(args.cmd().offset))
     }
 
     /// Writes what a received entry shows only to its receiver, in the

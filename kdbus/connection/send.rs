@@ -15,7 +15,7 @@ use kernel::{
 
 use crate::{
     domain::Charge,
-    item::{Args, CmdSpec, ItemRule, Parsed},
+    item::{Args, CmdSpec, ItemRule},
     kext::{self, LeanVec},
     message::{Msg, MsgMeta},
     metadata::{Snapshot, PROCESS_META},
@@ -26,15 +26,15 @@ use crate::{
 
 use super::{Connection, Kind};
 
-static SEND_SPEC: CmdSpec<KdbusCmdSend> = CmdSpec::new(
+static SEND_SPEC: CmdSpec<KdbusCmdSend> = CmdSpec::at_end(
     KDBUS_SEND_SYNC_REPLY,
     &[ItemRule::once(KDBUS_ITEM_CANCEL_FD)],
 );
 
-/// Writes `reply` into `cmd_send.reply`.
+/// Answers `reply` in `cmd_send.reply` (written back at the end).
 pub(super) fn write_reply(args: &mut Args<KdbusCmdSend>, reply: KdbusMsgInfo) -> Result {
     args.out().reply = reply;
-    args.write_back(|c| &c.reply, |c| &c.reply)
+    args.answer(|c| &c.reply)
 }
 
 /// Writes the empty `cmd_send.reply` of everything but a synchronous call.
@@ -65,10 +65,10 @@ impl Connection {
     /// SEND (`message.md` §2): unicast messages, method calls and replies;
     /// broadcasts arrive with the matches issue.
     pub(super) fn send(self: &Arc<Self>, file: &File, arg: usize) -> Result {
-        let mut args = match Args::parse(arg, &SEND_SPEC)? {
-            Parsed::Run(args) => args,
-            Parsed::Negotiated => return Ok(()),
-        };
+        Args::run(arg, &SEND_SPEC, |args| self.send_args(file, args))
+    }
+
+    fn send_args(self: &Arc<Self>, file: &File, args: &mut Args<KdbusCmdSend>) -> Result {
         let sync = args.flags() & KDBUS_SEND_SYNC_REPLY != 0;
         // §2.2 step 6: validated for every SEND, used by synchronous calls.
         let cancel = match args.item(KDBUS_ITEM_CANCEL_FD) {
@@ -109,14 +109,14 @@ impl Connection {
         let flags = head.flags;
         if head.dst_id == KDBUS_DST_ID_BROADCAST {
             self.broadcast(&msg)?;
-            return write_empty_reply(&mut args, self.pool.size());
+            return write_empty_reply(args, self.pool.size());
         }
         let timeout = head.timeout_ns;
         if flags & KDBUS_MSG_EXPECT_REPLY != 0 {
             if sync {
                 // §4.5 step 1: an interrupted call with this cookie resumes.
                 if let Some(r) = self.resume(head.cookie, timeout) {
-                    return self.wait_reply(file, &mut args, r, cancel.as_deref());
+                    return self.wait_reply(file, args, r, cancel.as_deref());
                 }
                 // Step 2.
                 if reply::sync_deadline(timeout) <= kext::monotonic_now() {
@@ -155,7 +155,7 @@ impl Connection {
                 return Err(e);
             }
             if sync {
-                return self.wait_reply(file, &mut args, r, cancel.as_deref());
+                return self.wait_reply(file, args, r, cancel.as_deref());
             }
             let mut inner = self.inner.lock();
             self.arm_scan(&mut inner, timeout);
@@ -195,7 +195,7 @@ impl Connection {
                         Err(e)
                     }
                 }
-                .and_then(|()| write_empty_reply(&mut args, self.pool.size()));
+                .and_then(|()| write_empty_reply(args, self.pool.size()));
             }
             dst.enqueue(staged?, None)?;
         } else {
@@ -208,7 +208,7 @@ impl Connection {
             let e = self.stage(&dst, &msg, name_seq)?;
             dst.enqueue(e, None)?;
         }
-        write_empty_reply(&mut args, self.pool.size())
+        write_empty_reply(args, self.pool.size())
     }
 
     /// A broadcast (`message.md` §3.4): to every monitor first, then to

@@ -21,6 +21,9 @@ use crate::wire::{self, Command, ITEM_HEADER};
 pub(crate) struct CmdSpec<T: Command> {
     /// Accepted flags besides `KDBUS_FLAG_NEGOTIATE`.
     flags: u64,
+    /// `return_flags` and the answer are written once, at the end
+    /// ([`Args::run`]): the message commands.
+    at_end: bool,
     /// Accepted items besides NEGOTIATE (always accepted, at most once).
     items: &'static [ItemRule],
     _cmd: PhantomData<fn() -> T>,
@@ -31,6 +34,20 @@ impl<T: Command> CmdSpec<T> {
     pub(crate) const fn new(flags: u64, items: &'static [ItemRule]) -> Self {
         Self {
             flags,
+            at_end: false,
+            items,
+            _cmd: PhantomData,
+        }
+    }
+
+    /// A command run by [`Args::run`], which writes `return_flags` and the
+    /// answer back in one copy at the end: SEND, RECV and FREE, which run
+    /// once per message and create nothing that a faulting write would
+    /// have to undo.
+    pub(crate) const fn at_end(flags: u64, items: &'static [ItemRule]) -> Self {
+        Self {
+            flags,
+            at_end: true,
             items,
             _cmd: PhantomData,
         }
@@ -76,6 +93,9 @@ pub(crate) struct Args<T: Command> {
     user: UserPtr,
     spec: &'static CmdSpec<T>,
     return_flags: u64,
+    /// With [`CmdSpec::at_end`]: the end of the answer [`Args::answer`]
+    /// set, written back with `return_flags` (0: no answer).
+    answer_end: usize,
 }
 
 impl<T: Command> Args<T> {
@@ -93,6 +113,7 @@ impl<T: Command> Args<T> {
             user,
             spec,
             return_flags: 0,
+            answer_end: 0,
         };
         // 1-4. The fixed part in one copy, which holds the size (2, 3), then
         // the items after it, if any: one copy of `size` bytes in all, so
@@ -110,10 +131,14 @@ impl<T: Command> Args<T> {
         args.cmd = wire::read(&args.buf).ok_or(EINVAL)?;
         let head: KdbusCmd = wire::read(&args.buf).ok_or(EINVAL)?;
         args.flags = head.flags;
-        // From here on, failures write `return_flags` (0) back too.
+        // From here on, failures write `return_flags` (0) back too; a
+        // command run to its end writes it then, the others at once
+        // (`Documentation/kdbus/deviations.rst`).
         match args.validate() {
             Ok(true) => {
-                args.finish(Ok(()))?;
+                if !spec.at_end {
+                    args.finish(Ok(()))?;
+                }
                 Ok(Parsed::Run(args))
             }
             Ok(false) => Ok(Parsed::Negotiated),
@@ -145,17 +170,66 @@ impl<T: Command> Args<T> {
         Ok(!negotiate_flag)
     }
 
-    /// Writes the final `return_flags` back, even on failure; a fault there
-    /// makes the command fail `EFAULT` (`abi.md` §7.3).
+    /// Parses the argument at `arg` per `spec` (a [`CmdSpec::at_end`]
+    /// command) and runs `f` on it; then writes `return_flags` back, with
+    /// the answer `f` set ([`Args::answer`]) in the same copy, whatever
+    /// `f` returned (`abi.md` §7.3, §7.4). A fault there makes the command
+    /// fail `EFAULT`.
+    pub(crate) fn run(
+        arg: usize,
+        spec: &'static CmdSpec<T>,
+        f: impl FnOnce(&mut Self) -> Result,
+    ) -> Result {
+        let mut args = match Self::parse(arg, spec)? {
+            Parsed::Run(args) => args,
+            Parsed::Negotiated => return Ok(()),
+        };
+        let res = f(&mut args);
+        args.finish(res)
+    }
+
+    /// Writes the final `return_flags` back, even on failure, and for a
+    /// [`CmdSpec::at_end`] command the answer with it; a fault there makes
+    /// the command fail `EFAULT` (`abi.md` §7.3).
     fn finish(&mut self, res: Result) -> Result {
-        let wb = self.write_user(OFF_RETURN_FLAGS, &self.return_flags);
+        let end = OFF_RETURN_FLAGS + size_of::<u64>();
+        if self.answer_end <= end {
+            let wb = self.write_user(OFF_RETURN_FLAGS, &self.return_flags);
+            return res.and(wb);
+        }
+        // One copy from `return_flags` to the end of the answer: the input
+        // fields between them (SEND's `msg_address`, RECV's `priority`)
+        // go back as they were read.
+        let flags = self.return_flags.to_ne_bytes();
+        let bytes = self.cmd.as_bytes_mut();
+        let wb = match bytes.get_mut(OFF_RETURN_FLAGS..self.answer_end) {
+            Some(span) => {
+                span[..flags.len()].copy_from_slice(&flags);
+                UserSlice::new(self.user.wrapping_byte_add(OFF_RETURN_FLAGS), span.len())
+                    .writer()
+                    .write_slice(span)
+            }
+            None => Err(EFAULT),
+        };
         res.and(wb)
     }
 
     /// Reports a non-zero `return_flags` at the end of the command.
     pub(crate) fn set_return_flags(&mut self, v: u64) -> Result {
         self.return_flags = v;
+        if self.spec.at_end {
+            return Ok(());
+        }
         self.write_user(OFF_RETURN_FLAGS, &v)
+    }
+
+    /// Of a [`CmdSpec::at_end`] command: the fields of the fixed part up
+    /// to the end of the one `last` selects are its answer, written back
+    /// at the end with `return_flags`.
+    pub(crate) fn answer<G>(&mut self, last: impl FnOnce(&T) -> &G) -> Result {
+        let (at, n) = wire::field_span(&self.cmd, last).ok_or(EFAULT)?;
+        self.answer_end = at + n;
+        Ok(())
     }
 
     /// The command's fixed part, as copied in.
