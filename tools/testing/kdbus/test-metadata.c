@@ -638,6 +638,54 @@ TEST_F(meta, conn_info_of_faked_conn_has_only_the_faked_items)
 	kdbus_conn_close(&fake);
 }
 
+#define FAKE_LABEL	"system_u:object_r:kdbus_fake_t:s0"
+
+TEST_F(meta, faked_seclabel_reads_back_verbatim_and_is_never_sent)
+{
+	struct kdbus_conn fake, obs;
+	struct kdbus_builder b;
+	struct kdbus_info *info;
+	struct kdbus_item *item;
+	struct got g;
+
+	/* The fixture's module mask (the default) includes SECLABEL. */
+	kdbus_b_init(&b, sizeof(struct kdbus_cmd_hello));
+	kdbus_b_str(&b, KDBUS_ITEM_SECLABEL, FAKE_LABEL);
+	ASSERT_EQ(0, kdbus_conn_open_b(&fake, self->tb.path, &b, 0, _KDBUS_ATTACH_ALL, 0, BIG));
+	ASSERT_EQ(0, open_conn(&obs, self->tb.path, 0, _KDBUS_ATTACH_ALL));
+
+	/* CONN_INFO: exactly the supplied label, and nothing else collected. */
+	ASSERT_EQ(0, kdbus_conn_info(obs.fd, obs.pool, fake.id, NULL, KDBUS_ATTACH_SECLABEL,
+				     &info, NULL));
+	EXPECT_EQ(1, kdbus_info_count(info));
+	item = kdbus_info_item(info, KDBUS_ITEM_SECLABEL);
+	ASSERT_NE(NULL, item);
+	EXPECT_EQ(KDBUS_ITEM_HEADER_SIZE + sizeof(FAKE_LABEL), item->size);
+	EXPECT_STREQ(FAKE_LABEL, item->str);
+	EXPECT_EQ(0, kdbus_info_free(obs.fd, obs.pool, info));
+	ASSERT_EQ(0, kdbus_conn_info(obs.fd, obs.pool, fake.id, NULL, _KDBUS_ATTACH_ALL,
+				     &info, NULL));
+	EXPECT_EQ(1, kdbus_info_count(info));
+	EXPECT_NE(NULL, kdbus_info_item(info, KDBUS_ITEM_SECLABEL));
+	EXPECT_EQ(0, kdbus_info_free(obs.fd, obs.pool, info));
+	/* Not requested: not reported. */
+	ASSERT_EQ(0, kdbus_conn_info(obs.fd, obs.pool, fake.id, NULL,
+				     KDBUS_ATTACH_CREDS | KDBUS_ATTACH_PIDS, &info, NULL));
+	EXPECT_EQ(0, kdbus_info_count(info));
+	EXPECT_EQ(0, kdbus_info_free(obs.fd, obs.pool, info));
+
+	/* Its messages carry no process items at all: neither the faked
+	 * label nor the sending task's real one, CREDS or PIDS (§4.2). */
+	ASSERT_EQ(0, kdbus_msg_send(fake.fd, obs.id, 0, 0, 1, NULL, 0));
+	ASSERT_EQ(0, recv_copy(&obs, &g));
+	EXPECT_EQ(0, count_type(g.m, KDBUS_ITEM_SECLABEL));
+	EXPECT_EQ(0, count_process(g.m->items, g.m->size - sizeof(*g.m)));
+	EXPECT_EQ(1, count_type(g.m, KDBUS_ITEM_TIMESTAMP));
+	EXPECT_EQ(1, kdbus_msg_count(g.m));
+	kdbus_conn_close(&obs);
+	kdbus_conn_close(&fake);
+}
+
 /* ------------------------------------------------------------ namespaces */
 
 /* In the reading child: RECV one message and check it; @arg is the
