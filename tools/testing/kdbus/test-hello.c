@@ -1019,6 +1019,91 @@ TEST_F(hello, activator_and_policy_holder_for_same_name_eexist)
 	kdbus_conn_close(&act);
 }
 
+/* HELLO with @flags, a NAME item @name (none when NULL) and one
+ * POLICY_ACCESS {@type, @access, @id}, placed before the NAME when
+ * @access_first; the answer goes to @out (may be NULL). */
+static int hello_policy_out(int fd, uint64_t flags, const char *name, uint64_t type,
+			    uint64_t access, uint64_t id, bool access_first,
+			    struct kdbus_cmd_hello *out)
+{
+	struct kdbus_builder b;
+
+	kdbus_b_init(&b, sizeof(struct kdbus_cmd_hello));
+	if (access_first)
+		kdbus_b_policy(&b, type, access, id);
+	if (name)
+		kdbus_b_str(&b, KDBUS_ITEM_NAME, name);
+	if (!access_first)
+		kdbus_b_policy(&b, type, access, id);
+	return kdbus_hello_b(fd, &b, flags, 0, 0, POOL, out);
+}
+
+static int hello_policy(int fd, uint64_t flags, const char *name, uint64_t type,
+			uint64_t access, uint64_t id, bool access_first)
+{
+	return hello_policy_out(fd, flags, name, type, access, id, access_first, NULL);
+}
+
+TEST_F(hello, policy_holder_or_activator_bad_policy_access_einval)
+{
+	static const uint64_t kinds[] = { KDBUS_HELLO_POLICY_HOLDER, KDBUS_HELLO_ACTIVATOR };
+	const char *name = "org.kdbus.t.badpol";
+	size_t i;
+	int fd = open_path(self->path);
+
+	ASSERT_LE(0, fd);
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		/* access beyond OWN */
+		EXPECT_EQ(-EINVAL, hello_policy(fd, kinds[i], name, KDBUS_POLICY_ACCESS_WORLD,
+						3, 0, false)) TH_LOG("kind %zu", i);
+		/* type NULL (0) and one beyond WORLD */
+		EXPECT_EQ(-EINVAL, hello_policy(fd, kinds[i], name, 0, KDBUS_POLICY_OWN, 0,
+						false)) TH_LOG("kind %zu", i);
+		EXPECT_EQ(-EINVAL, hello_policy(fd, kinds[i], name, 4, KDBUS_POLICY_OWN, 0,
+						false)) TH_LOG("kind %zu", i);
+		/* a POLICY_ACCESS before the NAME */
+		EXPECT_EQ(-EINVAL, hello_policy(fd, kinds[i], name, KDBUS_POLICY_ACCESS_WORLD,
+						KDBUS_POLICY_OWN, 0, true)) TH_LOG("kind %zu", i);
+	}
+	/* Nothing was installed: the handle is untyped and the same name
+	 * takes a valid entry. */
+	EXPECT_EQ(-EBADFD, kdbus_cmd_simple(fd, KDBUS_CMD_LIST));
+	EXPECT_EQ(0, hello_policy(fd, KDBUS_HELLO_POLICY_HOLDER, name, KDBUS_POLICY_ACCESS_WORLD,
+				  KDBUS_POLICY_OWN, 0, false));
+	close(fd);
+}
+
+TEST_F(hello, ordinary_hello_ignores_policy_access)
+{
+	struct kdbus_conn obs;
+	struct kdbus_info *info;
+	struct kdbus_cmd_hello out;
+	int fd;
+
+	ASSERT_EQ(0, kdbus_conn_open(&obs, self->path, 0, POOL));
+	/* A valid record without a NAME is accepted... */
+	fd = open_path(self->path);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, hello_policy(fd, 0, NULL, KDBUS_POLICY_ACCESS_WORLD, KDBUS_POLICY_OWN, 0,
+				  false));
+	close(fd);
+	/* ...and so is one a policy holder could not install: it is not
+	 * interpreted at all. */
+	fd = open_path(self->path);
+	ASSERT_LE(0, fd);
+	memset(&out, 0, sizeof(out));
+	EXPECT_EQ(0, hello_policy_out(fd, 0, NULL, 4, 3, 0xffffffffu, false, &out));
+	/* An ordinary connection, as CONN_INFO reports it. */
+	ASSERT_EQ(0, kdbus_conn_info(obs.fd, obs.pool, out.id, NULL, 0, &info, NULL));
+	EXPECT_EQ(out.id, info->id);
+	EXPECT_EQ(0, info->flags);
+	EXPECT_EQ(0, kdbus_info_free(obs.fd, obs.pool, info));
+	/* It may acquire names (policy holders and activators may not). */
+	EXPECT_EQ(0, kdbus_name_acquire(fd, "org.kdbus.t.ordinary", 0, NULL));
+	close(fd);
+	kdbus_conn_close(&obs);
+}
+
 /* ------------------------------------------------------- faked metadata */
 
 TEST_F(hello, faked_creds_reported_exactly_by_conn_info)

@@ -11,8 +11,8 @@
  * signals in test-broadcast.c.
  *
  * Monitors (they receive every notification without matches) are in
- * test-monitor.c. Not tested (not implemented yet): moving
- * activator-queued messages on hand-over.
+ * test-monitor.c; moving activator-queued messages on hand-over is in
+ * test-activator.c.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,10 @@
  * and AUDIT next to CREDS, PIDS, AUXGROUPS and the comms, what SEND
  * collects (only what a receiver needs, failures fatal for unicast only),
  * their order, and their translation into the reading task's user and pid
- * namespaces and filesystem root. Checklist §7 "Metadata".
+ * namespaces and filesystem root (§4.4: at RECV, for CONN_INFO and
+ * BUS_CREATOR_INFO in the querying task, for a synchronous call's reply in
+ * the waiting caller; mapped ids, overflow ids, unmapped loginuid).
+ * Checklist §7 "Metadata".
  *
  * Covered elsewhere: notifications carry only a requested TIMESTAMP
  * (test-notify), a receiver's UPDATE does not change queued messages and
@@ -686,6 +689,54 @@ TEST_F(meta, conn_info_of_faked_conn_has_only_the_faked_items)
 	kdbus_conn_close(&fake);
 }
 
+#define FAKE_LABEL	"system_u:object_r:kdbus_fake_t:s0"
+
+TEST_F(meta, faked_seclabel_reads_back_verbatim_and_is_never_sent)
+{
+	struct kdbus_conn fake, obs;
+	struct kdbus_builder b;
+	struct kdbus_info *info;
+	struct kdbus_item *item;
+	struct got g;
+
+	/* The fixture's module mask (the default) includes SECLABEL. */
+	kdbus_b_init(&b, sizeof(struct kdbus_cmd_hello));
+	kdbus_b_str(&b, KDBUS_ITEM_SECLABEL, FAKE_LABEL);
+	ASSERT_EQ(0, kdbus_conn_open_b(&fake, self->tb.path, &b, 0, _KDBUS_ATTACH_ALL, 0, BIG));
+	ASSERT_EQ(0, open_conn(&obs, self->tb.path, 0, _KDBUS_ATTACH_ALL));
+
+	/* CONN_INFO: exactly the supplied label, and nothing else collected. */
+	ASSERT_EQ(0, kdbus_conn_info(obs.fd, obs.pool, fake.id, NULL, KDBUS_ATTACH_SECLABEL,
+				     &info, NULL));
+	EXPECT_EQ(1, kdbus_info_count(info));
+	item = kdbus_info_item(info, KDBUS_ITEM_SECLABEL);
+	ASSERT_NE(NULL, item);
+	EXPECT_EQ(KDBUS_ITEM_HEADER_SIZE + sizeof(FAKE_LABEL), item->size);
+	EXPECT_STREQ(FAKE_LABEL, item->str);
+	EXPECT_EQ(0, kdbus_info_free(obs.fd, obs.pool, info));
+	ASSERT_EQ(0, kdbus_conn_info(obs.fd, obs.pool, fake.id, NULL, _KDBUS_ATTACH_ALL,
+				     &info, NULL));
+	EXPECT_EQ(1, kdbus_info_count(info));
+	EXPECT_NE(NULL, kdbus_info_item(info, KDBUS_ITEM_SECLABEL));
+	EXPECT_EQ(0, kdbus_info_free(obs.fd, obs.pool, info));
+	/* Not requested: not reported. */
+	ASSERT_EQ(0, kdbus_conn_info(obs.fd, obs.pool, fake.id, NULL,
+				     KDBUS_ATTACH_CREDS | KDBUS_ATTACH_PIDS, &info, NULL));
+	EXPECT_EQ(0, kdbus_info_count(info));
+	EXPECT_EQ(0, kdbus_info_free(obs.fd, obs.pool, info));
+
+	/* Its messages carry no process items at all: neither the faked
+	 * label nor the sending task's real one, CREDS or PIDS (§4.2). */
+	ASSERT_EQ(0, kdbus_msg_send(fake.fd, obs.id, 0, 0, 1, NULL, 0));
+	ASSERT_EQ(0, recv_copy(&obs, &g));
+	EXPECT_EQ(0, count_type(g.m, KDBUS_ITEM_SECLABEL));
+	EXPECT_EQ(0, count_process(g.m->items, g.m->size - sizeof(*g.m)));
+	EXPECT_EQ(1, count_type(g.m, KDBUS_ITEM_TIMESTAMP));
+	EXPECT_EQ(1, kdbus_msg_count(g.m));
+	kdbus_conn_close(&obs);
+	kdbus_conn_close(&fake);
+}
+
 /* ------------------------------------------------------------ namespaces */
 
 /* In the reading child: RECV one message and check it; @arg is the
@@ -738,6 +789,201 @@ TEST_F(meta, child_userns_reader_sees_overflow_ids_and_no_caps)
 	ASSERT_EQ(0, kdbus_free(rx.fd, r.msg.offset));
 	/* ...the same message read in a child user namespace does not. */
 	EXPECT_EQ(0, kdbus_run_userns(&ns, recv_in_userns, &rx));
+	EXPECT_EQ(1, kdbus_queue_empty(&rx));
+	kdbus_conn_close(&rx);
+	kdbus_conn_close(&tx);
+}
+
+/* A user namespace whose uid 0 and gid 0 are U1 (1001) outside. */
+#define U1	1001
+#define G2	2001	/* a supplementary group not mapped there */
+
+static const struct kdbus_userns u1_ns = {
+	.creator_uid = 0, .creator_gid = 0,
+	.uid_map = "0 1001 1", .gid_map = "0 1001 1",
+	.uid = 0, .gid = 0,
+};
+
+/* One that maps neither U1 nor root. */
+static const struct kdbus_userns far_ns = {
+	.creator_uid = 0, .creator_gid = 0,
+	.uid_map = "0 100000 1", .gid_map = "0 100000 1",
+	.uid = 0, .gid = 0,
+};
+
+/* Send from @tx to @dst as U1/U1 with the supplementary groups U1 and
+ * G2; kdbus_become() keeps the saved IDs 0. */
+static int send_as_u1(struct kdbus_conn *tx, uint64_t dst, uint64_t cookie)
+{
+	static const gid_t groups[] = { U1, G2 };
+	int ret = kdbus_become(U1, U1, groups, 2);
+
+	if (ret == 0)
+		ret = kdbus_msg_send(tx->fd, dst, 0, 0, cookie, NULL, 0);
+	kdbus_become_root();
+	return ret;
+}
+
+/* In a child user namespace mapping 0 to U1: U1's ids read as 0, the
+ * saved ids (root) as the overflow id. */
+static int recv_creds_in_u1_ns(void *arg)
+{
+	struct kdbus_conn *rx = arg;
+	struct kdbus_item *item;
+	struct got g;
+
+	KDBUS_CHILD_CHECK(getuid() == 0);
+	KDBUS_CHILD_CHECK(recv_copy(rx, &g) == 0);
+	item = kdbus_msg_item(g.m, KDBUS_ITEM_CREDS, 0);
+	KDBUS_CHILD_CHECK(item != NULL);
+	KDBUS_CHILD_CHECK(item->creds.uid == 0);
+	KDBUS_CHILD_CHECK(item->creds.euid == 0);
+	KDBUS_CHILD_CHECK(item->creds.suid == KDBUS_TEST_OVERFLOW_ID);
+	KDBUS_CHILD_CHECK(item->creds.fsuid == 0);
+	KDBUS_CHILD_CHECK(item->creds.gid == 0);
+	KDBUS_CHILD_CHECK(item->creds.egid == 0);
+	KDBUS_CHILD_CHECK(item->creds.sgid == KDBUS_TEST_OVERFLOW_ID);
+	KDBUS_CHILD_CHECK(item->creds.fsgid == 0);
+	return 0;
+}
+
+TEST_F(meta, child_userns_reader_sees_mapped_sender_uid)
+{
+	struct kdbus_conn tx, rx;
+	struct kdbus_cmd_recv r;
+	struct kdbus_item *item;
+	struct kdbus_msg *m;
+
+	ASSERT_EQ(0, kdbus_conn_open(&tx, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, open_conn(&rx, self->tb.path, 0, KDBUS_ATTACH_CREDS));
+	ASSERT_EQ(0, send_as_u1(&tx, rx.id, 1));
+	/* Read here: the ids as they are. */
+	ASSERT_EQ(0, kdbus_msg_recv(&rx, KDBUS_RECV_PEEK, 0, &m, &r));
+	item = kdbus_msg_item(m, KDBUS_ITEM_CREDS, 0);
+	ASSERT_NE(NULL, item);
+	EXPECT_EQ(U1, item->creds.uid);
+	EXPECT_EQ(U1, item->creds.euid);
+	EXPECT_EQ(0, item->creds.suid);
+	EXPECT_EQ(U1, item->creds.gid);
+	ASSERT_EQ(0, kdbus_free(rx.fd, r.msg.offset));
+	/* Read in a namespace mapping 0 to U1: uid 0, not the overflow id. */
+	EXPECT_EQ(0, kdbus_run_userns(&u1_ns, recv_creds_in_u1_ns, &rx));
+	EXPECT_EQ(1, kdbus_queue_empty(&rx));
+	kdbus_conn_close(&rx);
+	kdbus_conn_close(&tx);
+}
+
+/* AUXGROUPS {U1, G2} read in the namespace mapping only U1 (as 0). */
+static int recv_auxgroups_in_u1_ns(void *arg)
+{
+	struct kdbus_conn *rx = arg;
+	struct kdbus_item *item;
+	struct got g;
+
+	KDBUS_CHILD_CHECK(recv_copy(rx, &g) == 0);
+	item = kdbus_msg_item(g.m, KDBUS_ITEM_AUXGROUPS, 0);
+	KDBUS_CHILD_CHECK(item != NULL);
+	KDBUS_CHILD_CHECK(item->size == KDBUS_ITEM_HEADER_SIZE + 2 * 8);
+	KDBUS_CHILD_CHECK(item->data64[0] == 0);
+	KDBUS_CHILD_CHECK(item->data64[1] == KDBUS_TEST_OVERFLOW_ID);
+	return 0;
+}
+
+TEST_F(meta, child_userns_reader_sees_unmapped_auxgroups_as_overflow_gid)
+{
+	struct kdbus_conn tx, rx;
+	struct kdbus_cmd_recv r;
+	struct kdbus_item *item;
+	struct kdbus_msg *m;
+
+	ASSERT_EQ(0, kdbus_conn_open(&tx, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, open_conn(&rx, self->tb.path, 0, KDBUS_ATTACH_AUXGROUPS));
+	ASSERT_EQ(0, send_as_u1(&tx, rx.id, 1));
+	ASSERT_EQ(0, kdbus_msg_recv(&rx, KDBUS_RECV_PEEK, 0, &m, &r));
+	item = kdbus_msg_item(m, KDBUS_ITEM_AUXGROUPS, 0);
+	ASSERT_NE(NULL, item);
+	ASSERT_EQ(KDBUS_ITEM_HEADER_SIZE + 2 * 8, item->size);
+	EXPECT_EQ(U1, item->data64[0]);
+	EXPECT_EQ(G2, item->data64[1]);
+	ASSERT_EQ(0, kdbus_free(rx.fd, r.msg.offset));
+	EXPECT_EQ(0, kdbus_run_userns(&u1_ns, recv_auxgroups_in_u1_ns, &rx));
+	EXPECT_EQ(1, kdbus_queue_empty(&rx));
+	kdbus_conn_close(&rx);
+	kdbus_conn_close(&tx);
+}
+
+struct audit_arg {
+	struct kdbus_conn *tx, *rx;
+	uint32_t sessionid;	/* the sender's, as read in our namespace */
+	uint32_t want;		/* the loginuid the reader must see */
+};
+
+/* In a child: become logged in as U1, then send. Exit 2: loginuid not
+ * settable here. */
+static int send_with_loginuid_u1(void *arg)
+{
+	struct audit_arg *a = arg;
+
+	if (kdbus_write_file("/proc/self/loginuid", "1001") < 0)
+		return 2;
+	KDBUS_CHILD_CHECK(read_long("/proc/self/loginuid") == U1);
+	KDBUS_CHILD_CHECK(kdbus_msg_send(a->tx->fd, a->rx->id, 0, 0, 1, NULL, 0) == 0);
+	KDBUS_CHILD_CHECK(kdbus_msg_send(a->tx->fd, a->rx->id, 0, 0, 2, NULL, 0) == 0);
+	return 0;
+}
+
+static int recv_audit(void *arg)
+{
+	struct audit_arg *a = arg;
+	struct kdbus_item *item;
+	struct got g;
+
+	KDBUS_CHILD_CHECK(recv_copy(a->rx, &g) == 0);
+	item = kdbus_msg_item(g.m, KDBUS_ITEM_AUDIT, 0);
+	KDBUS_CHILD_CHECK(item != NULL);
+	KDBUS_CHILD_CHECK(item->audit.loginuid == a->want);
+	/* The session id is never translated. */
+	KDBUS_CHILD_CHECK(item->audit.sessionid == a->sessionid);
+	return 0;
+}
+
+TEST_F(meta, child_userns_reader_sees_unmapped_loginuid_as_ffffffff)
+{
+	struct kdbus_conn tx, rx;
+	struct kdbus_cmd_recv r;
+	struct kdbus_item *item;
+	struct audit_arg a;
+	struct kdbus_msg *m;
+	int ret;
+
+	if (access("/proc/self/loginuid", F_OK))
+		SKIP(return, "no syscall auditing in this kernel (no /proc/self/loginuid)");
+	ASSERT_EQ(0, kdbus_write_file(KDBUS_PARAM_PATH, PARAM_ALL));
+	ASSERT_EQ(0, open_conn(&tx, self->tb.path, _KDBUS_ATTACH_ALL, 0));
+	ASSERT_EQ(0, open_conn(&rx, self->tb.path, 0, KDBUS_ATTACH_AUDIT));
+	a.tx = &tx;
+	a.rx = &rx;
+	ret = kdbus_run(send_with_loginuid_u1, &a);
+	if (ret == 2) {
+		kdbus_conn_close(&rx);
+		kdbus_conn_close(&tx);
+		SKIP(return, "loginuid is immutable here");
+	}
+	ASSERT_EQ(0, ret);
+	/* Read here: loginuid U1. */
+	ASSERT_EQ(0, kdbus_msg_recv(&rx, KDBUS_RECV_PEEK, 0, &m, &r));
+	item = kdbus_msg_item(m, KDBUS_ITEM_AUDIT, 0);
+	ASSERT_NE(NULL, item);
+	EXPECT_EQ(U1, item->audit.loginuid);
+	a.sessionid = item->audit.sessionid;
+	/* Setting a loginuid opened a session. */
+	EXPECT_NE(0xffffffffu, a.sessionid);
+	ASSERT_EQ(0, kdbus_free(rx.fd, r.msg.offset));
+	/* Mapped (as 0) in one namespace, unmapped in another. */
+	a.want = 0;
+	EXPECT_EQ(0, kdbus_run_userns(&u1_ns, recv_audit, &a));
+	a.want = 0xffffffffu;
+	EXPECT_EQ(0, kdbus_run_userns(&far_ns, recv_audit, &a));
 	EXPECT_EQ(1, kdbus_queue_empty(&rx));
 	kdbus_conn_close(&rx);
 	kdbus_conn_close(&tx);
@@ -898,6 +1144,172 @@ TEST_F(meta, bus_creator_info_reports_every_creator_item_once)
 	EXPECT_EQ(0, kdbus_info_free(c.fd, c.pool, info));
 	kdbus_conn_close(&c);
 	close(owner);
+}
+
+/* ------------------------------------ translation for the querying task */
+
+struct query {
+	struct kdbus_conn *c;	/* the querying connection (root's) */
+	uint64_t id;		/* CONN_INFO target; 0: BUS_CREATOR_INFO */
+};
+
+/* In the namespace mapping 0 to U1: the target's (or creator's) ids,
+ * U1 with saved ids 0, read as 0 and the overflow id; CAPS, collected in
+ * the initial namespace, dropped. */
+static int query_in_u1_ns(void *arg)
+{
+	const uint64_t want = KDBUS_ATTACH_CREDS | KDBUS_ATTACH_CAPS;
+	struct query *q = arg;
+	struct kdbus_info *info;
+	struct kdbus_item *item;
+	int ret;
+
+	KDBUS_CHILD_CHECK(getuid() == 0);
+	if (q->id)
+		ret = kdbus_conn_info(q->c->fd, q->c->pool, q->id, NULL, want, &info, NULL);
+	else
+		ret = kdbus_bus_creator_info(q->c->fd, q->c->pool, want, &info, NULL);
+	KDBUS_CHILD_CHECK(ret == 0);
+	item = kdbus_info_item(info, KDBUS_ITEM_CREDS);
+	KDBUS_CHILD_CHECK(item != NULL);
+	KDBUS_CHILD_CHECK(item->creds.uid == 0);
+	KDBUS_CHILD_CHECK(item->creds.euid == 0);
+	KDBUS_CHILD_CHECK(item->creds.suid == KDBUS_TEST_OVERFLOW_ID);
+	KDBUS_CHILD_CHECK(item->creds.gid == 0);
+	KDBUS_CHILD_CHECK(item->creds.sgid == KDBUS_TEST_OVERFLOW_ID);
+	KDBUS_CHILD_CHECK(kdbus_info_item(info, KDBUS_ITEM_CAPS) == NULL);
+	KDBUS_CHILD_CHECK(kdbus_info_free(q->c->fd, q->c->pool, info) == 0);
+	return 0;
+}
+
+/* The same query in our namespace: U1, saved ids 0, and CAPS. */
+static void query_here(struct __test_metadata *_metadata, struct query *q)
+{
+	const uint64_t want = KDBUS_ATTACH_CREDS | KDBUS_ATTACH_CAPS;
+	struct kdbus_info *info;
+	struct kdbus_item *item;
+	int ret;
+
+	if (q->id)
+		ret = kdbus_conn_info(q->c->fd, q->c->pool, q->id, NULL, want, &info, NULL);
+	else
+		ret = kdbus_bus_creator_info(q->c->fd, q->c->pool, want, &info, NULL);
+	ASSERT_EQ(0, ret);
+	item = kdbus_info_item(info, KDBUS_ITEM_CREDS);
+	ASSERT_NE(NULL, item);
+	EXPECT_EQ(U1, item->creds.uid);
+	EXPECT_EQ(U1, item->creds.euid);
+	EXPECT_EQ(0, item->creds.suid);
+	EXPECT_EQ(U1, item->creds.gid);
+	EXPECT_EQ(0, item->creds.sgid);
+	EXPECT_NE(NULL, kdbus_info_item(info, KDBUS_ITEM_CAPS));
+	EXPECT_EQ(0, kdbus_info_free(q->c->fd, q->c->pool, info));
+}
+
+TEST_F(meta, conn_info_translated_for_the_querying_task)
+{
+	struct kdbus_conn peer, obs;
+	struct query q;
+
+	ASSERT_EQ(0, kdbus_write_file(KDBUS_PARAM_PATH, PARAM_ALL));
+	/* The peer's HELLO snapshot is U1's (saved ids 0). */
+	ASSERT_EQ(0, kdbus_become(U1, U1, NULL, 0));
+	ASSERT_EQ(0, kdbus_conn_open(&peer, self->tb.path, 0, POOL));
+	ASSERT_EQ(0, kdbus_become_root());
+	ASSERT_EQ(0, kdbus_conn_open(&obs, self->tb.path, 0, BIG));
+	q.c = &obs;
+	q.id = peer.id;
+	query_here(_metadata, &q);
+	EXPECT_EQ(0, kdbus_run_userns(&u1_ns, query_in_u1_ns, &q));
+	kdbus_conn_close(&obs);
+	kdbus_conn_close(&peer);
+}
+
+TEST_F(meta, bus_creator_info_translated_for_the_querying_task)
+{
+	struct kdbus_conn c;
+	char bus[64], path[256];
+	struct query q;
+	int ctl, ret;
+
+	ASSERT_EQ(0, kdbus_write_file(KDBUS_PARAM_PATH, PARAM_ALL));
+	/* A bus made by U1 (saved ids 0), which reveals CREDS and CAPS. */
+	ASSERT_EQ(0, kdbus_become(U1, U1, NULL, 0));
+	ctl = kdbus_open_control(self->tb.d.root);
+	kdbus_domain_name(&self->tb.d, bus, sizeof(bus), "ns");
+	ret = ctl < 0 ? ctl : kdbus_bus_make(ctl, KDBUS_MAKE_ACCESS_WORLD, bus, 64, 1,
+					     KDBUS_OPT_ATTACH_SEND(KDBUS_ATTACH_CREDS |
+								   KDBUS_ATTACH_CAPS));
+	ASSERT_EQ(0, kdbus_become_root());
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, kdbus_conn_open(&c, kdbus_path(path, sizeof(path), self->tb.d.root,
+						    "%s/bus", bus), 0, BIG));
+	q.c = &c;
+	q.id = 0;
+	query_here(_metadata, &q);
+	EXPECT_EQ(0, kdbus_run_userns(&u1_ns, query_in_u1_ns, &q));
+	kdbus_conn_close(&c);
+	close(ctl);
+}
+
+/* A synchronous call from @a to @dst, issued in a child user namespace
+ * mapping 0 to U1; the reply (from U1, saved ids 0) must be translated
+ * for this waiting task. */
+struct sync_arg {
+	struct kdbus_conn *a;
+	uint64_t dst;
+};
+
+static int sync_call_in_u1_ns(void *arg)
+{
+	struct sync_arg *sa = arg;
+	struct kdbus_cmd_send out;
+	struct kdbus_builder b;
+	struct kdbus_item *item;
+	struct kdbus_msg *m;
+
+	kdbus_msg_init(&b, sa->dst, KDBUS_MSG_EXPECT_REPLY, 0, 7);
+	kdbus_msg_hdr(&b)->timeout_ns = kdbus_now_ns() + 30000000000ULL;
+	KDBUS_CHILD_CHECK(kdbus_msg_send_b(sa->a->fd, &b, KDBUS_SEND_SYNC_REPLY, &out) == 0);
+	KDBUS_CHILD_CHECK(out.reply.offset < sa->a->pool_size);
+	m = (struct kdbus_msg *)(sa->a->pool + out.reply.offset);
+	KDBUS_CHILD_CHECK(m->cookie_reply == 7);
+	item = kdbus_msg_item(m, KDBUS_ITEM_CREDS, 0);
+	KDBUS_CHILD_CHECK(item != NULL);
+	KDBUS_CHILD_CHECK(item->creds.uid == 0);
+	KDBUS_CHILD_CHECK(item->creds.euid == 0);
+	KDBUS_CHILD_CHECK(item->creds.suid == KDBUS_TEST_OVERFLOW_ID);
+	KDBUS_CHILD_CHECK(item->creds.gid == 0);
+	KDBUS_CHILD_CHECK(kdbus_free(sa->a->fd, out.reply.offset) == 0);
+	return 0;
+}
+
+TEST_F(meta, sync_reply_translated_for_the_waiting_caller)
+{
+	struct kdbus_conn a, b;
+	struct kdbus_msg_summary s;
+	struct sync_arg sa;
+	pid_t pid;
+	int ret;
+
+	ASSERT_EQ(0, open_conn(&a, self->tb.path, 0, KDBUS_ATTACH_CREDS));
+	ASSERT_EQ(0, kdbus_conn_open(&b, self->tb.path, 0, POOL));
+	sa.a = &a;
+	sa.dst = b.id;
+	pid = kdbus_spawn_userns(&u1_ns, sync_call_in_u1_ns, &sa);
+	ASSERT_LT(0, pid);
+	ret = kdbus_recv_summary(&b, 20000, &s);
+	if (ret == 0) {
+		EXPECT_EQ(7, s.cookie);
+		/* Answer as U1. */
+		ASSERT_EQ(0, kdbus_become(U1, U1, NULL, 0));
+		ret = kdbus_reply_send(b.fd, a.id, 8, s.cookie, "r", 1);
+		ASSERT_EQ(0, kdbus_become_root());
+	}
+	EXPECT_EQ(0, ret);
+	EXPECT_EQ(0, kdbus_wait(pid));
+	kdbus_conn_close(&b);
+	kdbus_conn_close(&a);
 }
 
 TEST_HARNESS_MAIN

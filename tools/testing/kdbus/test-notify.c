@@ -16,9 +16,9 @@
  *
  * Rule evaluation is in test-match.c.
  *
- * Monitors' copies of notifications are in test-monitor.c. Not tested
- * (not implemented yet): moving activator-queued messages on hand-over.
- * TIMESTAMP is the only metadata on notifications.
+ * Monitors' copies of notifications are in test-monitor.c; moving
+ * activator-queued messages on hand-over (kdbus/connection/handover.rs) is
+ * in test-activator.c. TIMESTAMP is the only metadata on notifications.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,8 @@
 /*
  * Policy (names-match-policy-metadata.md §3): the bus policy of policy
  * holders with real unprivileged users and groups (OWN by user, group,
- * supplementary group and world, TALK in both directions, replies,
+ * supplementary group and world, TALK in both directions (unicasts, also
+ * to activator-held names, unicast signals), replies,
  * wildcards, installation errors, the effect of changes), and custom
  * endpoints enforcing their policy on OWN, TALK and SEE.
  *
@@ -396,6 +397,80 @@ TEST_F(pol, queued_messages_survive_a_revoked_talk)
 	EXPECT_EQ(3, recv_cookie(&p));
 	kdbus_conn_close(&a);
 	kdbus_conn_close(&p);
+}
+
+TEST_F(pol, send_to_activator_name_needs_talk_to_the_activator)
+{
+	static const struct kdbus_policy_access talk1[] = { REC(USER, TALK, U1) };
+	struct kdbus_msg_summary s;
+	struct kdbus_conn act1, act2, a, b;
+
+	/* Root's activators: privileged, but not of U1's or U2's uid. */
+	ASSERT_EQ(0, kdbus_conn_open_activator(&act1, self->tb.path, 0, "pol.act.none",
+					       NULL, 0, POOL));
+	ASSERT_EQ(0, kdbus_conn_open_activator(&act2, self->tb.path, 0, "pol.act.talk",
+					       talk1, 1, POOL));
+	ASSERT_EQ(0, open_as(&a, self->tb.path, U1, U1, NULL, 0));
+	ASSERT_EQ(0, open_as(&b, self->tb.path, U2, U2, NULL, 0));
+	/* No TALK record for the name: EPERM, nothing queued. */
+	EXPECT_EQ(-EPERM, send_as(&a, U1, 0, "pol.act.none", 1));
+	EXPECT_EQ(-EAGAIN, kdbus_recv_summary_flags(&act1, KDBUS_RECV_PEEK, 0, &s));
+	/* TALK for U1 only: U1's message queues at the activator. */
+	EXPECT_EQ(-EPERM, send_as(&b, U2, 0, "pol.act.talk", 2));
+	EXPECT_EQ(0, send_as(&a, U1, 0, "pol.act.talk", 3));
+	ASSERT_EQ(0, kdbus_recv_summary_flags(&act2, KDBUS_RECV_PEEK, 0, &s));
+	EXPECT_EQ(3, s.cookie);
+	EXPECT_EQ(a.id, s.src_id);
+	kdbus_conn_close(&a);
+	kdbus_conn_close(&b);
+	kdbus_conn_close(&act1);
+	kdbus_conn_close(&act2);
+}
+
+TEST_F(pol, unicast_signal_needs_receivers_talk_to_sender)
+{
+	static const struct kdbus_policy_access grant[] = { REC(USER, OWN, U1),
+							    REC(USER, TALK, U2) };
+	struct kdbus_msg_summary s;
+	struct kdbus_conn ph, snd, other, same;
+	uint64_t bloom;
+	int ret;
+
+	ASSERT_EQ(0, holder(&ph, self->tb.path, "pol.sig", grant, 2));
+	ASSERT_EQ(0, open_as(&snd, self->tb.path, U1, U1, NULL, 0));
+	ASSERT_EQ(0, open_as(&other, self->tb.path, U2, U2, NULL, 0));
+	ASSERT_EQ(0, open_as(&same, self->tb.path, U1, U1, NULL, 0));
+	bloom = kdbus_conn_bloom_size(&snd);
+	ASSERT_LT(0, bloom);
+	/* An all-zero bloom mask: every signal, no notification. */
+	ASSERT_EQ(0, kdbus_match_add(other.fd, 1, 0, KDBUS_RULE_BLOOM(NULL, bloom)));
+	ASSERT_EQ(0, kdbus_match_add(same.fd, 1, 0, KDBUS_RULE_BLOOM(NULL, bloom)));
+
+	/* U2 may not talk to the nameless U1 sender: not delivered, SEND 0;
+	 * a receiver of the sender's uid gets it. */
+	ASSERT_EQ(0, kdbus_become(U1, U1, NULL, 0));
+	ret = kdbus_signal_send(snd.fd, other.id, 1, 0, NULL, bloom, NULL, 0);
+	EXPECT_EQ(0, kdbus_signal_send(snd.fd, same.id, 2, 0, NULL, bloom, NULL, 0));
+	ASSERT_EQ(0, kdbus_become_root());
+	EXPECT_EQ(0, ret);
+	EXPECT_EQ(-EAGAIN, kdbus_recv_summary(&other, 0, &s));
+	EXPECT_EQ(0, s.dropped_msgs);
+	ASSERT_EQ(0, kdbus_recv_summary(&same, 0, &s));
+	EXPECT_EQ(2, s.cookie);
+
+	/* Once the sender owns a name granting U2 TALK, it is delivered. */
+	ASSERT_EQ(0, acquire_as(&snd, "pol.sig", U1, U1, NULL, 0));
+	ASSERT_EQ(0, kdbus_become(U1, U1, NULL, 0));
+	ret = kdbus_signal_send(snd.fd, other.id, 3, 0, NULL, bloom, NULL, 0);
+	ASSERT_EQ(0, kdbus_become_root());
+	EXPECT_EQ(0, ret);
+	ASSERT_EQ(0, kdbus_recv_summary(&other, 0, &s));
+	EXPECT_EQ(3, s.cookie);
+	EXPECT_EQ(snd.id, s.src_id);
+	kdbus_conn_close(&snd);
+	kdbus_conn_close(&other);
+	kdbus_conn_close(&same);
+	kdbus_conn_close(&ph);
 }
 
 /* ------------------------------------------------------- custom endpoints */

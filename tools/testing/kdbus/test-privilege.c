@@ -8,9 +8,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "kdbus-util.h"
@@ -213,6 +215,75 @@ TEST_F(priv, cap_ipc_owner_is_privileged_on_foreign_bus)
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(0, kdbus_hello(fd, KDBUS_HELLO_MONITOR, 0, 0, KDBUS_TEST_POOL_SIZE, NULL));
 	close(fd);
+	close(a.control);
+}
+
+/* Set or clear CAP_IPC_OWNER in the calling process's effective set (the
+ * permitted set keeps it, so it can be raised again). 0 or -errno. */
+static int ipc_owner_effective(bool on)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	const uint32_t bit = 1U << (CAP_IPC_OWNER % 32);
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	if (on)
+		d[CAP_IPC_OWNER / 32].effective |= bit;
+	else
+		d[CAP_IPC_OWNER / 32].effective &= ~bit;
+	return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}
+
+struct foreign {
+	const char *root;
+	const char *bus;	/* made by UID 65534 */
+};
+
+/* Runs as root (uid 0, every other capability kept) in a child. */
+static int uid0_without_ipc_owner(void *arg)
+{
+	struct foreign *f = arg;
+	char ep[64];
+	int fd;
+
+	KDBUS_CHILD_CHECK(ipc_owner_effective(false) == 0);
+	KDBUS_CHILD_CHECK(geteuid() == 0);
+	fd = kdbus_open_bus(f->root, f->bus);
+	KDBUS_CHILD_CHECK(fd >= 0);
+	/* Neither the creator's euid nor CAP_IPC_OWNER: unprivileged. */
+	KDBUS_CHILD_CHECK(kdbus_hello(fd, KDBUS_HELLO_MONITOR, 0, 0,
+				      KDBUS_TEST_POOL_SIZE, NULL) == -EPERM);
+	KDBUS_CHILD_CHECK(kdbus_hello_name(fd, KDBUS_HELLO_POLICY_HOLDER, ACTIVATOR_NAME,
+					   KDBUS_TEST_POOL_SIZE, NULL) == -EPERM);
+	kdbus_make_name(ep, sizeof(ep), 0, "ep");
+	KDBUS_CHILD_CHECK(kdbus_ep_make(fd, 0, ep) == -EPERM);
+	/* As an ordinary connection it is subject to the bus policy. */
+	KDBUS_CHILD_CHECK(kdbus_hello(fd, 0, 0, 0, KDBUS_TEST_POOL_SIZE, NULL) == 0);
+	KDBUS_CHILD_CHECK(kdbus_name_acquire(fd, "org.kdbus.test.noipc", 0, NULL) == -EPERM);
+	close(fd);
+	/* The capability raised again: a new handle is privileged. */
+	KDBUS_CHILD_CHECK(ipc_owner_effective(true) == 0);
+	fd = kdbus_open_bus(f->root, f->bus);
+	KDBUS_CHILD_CHECK(fd >= 0);
+	KDBUS_CHILD_CHECK(kdbus_hello(fd, 0, 0, 0, KDBUS_TEST_POOL_SIZE, NULL) == 0);
+	KDBUS_CHILD_CHECK(kdbus_name_acquire(fd, "org.kdbus.test.noipc", 0, NULL) == 0);
+	close(fd);
+	return 0;
+}
+
+TEST_F(priv, uid0_without_cap_ipc_owner_is_unprivileged_on_foreign_bus)
+{
+	struct bus_make_arg a;
+	struct foreign f = { .root = self->d.root };
+
+	a.control = kdbus_open_control(self->d.root);
+	ASSERT_LE(0, a.control);
+	kdbus_make_name(a.name, sizeof(a.name), KDBUS_TEST_NOBODY, "p");
+	ASSERT_EQ(0, kdbus_run_as(KDBUS_TEST_NOBODY, KDBUS_TEST_NOBODY,
+				  bus_make_on_inherited_control, &a));
+	f.bus = a.name;
+	EXPECT_EQ(0, kdbus_run(uid0_without_ipc_owner, &f));
 	close(a.control);
 }
 
