@@ -7,7 +7,8 @@
  * read()/write(). Also, with SEND/RECV: reading pages nobody wrote
  * allocates nothing and a message later written there shows through the
  * mappings that read them, and a bounded stress of concurrent first writes
- * and first read faults of fresh pages (checksummed messages).
+ * and first read faults of fresh pages (checksummed messages), and the
+ * message path allocating nothing once warm (failslab).
  *
  * Not covered here (they need SEND/RECV): payload placement, receiver
  * quotas (ENOBUFS, 256 messages, 16 fds, per-user share), dropped
@@ -1169,6 +1170,120 @@ TEST_F(pool, read_write_einval_lseek_noop)
 	EXPECT_EQ(0, lseek(c.fd, 100, SEEK_SET));
 	EXPECT_EQ(0, lseek(c.fd, 0, SEEK_END));
 	kdbus_conn_close(&c);
+}
+
+/* ---------------------------------------------- no allocation when warm */
+
+#define FAILSLAB	"/sys/kernel/debug/failslab"
+
+static int failslab_set(const char *file, const char *val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), FAILSLAB "/%s", file);
+	return kdbus_write_file(path, val);
+}
+
+/* Makes every slab allocation with kdbus.ko's code on the stack fail for
+ * the calling task (@on), or none. 0 or -errno. */
+static int failslab_arm(bool on)
+{
+	unsigned long size = 0, base = 0;
+	char line[256], num[32];
+	FILE *f;
+	int err = 0;
+
+	if (!on) {
+		err |= kdbus_write_file("/proc/self/make-it-fail", "0");
+		err |= failslab_set("probability", "0");
+		err |= failslab_set("task-filter", "N");
+		return err ? -EIO : 0;
+	}
+	f = fopen("/proc/modules", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "kdbus %lu %*s %*s %*s %lx", &size, &base) == 2)
+			break;
+	fclose(f);
+	if (!base)
+		return -ENOENT;
+	snprintf(num, sizeof(num), "0x%lx", base);
+	err |= failslab_set("require-start", num);
+	snprintf(num, sizeof(num), "0x%lx", base + size);
+	err |= failslab_set("require-end", num);
+	err |= failslab_set("stacktrace-depth", "32");
+	err |= failslab_set("task-filter", "Y");
+	err |= failslab_set("interval", "1");
+	err |= failslab_set("times", "-1");
+	err |= failslab_set("space", "0");
+	err |= failslab_set("verbose", "0");
+	err |= failslab_set("ignore-gfp-wait", "N");
+	err |= failslab_set("probability", "100");
+	err |= kdbus_write_file("/proc/self/make-it-fail", "1");
+	return err ? -EIO : 0;
+}
+
+/* Eight messages of 1 to 4 vectors (at most 512 bytes of message, up to
+ * 512 of payload, no descriptors) from @a to @b, then each received and
+ * freed. Returns the number of steps that failed. */
+static int message_batch(struct kdbus_conn *a, struct kdbus_conn *b, uint64_t cookie)
+{
+	static const char payload[128] = "kdbus";
+	struct kdbus_test_vec v[4];
+	struct kdbus_cmd_recv r;
+	struct kdbus_msg *m;
+	int i, j, bad = 0;
+
+	for (i = 0; i < 8; i++) {
+		for (j = 0; j <= i % 4; j++)
+			v[j] = (struct kdbus_test_vec){ payload, 8 + 40 * ((i + j) % 4) };
+		bad += kdbus_msg_send(a->fd, b->id, 0, 0, cookie + i, v, i % 4 + 1) != 0;
+	}
+	for (i = 0; i < 8; i++) {
+		if (kdbus_msg_recv(b, 0, 0, &m, &r) != 0 || !m) {
+			bad++;
+			continue;
+		}
+		bad += m->cookie != cookie + i;
+		bad += kdbus_free(b->fd, r.msg.offset) != 0;
+	}
+	return bad;
+}
+
+/* Issue 11: no allocation on the SEND/RECV/FREE path of a small message
+ * once the pools, queues and slice trees are warm. With failslab failing
+ * every allocation kdbus makes for this task, the batches still go
+ * through; opening a handle, which allocates, fails ENOMEM (so the
+ * injection is armed and the test can fail). */
+TEST_F(pool, small_messages_allocate_nothing_once_warm)
+{
+	struct kdbus_conn a, b;
+	int i, bad = 0, fd, open_errno;
+
+	if (access(FAILSLAB, F_OK) < 0)
+		SKIP(return, "no failslab in this kernel");
+	if (kdbus_builtin())
+		SKIP(return, "kdbus is built in: no module text range for failslab");
+	ASSERT_EQ(0, kdbus_conn_open(&a, self->path, 0, 16 * POOL));
+	ASSERT_EQ(0, kdbus_conn_open(&b, self->path, 0, 16 * POOL));
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, message_batch(&a, &b, 1000 * (i + 1)));
+	ASSERT_EQ(0, failslab_arm(true));
+	fd = open(self->path, O_RDWR | O_CLOEXEC);
+	open_errno = errno;
+	for (i = 0; i < 20; i++)
+		bad += message_batch(&a, &b, 100000 + 1000 * i);
+	ASSERT_EQ(0, failslab_arm(false));
+	if (fd >= 0)
+		close(fd);
+	EXPECT_EQ(-1, fd);
+	EXPECT_EQ(ENOMEM, open_errno);
+	EXPECT_EQ(0, bad);
+	/* And all is well afterwards. */
+	EXPECT_EQ(0, message_batch(&a, &b, 900000));
+	kdbus_conn_close(&a);
+	kdbus_conn_close(&b);
 }
 
 TEST_HARNESS_MAIN
