@@ -56,10 +56,10 @@ impl<const N: usize> UserBytes<N> {
     }
 
     /// Reads the first `head` bytes (at most `N`) of the sized struct at
-    /// `user` and returns its size, which `check` accepted: `check` gives
-    /// the errno of a size out of range, and must refuse sizes below
-    /// `head`. If the head cannot be read, the size alone decides between
-    /// `check`'s errno and `EFAULT`, as when the size was read first.
+    /// `user` and returns its size, which `check` accepted (`check` gives
+    /// the errno of a size out of range; a size below `head` is `EINVAL`).
+    /// If the head cannot be read, the size alone decides between `check`'s
+    /// errno and `EFAULT`, as when the size was read first.
     pub(crate) fn read_head(
         &mut self,
         user: UserPtr,
@@ -69,7 +69,6 @@ impl<const N: usize> UserBytes<N> {
         let size = match self.read_more(user, head) {
             Ok(()) => wire::read::<u64>(self).ok_or(EFAULT)?,
             Err(_) => {
-                self.len = 0;
                 let size = UserSlice::new(user, size_of::<u64>())
                     .reader()
                     .read::<u64>()?;

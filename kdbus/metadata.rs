@@ -98,19 +98,6 @@ pub(crate) struct Snapshot {
     error: Atomic<i32>,
 }
 
-/// Collects one part into `slot` if `want`: `get` gives its value, or
-/// `None` for a task that has none (the item is then absent); an error
-/// leaves the slot empty and is returned.
-fn part<T>(want: bool, slot: &SetOnce<T>, get: impl FnOnce() -> Result<Option<T>>) -> Result {
-    if !want {
-        return Ok(());
-    }
-    if let Some(v) = get()? {
-        slot.populate(v);
-    }
-    Ok(())
-}
-
 impl Snapshot {
     /// A snapshot with nothing collected yet.
     fn empty(faked: bool) -> Self {
@@ -169,57 +156,58 @@ impl Snapshot {
 
     /// Collects the parts of the items in `new`, recording the failures.
     fn collect_new(&self, new: u64) {
-        let want = |bits: u64| new & bits != 0;
-        let note = |bits: u64, r: Result| {
-            if let Err(e) = r {
+        self.part(new, CRED_ITEMS, &self.cred, || {
+            Ok(Some(kext::current_cred()))
+        });
+        self.part(new, KDBUS_ATTACH_PIDS, &self.pids, || {
+            Ok(Some(kext::current_pids()))
+        });
+        self.part(new, COMM_ITEMS, &self.comm, || {
+            let (tid, pid) = kext::current_comm();
+            Ok(Some([tid, pid]))
+        });
+        self.part(new, KDBUS_ATTACH_EXE, &self.exe, kext::current_exe);
+        self.part(
+            new,
+            KDBUS_ATTACH_CMDLINE,
+            &self.cmdline,
+            kext::current_argv0,
+        );
+        self.part(new, KDBUS_ATTACH_CGROUP, &self.cgroup, kext::current_cgroup);
+        self.part(new, KDBUS_ATTACH_SECLABEL, &self.seclabel, current_seclabel);
+        self.part(new, KDBUS_ATTACH_AUDIT, &self.audit, || {
+            Ok(kext::current_audit())
+        });
+    }
+
+    /// Collects the part of the items `bits` into `slot` if `new` asks for
+    /// one of them and the slot is empty: `get` gives its value, or `None`
+    /// for a task that has none (the items are then absent). A failure
+    /// leaves the slot empty and is recorded (`failed`, and `error` for the
+    /// first one).
+    fn part<T>(
+        &self,
+        new: u64,
+        bits: u64,
+        slot: &SetOnce<T>,
+        get: impl FnOnce() -> Result<Option<T>>,
+    ) {
+        if new & bits == 0 || slot.as_ref().is_some() {
+            return;
+        }
+        match get() {
+            Ok(Some(v)) => {
+                slot.populate(v);
+            }
+            Ok(None) => {}
+            Err(e) => {
                 let failed = self.failed.load(ordering::Relaxed);
                 if failed == 0 {
                     self.error.store(e.to_errno(), ordering::Relaxed);
                 }
                 self.failed.store(failed | (new & bits), ordering::Relaxed);
             }
-        };
-        let creds = want(CRED_ITEMS) && self.cred.as_ref().is_none();
-        note(
-            CRED_ITEMS,
-            part(creds, &self.cred, || Ok(Some(kext::current_cred()))),
-        );
-        note(
-            KDBUS_ATTACH_PIDS,
-            part(want(KDBUS_ATTACH_PIDS), &self.pids, || {
-                Ok(Some(kext::current_pids()))
-            }),
-        );
-        let comm = want(COMM_ITEMS) && self.comm.as_ref().is_none();
-        note(
-            COMM_ITEMS,
-            part(comm, &self.comm, || {
-                let (tid, pid) = kext::current_comm();
-                Ok(Some([tid, pid]))
-            }),
-        );
-        let exe = want(KDBUS_ATTACH_EXE);
-        note(KDBUS_ATTACH_EXE, part(exe, &self.exe, kext::current_exe));
-        let cmdline = want(KDBUS_ATTACH_CMDLINE);
-        note(
-            KDBUS_ATTACH_CMDLINE,
-            part(cmdline, &self.cmdline, kext::current_argv0),
-        );
-        let cgroup = want(KDBUS_ATTACH_CGROUP);
-        note(
-            KDBUS_ATTACH_CGROUP,
-            part(cgroup, &self.cgroup, kext::current_cgroup),
-        );
-        let seclabel = want(KDBUS_ATTACH_SECLABEL);
-        note(
-            KDBUS_ATTACH_SECLABEL,
-            part(seclabel, &self.seclabel, current_seclabel),
-        );
-        let audit = want(KDBUS_ATTACH_AUDIT);
-        note(
-            KDBUS_ATTACH_AUDIT,
-            part(audit, &self.audit, || Ok(kext::current_audit())),
-        );
+        }
     }
 
     /// Faked metadata of a privileged HELLO: only the given items exist.
