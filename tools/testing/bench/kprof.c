@@ -20,6 +20,9 @@
  *              inclusive, all of them
  *   -c SYM     (with -g; up to 4 times) who calls the first symbol whose
  *              name contains SYM: the calling frames, % of all samples
+ *   -a SYM     (up to 4 times) where in the first symbol whose name contains
+ *              SYM its self samples fall: the hottest offsets from its start
+ *              (match them with `llvm-objdump -d` of the object)
  *
  * The kernel of the bench VM has no high-resolution timers: the CPU clock
  * then fires at the tick (250 Hz) whatever -F asks, and a tick that comes
@@ -59,6 +62,13 @@ struct sym {
 static const char *callee_pat[MAX_CALLEES];
 static int n_callees;
 static uint64_t callee_hits[MAX_CALLEES];
+
+#define MAX_ANNOTATE	4
+#define ANNOTATE_BYTES	65536	/* offsets counted from a symbol's start */
+static const char *annotate_pat[MAX_ANNOTATE];
+static struct sym *annotate_sym[MAX_ANNOTATE];
+static uint32_t *annotate_hits[MAX_ANNOTATE];
+static int n_annotate;
 
 static struct sym *syms;
 static size_t n_syms, cap_syms;
@@ -175,6 +185,9 @@ static void account(uint32_t pid, uint64_t ip, const uint64_t *chain, uint64_t n
 		return;
 	}
 	s->self++;
+	for (int k = 0; k < n_annotate; k++)
+		if (s == annotate_sym[k] && ip - s->addr < ANNOTATE_BYTES)
+			annotate_hits[k][ip - s->addr]++;
 	if (!callchains) {
 		s->incl++;
 		return;
@@ -296,7 +309,7 @@ int main(int argc, char **argv)
 	size_t n_hot = 0;
 	pid_t child;
 
-	while ((opt = getopt(argc, argv, "+F:gn:p:c:")) != -1) {
+	while ((opt = getopt(argc, argv, "+F:gn:p:c:a:")) != -1) {
 		switch (opt) {
 		case 'F': hz = atoi(optarg); break;
 		case 'g': callchains = 1; break;
@@ -306,9 +319,13 @@ int main(int argc, char **argv)
 			if (n_callees < MAX_CALLEES)
 				callee_pat[n_callees++] = optarg;
 			break;
+		case 'a':
+			if (n_annotate < MAX_ANNOTATE)
+				annotate_pat[n_annotate++] = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: kprof [-F HZ] [-g] [-n TOP] [-p PREFIX] [-c SYM]... "
-				"-- CMD...\n");
+				"[-a SYM]... -- CMD...\n");
 			return 2;
 		}
 	}
@@ -322,6 +339,16 @@ int main(int argc, char **argv)
 	if (load_kallsyms()) {
 		fprintf(stderr, "kprof: cannot read /proc/kallsyms\n");
 		return 1;
+	}
+	for (int k = 0; k < n_annotate; k++) {
+		for (size_t i = 0; i < n_syms && !annotate_sym[k]; i++)
+			if (strstr(syms[i].name, annotate_pat[k]))
+				annotate_sym[k] = &syms[i];
+		annotate_hits[k] = calloc(ANNOTATE_BYTES, sizeof(uint32_t));
+		if (!annotate_sym[k] || !annotate_hits[k]) {
+			fprintf(stderr, "kprof: no symbol contains \"%s\"\n", annotate_pat[k]);
+			return 1;
+		}
 	}
 	if (ncpu > MAX_CPUS)
 		ncpu = MAX_CPUS;
@@ -434,6 +461,13 @@ int main(int argc, char **argv)
 		       pct(callee_hits[k]));
 		for (size_t i = 0; i < n && i < (size_t)top; i++)
 			printf("%6.2f%%  %s\n", pct(hot[i]->calls[k]), hot[i]->name);
+	}
+	for (int k = 0; k < n_annotate; k++) {
+		printf("kprof: self samples of %s (%.2f%%) by offset\n", annotate_sym[k]->name,
+		       pct(annotate_sym[k]->self));
+		for (uint32_t off = 0; off < ANNOTATE_BYTES; off++)
+			if (annotate_hits[k][off])
+				printf("%6.2f%%  +0x%x\n", pct(annotate_hits[k][off]), off);
 	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
