@@ -243,7 +243,7 @@ pub(crate) fn hello(
     };
     // 18. The per-user connection limit.
     let user = match ep.anon_user() {
-        Some(anon) => anon.clone_ref()?,
+        Some(anon) => anon.clone_ref(),
         None => Domain::user(root, crate::kext::current_uid())?,
     };
     let charge = user.charge_conn(KDBUS_USER_MAX_CONN as u32)?;

@@ -35,9 +35,14 @@ pub(crate) struct DomainUser {
     index: u32,
     buses: Atomic<u32>,
     conns: Atomic<u32>,
+    /// The number of [`UserRef`]s to this user. The domain's table lists
+    /// the user while it is non-zero: it reaches zero only under the
+    /// table's lock, together with the user's removal, so the table's users
+    /// all have a count of at least one for a holder of the lock. Any other
+    /// change needs no lock (a message's quota pins its sender's user, so
+    /// this is on the SEND and RECV paths).
+    refs: Atomic<usize>,
 }
-
-impl DomainUser {}
 
 /// What a [`Charge`] counts.
 #[derive(Clone, Copy)]
@@ -97,20 +102,14 @@ impl UserRef {
         })
     }
 
-    /// Another reference to the same user.
-    pub(crate) fn clone_ref(&self) -> Result<UserRef> {
-        let domain = self.root.domain().ok_or(ESHUTDOWN)?;
-        let mut users = domain.users.lock();
-        let e = users
-            .entries
-            .iter_mut()
-            .find(|e| Arc::ptr_eq(&e.user, &self.user))
-            .ok_or(ESHUTDOWN)?;
-        e.refs += 1;
-        Ok(UserRef {
+    /// Another reference to the same user: a count, without the table's
+    /// lock (ours keeps the count above zero).
+    pub(crate) fn clone_ref(&self) -> UserRef {
+        self.user.refs.fetch_add(1, ordering::Relaxed);
+        UserRef {
             root: self.root.clone(),
             user: self.user.clone(),
-        })
+        }
     }
 }
 
@@ -128,14 +127,10 @@ pub(crate) fn charge(counter: &Atomic<u32>, limit: u32, err: Error) -> Result {
     }
 }
 
-struct UserEntry {
-    user: Arc<DomainUser>,
-    /// Number of [`UserRef`]s; the entry goes when it drops to zero.
-    refs: usize,
-}
-
 struct Users {
-    entries: KVec<UserEntry>,
+    /// Every user with a [`UserRef`] (`DomainUser::refs`), looked up only
+    /// by HELLO and BUS_MAKE and by the drop of a last reference.
+    entries: KVec<Arc<DomainUser>>,
 }
 
 /// The state of one mount.
@@ -232,21 +227,22 @@ impl Domain {
         let domain = root.domain().ok_or(ESHUTDOWN)?;
         let mut users = domain.users.lock();
         if let Some(uid) = uid {
-            if let Some(e) = users
+            if let Some(user) = users
                 .entries
-                .iter_mut()
-                .find(|e| e.user.uid.is_some_and(|u| u == uid))
+                .iter()
+                .find(|u| u.uid.is_some_and(|u| u == uid))
             {
-                e.refs += 1;
+                // Listed, so its count is at least one (`DomainUser::refs`).
+                user.refs.fetch_add(1, ordering::Relaxed);
                 return Ok(UserRef {
                     root: root.clone(),
-                    user: e.user.clone(),
+                    user: user.clone(),
                 });
             }
         }
         // The smallest free index >= 1.
         let mut index = 1u32;
-        while users.entries.iter().any(|e| e.user.index == index) {
+        while users.entries.iter().any(|u| u.index == index) {
             index += 1;
         }
         let user = Arc::new(
@@ -255,16 +251,11 @@ impl Domain {
                 index,
                 buses: Atomic::new(0),
                 conns: Atomic::new(0),
+                refs: Atomic::new(1),
             },
             GFP_KERNEL,
         )?;
-        users.entries.push(
-            UserEntry {
-                user: user.clone(),
-                refs: 1,
-            },
-            GFP_KERNEL,
-        )?;
+        users.entries.push(user.clone(), GFP_KERNEL)?;
         Ok(UserRef {
             root: root.clone(),
             user,
@@ -289,17 +280,27 @@ impl core::ops::Deref for UserRef {
 
 impl Drop for UserRef {
     fn drop(&mut self) {
+        // Not the last reference: the count cannot reach zero here.
+        let refs = &self.user.refs;
+        let mut n = refs.load(ordering::Relaxed);
+        while n > 1 {
+            match refs.cmpxchg(n, n - 1, ordering::Relaxed) {
+                Ok(_) => return,
+                Err(now) => n = now,
+            }
+        }
+        // Perhaps the last: decided under the table's lock, where a HELLO
+        // may have taken a new reference meanwhile.
         let Some(domain) = self.root.domain() else {
             return;
         };
         let mut users = domain.users.lock();
-        if let Some(pos) = users
-            .entries
-            .iter()
-            .position(|e| Arc::ptr_eq(&e.user, &self.user))
-        {
-            users.entries[pos].refs -= 1;
-            if users.entries[pos].refs == 0 {
+        if refs.fetch_sub(1, ordering::Relaxed) == 1 {
+            if let Some(pos) = users
+                .entries
+                .iter()
+                .position(|u| Arc::ptr_eq(u, &self.user))
+            {
                 let _ = users.entries.remove(pos);
             }
         }

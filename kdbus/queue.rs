@@ -150,7 +150,7 @@ impl Quota {
     /// A new reference to `user`'s pinned record, if it has one.
     pub(crate) fn user_ref(&self, user: u32) -> Result<Option<UserRef>> {
         match self.users.iter().find(|x| x.user == user) {
-            Some(Use { _pin: Some(r), .. }) => Ok(Some(r.clone_ref()?)),
+            Some(Use { _pin: Some(r), .. }) => Ok(Some(r.clone_ref())),
             _ => Ok(None),
         }
     }

@@ -414,7 +414,7 @@ impl Connection {
         if nfds > 0 && self.kind != Kind::Monitor && self.hello_flags & KDBUS_HELLO_ACCEPT_FD == 0 {
             return Err(ECOMM);
         }
-        let pin = || sender.map(|c| c.user().clone_ref()).transpose();
+        let pin = || Ok(sender.map(|c| c.user().clone_ref()));
         self.pool.reserve(user, size, nfds, pin)
     }
 
