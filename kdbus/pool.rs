@@ -206,9 +206,8 @@ impl Pool {
     /// (RECV, and the reply of a synchronous call).
     pub(crate) fn deliver(&self, off: usize, user: u32, size: usize, nfds: usize) {
         let mut inner = self.inner.lock();
-        inner.slices.publish(off);
+        inner.slices.hand_over(off);
         inner.quota.uncharge(user, size, nfds);
-        inner.slices.release_kernel(off);
         self.note_quota(&inner);
     }
 
@@ -221,9 +220,7 @@ impl Pool {
     /// Publishes the slice at `off` to userspace and drops the kernel's
     /// hold: the usual end of a command that answers in the pool.
     pub(crate) fn publish_and_release(&self, off: usize) {
-        let mut inner = self.inner.lock();
-        inner.slices.publish(off);
-        inner.slices.release_kernel(off);
+        self.inner.lock().slices.hand_over(off);
     }
 
     /// Writes `data`, the answer of a command, into a new slice and
@@ -311,11 +308,13 @@ impl Pool {
     }
 
     /// Runs `f` on each page piece of `[off, off + len)`: (page, offset in
-    /// the page, offset in the range, length), allocating missing pages.
-    fn for_each_page(
-        &self,
+    /// the page, offset in the range, length); `page` looks a page up by
+    /// index (allocating a missing one).
+    fn for_each_page<'a>(
+        &'a self,
         off: usize,
         len: usize,
+        mut page: impl FnMut(usize) -> Result<&'a Page>,
         mut f: impl FnMut(&Page, usize, usize, usize) -> Result,
     ) -> Result {
         let end = off.checked_add(len).ok_or(EFAULT)?;
@@ -326,7 +325,7 @@ impl Pool {
         while pos < end {
             let in_page = pos % PAGE_SIZE;
             let n = (PAGE_SIZE - in_page).min(end - pos);
-            f(self.page(pos / PAGE_SIZE)?, in_page, pos - off, n)?;
+            f(page(pos / PAGE_SIZE)?, in_page, pos - off, n)?;
             pos += n;
         }
         Ok(())
@@ -334,35 +333,30 @@ impl Pool {
 
     /// Writes kernel data at `off` (inside a slice the caller allocated).
     pub(crate) fn write(&self, off: usize, data: &[u8]) -> Result {
-        self.for_each_page(off, data.len(), |page, in_page, at, n| {
-            // SAFETY: `at + n <= data.len()`; the range lies in a slice the
-            // caller allocated and still holds, which nobody else writes and
-            // userspace does not read (it was not published yet).
-            unsafe { page.write_raw(data[at..].as_ptr(), in_page, n) }
-        })
+        self.writer().write(off, data)
     }
 
-    /// Copies `len` bytes from the sender's memory straight into the pool at
-    /// `off`: the single copy of a message payload.
-    pub(crate) fn write_user(
-        &self,
-        off: usize,
-        reader: &mut UserSliceReader,
-        len: usize,
-    ) -> Result {
-        self.for_each_page(off, len, |page, in_page, _, n| {
-            // SAFETY: As in `write`: the range is ours alone until published.
-            unsafe { page.copy_from_user_slice_raw(reader, in_page, n) }
-        })
+    /// A writer into slices of this pool that looks each page up once
+    /// (the parts of a small message share a page).
+    pub(crate) fn writer(&self) -> PoolWriter<'_> {
+        PoolWriter {
+            pool: self,
+            last: None,
+        }
     }
 
     /// Reads pool bytes (moves between pools, tests).
     pub(crate) fn read(&self, off: usize, out: &mut [u8]) -> Result {
-        self.for_each_page(off, out.len(), |page, in_page, at, n| {
-            // SAFETY: `at + n <= out.len()`; the range is in a slice the
-            // caller holds.
-            unsafe { page.read_raw(out[at..].as_mut_ptr(), in_page, n) }
-        })
+        self.for_each_page(
+            off,
+            out.len(),
+            |idx| self.page(idx),
+            |page, in_page, at, n| {
+                // SAFETY: `at + n <= out.len()`; the range is in a slice the
+                // caller holds.
+                unsafe { page.read_raw(out[at..].as_mut_ptr(), in_page, n) }
+            },
+        )
     }
 
     /// `mmap()` of the connection fd (`connection-pool.md` §10.1):
@@ -432,6 +426,63 @@ impl Pool {
             Err(e) if e == EBUSY => Ok(()),
             r => r,
         }
+    }
+}
+
+/// Writes into slices of a pool, remembering the last page it looked up
+/// ([`Pool::writer`]).
+pub(crate) struct PoolWriter<'a> {
+    pool: &'a Pool,
+    /// The last page used, by index.
+    last: Option<(usize, &'a Page)>,
+}
+
+impl<'a> PoolWriter<'a> {
+    fn page(&mut self, idx: usize) -> Result<&'a Page> {
+        match self.last {
+            Some((i, page)) if i == idx => Ok(page),
+            _ => {
+                let page = self.pool.page(idx)?;
+                self.last = Some((idx, page));
+                Ok(page)
+            }
+        }
+    }
+
+    /// Writes kernel data at `off` (inside a slice the caller allocated).
+    pub(crate) fn write(&mut self, off: usize, data: &[u8]) -> Result {
+        let pool = self.pool;
+        pool.for_each_page(
+            off,
+            data.len(),
+            |idx| self.page(idx),
+            |page, in_page, at, n| {
+                // SAFETY: `at + n <= data.len()`; the range lies in a slice the
+                // caller allocated and still holds, which nobody else writes and
+                // userspace does not read (it was not published yet).
+                unsafe { page.write_raw(data[at..].as_ptr(), in_page, n) }
+            },
+        )
+    }
+
+    /// Copies `len` bytes from the sender's memory straight into the pool at
+    /// `off`: the single copy of a message payload.
+    pub(crate) fn write_user(
+        &mut self,
+        off: usize,
+        reader: &mut UserSliceReader,
+        len: usize,
+    ) -> Result {
+        let pool = self.pool;
+        pool.for_each_page(
+            off,
+            len,
+            |idx| self.page(idx),
+            |page, in_page, _, n| {
+                // SAFETY: As in `write`: the range is ours alone until published.
+                unsafe { page.copy_from_user_slice_raw(reader, in_page, n) }
+            },
+        )
     }
 }
 

@@ -201,64 +201,90 @@ impl SliceAlloc {
         }
     }
 
+    /// Userspace is told about the slice at `off` and the kernel is done
+    /// with it: [`SliceAlloc::publish`] then [`SliceAlloc::release_kernel`]
+    /// in one look-up (the slice stays busy, so nothing is freed).
+    pub(crate) fn hand_over(&mut self, off: usize) {
+        if let Some(s) = self.busy(off) {
+            s.uref = true;
+            s.kref = false;
+        }
+    }
+
     /// The kernel is done with the slice at `off`.
     pub(crate) fn release_kernel(&mut self, off: usize) {
-        if let Some(s) = self.busy(off) {
-            s.kref = false;
-            self.maybe_free(off);
-        }
+        self.drop_ref(off, |s| core::mem::replace(&mut s.kref, false));
     }
 
     /// KDBUS_CMD_FREE: userspace gives up the slice starting at `off`.
     /// `ENXIO` unless a busy slice starts there and userspace holds it.
     pub(crate) fn free_user(&mut self, off: usize) -> Result {
-        let s = self.busy(off).ok_or(ENXIO)?;
-        if !s.uref {
-            return Err(ENXIO);
+        if self.drop_ref(off, |s| core::mem::replace(&mut s.uref, false)) {
+            Ok(())
+        } else {
+            Err(ENXIO)
         }
-        s.uref = false;
-        self.maybe_free(off);
-        Ok(())
     }
 
-    /// Frees the slice at `off` if neither reference is left, merging it
-    /// with free neighbours; allocates nothing.
-    fn maybe_free(&mut self, off: usize) {
-        let Some(s) = self.slices.get(&off).copied() else {
-            return;
+    /// Drops one reference of the busy slice starting at `off`: `take`
+    /// clears it and says whether it was held. False, with nothing changed,
+    /// if no busy slice starts at `off` or it did not hold the reference.
+    /// The last reference frees the slice, merged with free neighbours.
+    ///
+    /// One walk of `slices` finds the slice and both neighbours (a cursor),
+    /// so a free costs that search plus at most three of `holes`; it
+    /// allocates nothing (the type invariant keeps a hole node ready).
+    fn drop_ref(&mut self, off: usize, take: impl FnOnce(&mut Slice) -> bool) -> bool {
+        // The slice nodes a merge removes, with the holes that go with them.
+        let mut merged: [Option<((usize, usize), SliceNode)>; 2] = [None, None];
+        let (start, size) = {
+            let Some(mut cur) = self.slices.cursor_lower_bound_mut(&off) else {
+                return false;
+            };
+            let (&at, s) = cur.current_mut();
+            if at != off || s.free || !take(s) {
+                return false;
+            }
+            if s.kref || s.uref {
+                return true;
+            }
+            let mut size = s.size;
+            // A free successor merges into this slice.
+            let next = cur
+                .peek_next()
+                .filter(|(_, n)| n.free)
+                .map(|(&k, n)| (n.size, k));
+            if let Some(hole) = next {
+                merged[0] = cur.remove_next().map(|n| (hole, n.into_reservation()));
+                size += hole.0;
+            }
+            // This slice merges into a free predecessor.
+            let prev = cur
+                .peek_prev()
+                .filter(|(_, p)| p.free)
+                .map(|(&k, p)| (p.size, k));
+            match prev {
+                Some(hole) => {
+                    if let Some((_, p)) = cur.peek_prev_mut() {
+                        p.size += size;
+                    }
+                    let (_, node) = cur.remove_current();
+                    merged[1] = Some((hole, node.into_reservation()));
+                    (hole.1, hole.0 + size)
+                }
+                None => {
+                    *cur.current_mut().1 = Slice::free(size);
+                    (off, size)
+                }
+            }
         };
-        if s.kref || s.uref || s.free {
-            return;
-        }
-        let (mut start, mut size) = (off, s.size);
-        // A free successor merges into this slice.
-        let next = off + size;
-        if let Some(n) = self.slices.get(&next).copied().filter(|n| n.free) {
-            self.remove_hole(next, n.size);
-            if let Some(node) = self.slices.remove_node(&next) {
-                self.n_slices -= 1;
-                self.keep_slice_node(node.into_reservation());
-            }
-            size += n.size;
-        }
-        // This slice merges into a free predecessor.
-        let prev = self
-            .slices
-            .cursor_lower_bound(&off)
-            .and_then(|c| c.peek_prev().map(|(k, v)| (*k, *v)));
-        if let Some((poff, p)) = prev.filter(|(_, p)| p.free) {
-            self.remove_hole(poff, p.size);
-            if let Some(node) = self.slices.remove_node(&off) {
-                self.n_slices -= 1;
-                self.keep_slice_node(node.into_reservation());
-            }
-            start = poff;
-            size += p.size;
-        }
-        if let Some(s) = self.slices.get_mut(&start) {
-            *s = Slice::free(size);
+        for ((hole_size, hole_off), node) in merged.into_iter().flatten() {
+            self.remove_hole(hole_off, hole_size);
+            self.n_slices -= 1;
+            self.keep_slice_node(node);
         }
         self.add_hole(start, size);
+        true
     }
 }
 
@@ -323,6 +349,22 @@ mod tests {
         assert_eq!(a.free_user(off), Ok(()));
         // Freed twice.
         assert_eq!(a.free_user(off), Err(ENXIO));
+        assert!(check_invariants(&a));
+        assert_eq!(a.n_slices, 1);
+    }
+
+    #[test]
+    fn a_handed_over_slice_is_the_users_alone() {
+        let Ok(mut a) = SliceAlloc::new(4096) else {
+            return;
+        };
+        let off = a.alloc(64).unwrap_or(1);
+        a.hand_over(off);
+        assert_eq!(a.slice_size(off), Some(64));
+        assert!(check_invariants(&a));
+        // The kernel's hold is gone: userspace's FREE frees it.
+        assert_eq!(a.free_user(off), Ok(()));
+        assert_eq!(a.slice_size(off), None);
         assert!(check_invariants(&a));
         assert_eq!(a.n_slices, 1);
     }
