@@ -82,6 +82,20 @@ struct Populate {
     zero_mapped: bool,
 }
 
+/// What happens to the slice of a queued message RECV takes
+/// ([`Pool::settle`]): `(off, user, size, nfds)` as it was reserved.
+pub(crate) enum Take {
+    /// No message.
+    Nothing,
+    /// PEEK: the slice at the offset is published; the kernel keeps its
+    /// hold, as the message stays queued.
+    Publish(usize),
+    /// Received: handed over to userspace, uncharged.
+    Deliver(usize, u32, usize, usize),
+    /// Dropped (`KDBUS_RECV_DROP`): uncharged and given back.
+    Drop(usize, u32, usize, usize),
+}
+
 /// A connection's pool.
 ///
 /// # Invariants
@@ -195,26 +209,41 @@ impl Pool {
 
     /// Gives a reserved slice back: its charge and the kernel's hold.
     pub(crate) fn unreserve(&self, off: usize, user: u32, size: usize, nfds: usize) {
-        let mut inner = self.inner.lock();
-        inner.quota.uncharge(user, size, nfds);
-        inner.slices.release_kernel(off);
-        self.note_quota(&inner);
+        let _ = self.settle(None, Take::Drop(off, user, size, nfds));
     }
 
     /// Hands a received message's slice to userspace, under one lock: the
-    /// slice is published, its charge ends and the kernel's hold goes
-    /// (RECV, and the reply of a synchronous call).
+    /// slice is published, its charge ends and the kernel's hold goes (the
+    /// reply of a synchronous call).
     pub(crate) fn deliver(&self, off: usize, user: u32, size: usize, nfds: usize) {
-        let mut inner = self.inner.lock();
-        inner.slices.hand_over(off);
-        inner.quota.uncharge(user, size, nfds);
-        self.note_quota(&inner);
+        let _ = self.settle(None, Take::Deliver(off, user, size, nfds));
     }
 
-    /// Publishes the slice at `off` to userspace (the kernel keeps its
-    /// hold).
-    pub(crate) fn publish(&self, off: usize) {
-        self.inner.lock().slices.publish(off);
+    /// What RECV does to its pool, in one section of the lock: first, with
+    /// the `KDBUS_RECV_FREE` extension, it frees the slice at `free` as
+    /// FREE would (if that fails, nothing else happens); then `take`.
+    pub(crate) fn settle(&self, free: Option<u64>, take: Take) -> Result {
+        let mut inner = self.inner.lock();
+        if let Some(off) = free {
+            self.free_locked(&mut inner, off)?;
+        }
+        match take {
+            Take::Nothing => return Ok(()),
+            Take::Publish(off) => {
+                inner.slices.publish(off);
+                return Ok(());
+            }
+            Take::Deliver(off, user, size, nfds) => {
+                inner.slices.hand_over(off);
+                inner.quota.uncharge(user, size, nfds);
+            }
+            Take::Drop(off, user, size, nfds) => {
+                inner.quota.uncharge(user, size, nfds);
+                inner.slices.release_kernel(off);
+            }
+        }
+        self.note_quota(&inner);
+        Ok(())
     }
 
     /// Publishes the slice at `off` to userspace and drops the kernel's
@@ -241,13 +270,19 @@ impl Pool {
         self.inner.lock().slices.release_kernel(off);
     }
 
-    /// KDBUS_CMD_FREE. The empty-slice sentinel (`off == size`) is a no-op.
+    /// KDBUS_CMD_FREE.
     pub(crate) fn free(&self, off: u64) -> Result {
+        self.free_locked(&mut self.inner.lock(), off)
+    }
+
+    /// FREE of `off` under the lock. The empty-slice sentinel
+    /// (`off == size`) is a no-op.
+    fn free_locked(&self, inner: &mut PoolInner, off: u64) -> Result {
         if off == self.size as u64 {
             return Ok(());
         }
         let off = usize::try_from(off).map_err(|_| ENXIO)?;
-        self.inner.lock().slices.free_user(off)
+        inner.slices.free_user(off)
     }
 
     /// The page stored at index `idx`, if any.

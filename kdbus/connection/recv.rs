@@ -17,6 +17,7 @@ use kernel::{
 use crate::{
     item::{Args, CmdSpec},
     kext::LeanVec,
+    pool::Take,
     queue::Entry,
     uapi::*,
     wire,
@@ -103,10 +104,10 @@ impl Connection {
         // The extension (`Documentation/kdbus/deviations.rst`): the slice of
         // the previous message is given back first, as FREE would, which
         // spares a receiver one ioctl per message. Old userspace never sets
-        // the flag, so `msg` stays a pure output for it.
-        if flags & KDBUS_RECV_FREE != 0 {
-            self.pool.free(args.cmd().msg.offset)?;
-        }
+        // the flag, so `msg` stays a pure output for it. The free and the
+        // hand-over of the new slice share one section of the pool's lock
+        // ([`Pool::settle`]), taken inside ours.
+        let free = (flags & KDBUS_RECV_FREE != 0).then(|| args.cmd().msg.offset);
         let threshold = (flags & KDBUS_RECV_USE_PRIORITY != 0).then(|| args.cmd().priority);
         let mut msg = KdbusMsgInfo {
             offset: self.pool.size() as u64,
@@ -117,32 +118,44 @@ impl Connection {
         let mut received = None;
         let mut inner = self.inner.lock();
         let result = match inner.queue.select(threshold) {
-            None => Err(EAGAIN),
-            Some(idx) if flags & KDBUS_RECV_DROP != 0 => {
-                if let Some(e) = inner.queue.remove(idx) {
-                    self.pool.unreserve(e.off, e.user, e.size, e.files.len());
-                    dropped_call = e.reply;
-                }
-                Ok(())
+            None => {
+                self.pool.settle(free, Take::Nothing)?;
+                Err(EAGAIN)
             }
             Some(idx) => {
                 let Some(e) = inner.queue.get(idx) else {
                     return Err(EAGAIN);
                 };
-                // Descriptors: installed (O_CLOEXEC) by a RECV that is not a
-                // PEEK, for a receiver with ACCEPT_FD; -1 otherwise.
-                let install =
-                    flags & KDBUS_RECV_PEEK == 0 && self.hello_flags & KDBUS_HELLO_ACCEPT_FD != 0;
-                let installer = self.export(e, install, install)?;
-                incomplete = installer.incomplete;
-                msg.offset = e.off as u64;
-                msg.msg_size = e.size as u64;
-                if flags & KDBUS_RECV_PEEK != 0 {
-                    self.pool.publish(e.off);
+                let held = (e.off, e.user, e.size, e.files.len());
+                if flags & KDBUS_RECV_DROP != 0 {
+                    self.pool
+                        .settle(free, Take::Drop(held.0, held.1, held.2, held.3))?;
+                    dropped_call = inner.queue.remove(idx).and_then(|e| e.reply);
                 } else {
-                    // Off the queue, the entry is ours: its files are
-                    // installed and its slice handed over without our lock.
-                    received = inner.queue.remove(idx).map(|e| (e, installer));
+                    // Descriptors: installed (O_CLOEXEC) by a RECV that is
+                    // not a PEEK, for a receiver with ACCEPT_FD; -1
+                    // otherwise.
+                    let install = flags & KDBUS_RECV_PEEK == 0
+                        && self.hello_flags & KDBUS_HELLO_ACCEPT_FD != 0;
+                    let installer = match self.export(e, install, install) {
+                        Ok(installer) => installer,
+                        Err(err) => {
+                            self.pool.settle(free, Take::Nothing)?;
+                            return Err(err);
+                        }
+                    };
+                    incomplete = installer.incomplete;
+                    msg.offset = e.off as u64;
+                    msg.msg_size = e.size as u64;
+                    if flags & KDBUS_RECV_PEEK != 0 {
+                        self.pool.settle(free, Take::Publish(held.0))?;
+                    } else {
+                        self.pool
+                            .settle(free, Take::Deliver(held.0, held.1, held.2, held.3))?;
+                        // Off the queue, the entry is ours: its files are
+                        // installed without our lock.
+                        received = inner.queue.remove(idx).map(|e| (e, installer));
+                    }
                 }
                 Ok(())
             }
@@ -150,9 +163,7 @@ impl Connection {
         let dropped = core::mem::replace(&mut inner.dropped, 0);
         drop(inner);
         if let Some((e, installer)) = received {
-            let nfds = e.files.len();
             installer.install(e.files, e.memfds);
-            self.pool.deliver(e.off, e.user, e.size, nfds);
             // The call's tracker stays open at the caller; our reference
             // goes now that we hold no lock (it may be the last one keeping
             // a closed caller alive).

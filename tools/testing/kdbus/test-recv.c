@@ -155,13 +155,19 @@ TEST_F(recv, negotiate_reports_the_flags_and_receives_nothing)
 }
 
 /* RECV with KDBUS_RECV_FREE: frees the slice at msg.offset first. */
-static int recv_free(struct kdbus_conn *c, uint64_t free_off, struct kdbus_cmd_recv *r)
+static int recv_free_flags(struct kdbus_conn *c, uint64_t free_off, uint64_t flags,
+			   struct kdbus_cmd_recv *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->size = sizeof(*r);
-	r->flags = KDBUS_RECV_FREE;
+	r->flags = KDBUS_RECV_FREE | flags;
 	r->msg.offset = free_off;
 	return kdbus_ioctl(c->fd, KDBUS_CMD_RECV, r);
+}
+
+static int recv_free(struct kdbus_conn *c, uint64_t free_off, struct kdbus_cmd_recv *r)
+{
+	return recv_free_flags(c, free_off, 0, r);
 }
 
 TEST_F(recv, recv_free_gives_back_the_previous_slice_and_takes_the_next)
@@ -181,6 +187,29 @@ TEST_F(recv, recv_free_gives_back_the_previous_slice_and_takes_the_next)
 	EXPECT_EQ(-EAGAIN, recv_free(&self->a, r2.msg.offset, &r3));
 	EXPECT_EQ(POOL, r3.msg.offset);
 	EXPECT_EQ(-ENXIO, kdbus_free(self->a.fd, r2.msg.offset));
+}
+
+TEST_F(recv, recv_free_with_peek_and_with_drop)
+{
+	struct kdbus_cmd_recv r1, r2, r3;
+
+	ASSERT_EQ(0, send_cp(self->a.fd, self->a.id, 1, 0));
+	ASSERT_EQ(0, send_cp(self->a.fd, self->a.id, 2, 0));
+	ASSERT_EQ(0, recv_free(&self->a, POOL, &r1));
+	/* A PEEK frees the previous slice and shows the next one. */
+	ASSERT_EQ(0, recv_free_flags(&self->a, r1.msg.offset, KDBUS_RECV_PEEK, &r2));
+	EXPECT_EQ(2, ((struct kdbus_msg *)(self->a.pool + r2.msg.offset))->cookie);
+	EXPECT_EQ(-ENXIO, kdbus_free(self->a.fd, r1.msg.offset));
+	/* A DROP frees the peeked slice's user hold and drops the message:
+	 * the slice is gone and the queue empty. */
+	ASSERT_EQ(0, recv_free_flags(&self->a, r2.msg.offset, KDBUS_RECV_DROP, &r3));
+	EXPECT_EQ(POOL, r3.msg.offset);
+	EXPECT_EQ(-ENXIO, kdbus_free(self->a.fd, r2.msg.offset));
+	EXPECT_EQ(-EAGAIN, recv_free(&self->a, POOL, &r3));
+	/* A bad offset with DROP drops nothing. */
+	ASSERT_EQ(0, send_cp(self->a.fd, self->a.id, 3, 0));
+	EXPECT_EQ(-ENXIO, recv_free_flags(&self->a, 8, KDBUS_RECV_DROP, &r3));
+	EXPECT_EQ(3, recv_cookie(&self->a, 0, 0));
 }
 
 TEST_F(recv, recv_free_of_a_bad_offset_enxio_receives_nothing)
