@@ -496,7 +496,7 @@ impl Connection {
             (queued, inner.replies.take_all())
         };
         for e in queued {
-            self.pool.unreserve(e.off, e.user, e.size, e.files.len());
+            self.pool.unreserve(e.held());
             if let Some(r) = &e.reply {
                 self.abandon(r);
             }

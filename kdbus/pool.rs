@@ -82,18 +82,27 @@ struct Populate {
     zero_mapped: bool,
 }
 
-/// What happens to the slice of a queued message RECV takes
-/// ([`Pool::settle`]): `(off, user, size, nfds)` as it was reserved.
+/// A queued message's hold on a pool: its slice and its charge, as
+/// [`Pool::reserve`] made them.
+#[derive(Clone, Copy)]
+pub(crate) struct Held {
+    pub(crate) off: usize,
+    pub(crate) user: u32,
+    pub(crate) size: usize,
+    pub(crate) nfds: usize,
+}
+
+/// What RECV does with the slice of the message it takes ([`Pool::settle`]).
 pub(crate) enum Take {
     /// No message.
     Nothing,
-    /// PEEK: the slice at the offset is published; the kernel keeps its
-    /// hold, as the message stays queued.
-    Publish(usize),
+    /// PEEK: the slice is published; the kernel keeps its hold, as the
+    /// message stays queued.
+    Publish(Held),
     /// Received: handed over to userspace, uncharged.
-    Deliver(usize, u32, usize, usize),
+    Deliver(Held),
     /// Dropped (`KDBUS_RECV_DROP`): uncharged and given back.
-    Drop(usize, u32, usize, usize),
+    Drop(Held),
 }
 
 /// A connection's pool.
@@ -208,15 +217,15 @@ impl Pool {
     }
 
     /// Gives a reserved slice back: its charge and the kernel's hold.
-    pub(crate) fn unreserve(&self, off: usize, user: u32, size: usize, nfds: usize) {
-        let _ = self.settle(None, Take::Drop(off, user, size, nfds));
+    pub(crate) fn unreserve(&self, held: Held) {
+        self.take_locked(&mut self.inner.lock(), Take::Drop(held));
     }
 
     /// Hands a received message's slice to userspace, under one lock: the
     /// slice is published, its charge ends and the kernel's hold goes (the
     /// reply of a synchronous call).
-    pub(crate) fn deliver(&self, off: usize, user: u32, size: usize, nfds: usize) {
-        let _ = self.settle(None, Take::Deliver(off, user, size, nfds));
+    pub(crate) fn deliver(&self, held: Held) {
+        self.take_locked(&mut self.inner.lock(), Take::Deliver(held));
     }
 
     /// What RECV does to its pool, in one section of the lock: first, with
@@ -227,23 +236,27 @@ impl Pool {
         if let Some(off) = free {
             self.free_locked(&mut inner, off)?;
         }
+        self.take_locked(&mut inner, take);
+        Ok(())
+    }
+
+    fn take_locked(&self, inner: &mut PoolInner, take: Take) {
         match take {
-            Take::Nothing => return Ok(()),
-            Take::Publish(off) => {
-                inner.slices.publish(off);
-                return Ok(());
+            Take::Nothing => return,
+            Take::Publish(h) => {
+                inner.slices.publish(h.off);
+                return;
             }
-            Take::Deliver(off, user, size, nfds) => {
-                inner.slices.hand_over(off);
-                inner.quota.uncharge(user, size, nfds);
+            Take::Deliver(h) => {
+                inner.slices.hand_over(h.off);
+                inner.quota.uncharge(h.user, h.size, h.nfds);
             }
-            Take::Drop(off, user, size, nfds) => {
-                inner.quota.uncharge(user, size, nfds);
-                inner.slices.release_kernel(off);
+            Take::Drop(h) => {
+                inner.quota.uncharge(h.user, h.size, h.nfds);
+                inner.slices.release_kernel(h.off);
             }
         }
-        self.note_quota(&inner);
-        Ok(())
+        self.note_quota(inner);
     }
 
     /// Publishes the slice at `off` to userspace and drops the kernel's

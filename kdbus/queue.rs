@@ -19,7 +19,7 @@ use kernel::{
     sync::{aref::ARef, Arc},
 };
 
-use crate::{domain::UserRef, kext::LeanVec, message::MsgMeta, reply::Reply, uapi::*};
+use crate::{domain::UserRef, kext::LeanVec, message::MsgMeta, pool::Held, reply::Reply, uapi::*};
 
 /// A queued message.
 pub(crate) struct Entry {
@@ -48,6 +48,18 @@ pub(crate) struct Entry {
     /// name's entry (`names-match-policy-metadata.md` §1.2), which a
     /// hand-back to the name's activator follows; 0 if sent by ID.
     pub(crate) name_seq: u64,
+}
+
+impl Entry {
+    /// Its hold on the receiver's pool.
+    pub(crate) fn held(&self) -> Held {
+        Held {
+            off: self.off,
+            user: self.user,
+            size: self.size,
+            nfds: self.files.len(),
+        }
+    }
 }
 
 /// Per sending user use of one receiver's queue.

@@ -160,14 +160,14 @@ impl Connection {
             Ok(i) => i,
             Err(err) => {
                 // Not published, so released (§11 #7).
-                self.pool.unreserve(e.off, e.user, e.size, e.files.len());
+                self.pool.unreserve(e.held());
                 return Err(err);
             }
         };
         let incomplete = installer.incomplete;
-        let nfds = e.files.len();
+        let held = e.held();
         installer.install(e.files, e.memfds);
-        self.pool.deliver(e.off, e.user, e.size, nfds);
+        self.pool.deliver(held);
         let reply = KdbusMsgInfo {
             offset: e.off as u64,
             msg_size: e.size as u64,

@@ -8,7 +8,7 @@
 
 use kernel::sync::Arc;
 
-use crate::{queue::Entry, uapi::*};
+use crate::{pool::Held, queue::Entry, uapi::*};
 
 use super::Connection;
 
@@ -41,7 +41,7 @@ impl Connection {
                 if let Some(r) = &e.reply {
                     self.abandon(r);
                 }
-                self.pool.unreserve(e.off, e.user, e.size, e.files.len());
+                self.pool.unreserve(e.held());
                 to.count_lost();
             }
         }
@@ -73,12 +73,13 @@ impl Connection {
                 .read(e.off + at, &mut chunk[..n])
                 .and_then(|()| to.pool.write(off + at, &chunk[..n]));
             if copied.is_err() {
-                to.pool.unreserve(off, e.user, e.size, nfds);
+                to.pool.unreserve(Held { off, ..e.held() });
                 return Some(e);
             }
             at += n;
         }
-        let (from, user, size) = (e.off, e.user, e.size);
+        let ours = e.held();
+        let from = ours.off;
         e.off = off;
         if let Some(r) = &e.reply {
             r.retarget(to.id);
@@ -87,11 +88,11 @@ impl Connection {
         match to.push_entry(e, || {}).map(|(e, _)| e) {
             None => {
                 // Charged at `to` now; our slice and charge go.
-                self.pool.unreserve(from, user, size, nfds);
+                self.pool.unreserve(ours);
                 None
             }
             Some(mut e) => {
-                to.pool.unreserve(off, user, size, nfds);
+                to.pool.unreserve(Held { off, ..ours });
                 if let Some(r) = &e.reply {
                     r.retarget(self.id);
                 }

@@ -126,10 +126,9 @@ impl Connection {
                 let Some(e) = inner.queue.get(idx) else {
                     return Err(EAGAIN);
                 };
-                let held = (e.off, e.user, e.size, e.files.len());
+                let held = e.held();
                 if flags & KDBUS_RECV_DROP != 0 {
-                    self.pool
-                        .settle(free, Take::Drop(held.0, held.1, held.2, held.3))?;
+                    self.pool.settle(free, Take::Drop(held))?;
                     dropped_call = inner.queue.remove(idx).and_then(|e| e.reply);
                 } else {
                     // Descriptors: installed (O_CLOEXEC) by a RECV that is
@@ -148,10 +147,9 @@ impl Connection {
                     msg.offset = e.off as u64;
                     msg.msg_size = e.size as u64;
                     if flags & KDBUS_RECV_PEEK != 0 {
-                        self.pool.settle(free, Take::Publish(held.0))?;
+                        self.pool.settle(free, Take::Publish(held))?;
                     } else {
-                        self.pool
-                            .settle(free, Take::Deliver(held.0, held.1, held.2, held.3))?;
+                        self.pool.settle(free, Take::Deliver(held))?;
                         // Off the queue, the entry is ours: its files are
                         // installed without our lock.
                         received = inner.queue.remove(idx).map(|e| (e, installer));

@@ -421,7 +421,7 @@ impl Connection {
     /// Gives back a staged entry that will not be queued: its charge and
     /// its slice.
     pub(super) fn unstage(&self, e: Entry) {
-        self.pool.unreserve(e.off, e.user, e.size, e.files.len());
+        self.pool.unreserve(e.held());
     }
 
     /// Queues a staged entry (for a method call, `reply` is its tracker,
