@@ -502,7 +502,7 @@ impl Msg {
             let fds = none.get(..self.files.len()).ok_or(EMFILE)?;
             push_item(&mut out, KDBUS_ITEM_FDS, wire::bytes(fds))?;
         }
-        let mut pool = pool.writer();
+        let mut pool = pool.pages();
         pool.write(off, head)?;
         // The inline payload: one copy per vector, sender to pool.
         let mut at = payload_off;

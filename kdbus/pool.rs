@@ -172,14 +172,14 @@ impl Pool {
 
     /// Reserves a slice of `size` bytes for a message from sending user
     /// `user` with `nfds` descriptors: the quota check, the slice and the
-    /// charge under one lock (`message.md` §5.7). `pin` gives the user's
-    /// reference for its first charge here.
+    /// charge under one lock (`message.md` §5.7). `pin` is the user's
+    /// reference, cloned for its first charge here.
     pub(crate) fn reserve(
         &self,
         user: u32,
         size: usize,
         nfds: usize,
-        pin: impl FnOnce() -> Result<Option<UserRef>>,
+        pin: Option<&UserRef>,
     ) -> Result<usize> {
         let mut inner = self.inner.lock();
         inner.quota.admit(self.size, user, size, nfds)?;
@@ -212,7 +212,7 @@ impl Pool {
 
     /// A reference to sending user `user`, if something of it is charged
     /// here (to charge a message moved from this pool to another one).
-    pub(crate) fn user_ref(&self, user: u32) -> Result<Option<UserRef>> {
+    pub(crate) fn user_ref(&self, user: u32) -> Option<UserRef> {
         self.inner.lock().quota.user_ref(user)
     }
 
@@ -355,56 +355,23 @@ impl Pool {
         self.stored(idx).ok_or(ENOMEM)
     }
 
-    /// Runs `f` on each page piece of `[off, off + len)`: (page, offset in
-    /// the page, offset in the range, length); `page` looks a page up by
-    /// index (allocating a missing one).
-    fn for_each_page<'a>(
-        &'a self,
-        off: usize,
-        len: usize,
-        mut page: impl FnMut(usize) -> Result<&'a Page>,
-        mut f: impl FnMut(&Page, usize, usize, usize) -> Result,
-    ) -> Result {
-        let end = off.checked_add(len).ok_or(EFAULT)?;
-        if end > self.size {
-            return Err(EFAULT);
-        }
-        let mut pos = off;
-        while pos < end {
-            let in_page = pos % PAGE_SIZE;
-            let n = (PAGE_SIZE - in_page).min(end - pos);
-            f(page(pos / PAGE_SIZE)?, in_page, pos - off, n)?;
-            pos += n;
-        }
-        Ok(())
-    }
-
     /// Writes kernel data at `off` (inside a slice the caller allocated).
     pub(crate) fn write(&self, off: usize, data: &[u8]) -> Result {
-        self.writer().write(off, data)
-    }
-
-    /// A writer into slices of this pool that looks each page up once
-    /// (the parts of a small message share a page).
-    pub(crate) fn writer(&self) -> PoolWriter<'_> {
-        PoolWriter {
-            pool: self,
-            last: None,
-        }
+        self.pages().write(off, data)
     }
 
     /// Reads pool bytes (moves between pools, tests).
     pub(crate) fn read(&self, off: usize, out: &mut [u8]) -> Result {
-        self.for_each_page(
-            off,
-            out.len(),
-            |idx| self.page(idx),
-            |page, in_page, at, n| {
-                // SAFETY: `at + n <= out.len()`; the range is in a slice the
-                // caller holds.
-                unsafe { page.read_raw(out[at..].as_mut_ptr(), in_page, n) }
-            },
-        )
+        self.pages().read(off, out)
+    }
+
+    /// A cursor over this pool's pages, for several reads or writes that
+    /// look each page up once (the parts of a small message share a page).
+    pub(crate) fn pages(&self) -> PoolPages<'_> {
+        PoolPages {
+            pool: self,
+            last: None,
+        }
     }
 
     /// `mmap()` of the connection fd (`connection-pool.md` §10.1):
@@ -477,15 +444,15 @@ impl Pool {
     }
 }
 
-/// Writes into slices of a pool, remembering the last page it looked up
-/// ([`Pool::writer`]).
-pub(crate) struct PoolWriter<'a> {
+/// Reads and writes slices of a pool, remembering the last page it looked
+/// up ([`Pool::pages`]).
+pub(crate) struct PoolPages<'a> {
     pool: &'a Pool,
     /// The last page used, by index.
     last: Option<(usize, &'a Page)>,
 }
 
-impl<'a> PoolWriter<'a> {
+impl<'a> PoolPages<'a> {
     fn page(&mut self, idx: usize) -> Result<&'a Page> {
         match self.last {
             Some((i, page)) if i == idx => Ok(page),
@@ -497,20 +464,36 @@ impl<'a> PoolWriter<'a> {
         }
     }
 
+    /// Runs `f` on each page piece of `[off, off + len)`: (page, offset in
+    /// the page, offset in the range, length), allocating missing pages.
+    fn for_each_page(
+        &mut self,
+        off: usize,
+        len: usize,
+        mut f: impl FnMut(&Page, usize, usize, usize) -> Result,
+    ) -> Result {
+        let end = off.checked_add(len).ok_or(EFAULT)?;
+        if end > self.pool.size {
+            return Err(EFAULT);
+        }
+        let mut pos = off;
+        while pos < end {
+            let in_page = pos % PAGE_SIZE;
+            let n = (PAGE_SIZE - in_page).min(end - pos);
+            f(self.page(pos / PAGE_SIZE)?, in_page, pos - off, n)?;
+            pos += n;
+        }
+        Ok(())
+    }
+
     /// Writes kernel data at `off` (inside a slice the caller allocated).
     pub(crate) fn write(&mut self, off: usize, data: &[u8]) -> Result {
-        let pool = self.pool;
-        pool.for_each_page(
-            off,
-            data.len(),
-            |idx| self.page(idx),
-            |page, in_page, at, n| {
-                // SAFETY: `at + n <= data.len()`; the range lies in a slice the
-                // caller allocated and still holds, which nobody else writes and
-                // userspace does not read (it was not published yet).
-                unsafe { page.write_raw(data[at..].as_ptr(), in_page, n) }
-            },
-        )
+        self.for_each_page(off, data.len(), |page, in_page, at, n| {
+            // SAFETY: `at + n <= data.len()`; the range lies in a slice the
+            // caller allocated and still holds, which nobody else writes and
+            // userspace does not read (it was not published yet).
+            unsafe { page.write_raw(data[at..].as_ptr(), in_page, n) }
+        })
     }
 
     /// Copies `len` bytes from the sender's memory straight into the pool at
@@ -521,16 +504,19 @@ impl<'a> PoolWriter<'a> {
         reader: &mut UserSliceReader,
         len: usize,
     ) -> Result {
-        let pool = self.pool;
-        pool.for_each_page(
-            off,
-            len,
-            |idx| self.page(idx),
-            |page, in_page, _, n| {
-                // SAFETY: As in `write`: the range is ours alone until published.
-                unsafe { page.copy_from_user_slice_raw(reader, in_page, n) }
-            },
-        )
+        self.for_each_page(off, len, |page, in_page, _, n| {
+            // SAFETY: As in `write`: the range is ours alone until published.
+            unsafe { page.copy_from_user_slice_raw(reader, in_page, n) }
+        })
+    }
+
+    /// Reads pool bytes at `off` (inside a slice the caller holds).
+    pub(crate) fn read(&mut self, off: usize, out: &mut [u8]) -> Result {
+        self.for_each_page(off, out.len(), |page, in_page, at, n| {
+            // SAFETY: `at + n <= out.len()`; the range is in a slice the
+            // caller holds.
+            unsafe { page.read_raw(out[at..].as_mut_ptr(), in_page, n) }
+        })
     }
 }
 

@@ -155,24 +155,25 @@ impl Quota {
         Ok(())
     }
 
-    /// Charges `user` for a slice of `size` bytes (after [`Quota::admit`]),
-    /// before the message is written; the charge ends when the entry
-    /// leaves the queue or is given back ([`Quota::uncharge`]). A user's first charge here
-    /// pins it with what `pin` returns, until its last charge goes.
     /// A new reference to `user`'s pinned record, if it has one.
-    pub(crate) fn user_ref(&self, user: u32) -> Result<Option<UserRef>> {
+    pub(crate) fn user_ref(&self, user: u32) -> Option<UserRef> {
         match self.users.iter().find(|x| x.user == user) {
-            Some(Use { _pin: Some(r), .. }) => Ok(Some(r.clone_ref())),
-            _ => Ok(None),
+            Some(Use { _pin: Some(r), .. }) => Some(r.clone_ref()),
+            _ => None,
         }
     }
 
+    /// Charges `user` for a slice of `size` bytes (after [`Quota::admit`]),
+    /// before the message is written; the charge ends when the entry
+    /// leaves the queue or is given back ([`Quota::uncharge`]). A user's
+    /// first charge here pins it with a reference cloned from `pin` (`None`
+    /// for the kernel), until its last charge goes.
     pub(crate) fn charge(
         &mut self,
         user: u32,
         size: usize,
         fds: usize,
-        pin: impl FnOnce() -> Result<Option<UserRef>>,
+        pin: Option<&UserRef>,
     ) -> Result {
         match self.users.iter_mut().find(|x| x.user == user) {
             Some(x) => {
@@ -182,11 +183,10 @@ impl Quota {
             }
             None => {
                 self.users.reserve(1, GFP_KERNEL)?;
-                let pin = pin()?;
                 // Cannot fail: capacity was reserved above.
                 let _ = self.users.push_within_capacity(Use {
                     user,
-                    _pin: pin,
+                    _pin: pin.map(UserRef::clone_ref),
                     bytes: size,
                     msgs: 1,
                     fds,
@@ -534,9 +534,9 @@ mod tests {
     #[test]
     fn charges_per_user_come_and_go() {
         let mut q = Quota::new();
-        assert!(q.charge(1, 8, 0, || Ok(None)).is_ok());
-        assert!(q.charge(2, 16, 1, || Ok(None)).is_ok());
-        assert!(q.charge(1, 8, 0, || Ok(None)).is_ok());
+        assert!(q.charge(1, 8, 0, None).is_ok());
+        assert!(q.charge(2, 16, 1, None).is_ok());
+        assert!(q.charge(1, 8, 0, None).is_ok());
         assert_eq!((q.accounted, q.users.len()), (32, 2));
         // The user's 16 bytes of 2 messages count as its own share.
         assert_eq!(q.admit(1 << 20, 1, 8, 0), Ok(()));

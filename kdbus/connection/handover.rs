@@ -55,23 +55,21 @@ impl Connection {
         if nfds > 0 && to.hello_flags & KDBUS_HELLO_ACCEPT_FD == 0 {
             return Some(e);
         }
-        let Ok(pin) = self.pool.user_ref(e.user) else {
-            return Some(e);
-        };
-        let Ok(off) = to.pool.reserve(e.user, e.size, nfds, || Ok(pin)) else {
+        let pin = self.pool.user_ref(e.user);
+        let Ok(off) = to.pool.reserve(e.user, e.size, nfds, pin.as_ref()) else {
             return Some(e);
         };
         // The slice as it is: header, items, the zeroed metadata area
         // (metadata is written at RECV, as selected for the activator) and
         // the payload.
         let mut chunk = [0u8; CHUNK];
+        let (mut src, mut dst) = (self.pool.pages(), to.pool.pages());
         let mut at = 0;
         while at < e.size {
             let n = CHUNK.min(e.size - at);
-            let copied = self
-                .pool
+            let copied = src
                 .read(e.off + at, &mut chunk[..n])
-                .and_then(|()| to.pool.write(off + at, &chunk[..n]));
+                .and_then(|()| dst.write(off + at, &chunk[..n]));
             if copied.is_err() {
                 to.pool.unreserve(Held { off, ..e.held() });
                 return Some(e);

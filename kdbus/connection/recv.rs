@@ -204,16 +204,16 @@ impl Connection {
         // Without metadata, the `size` written at SEND is already final.
         // Items dropped for this reader (`names-match-policy-metadata.md`
         // §4.4) shorten the block; it never outgrows its reservation.
+        let mut pool = self.pool.pages();
         if !e.meta.is_empty() {
             let mut meta = KVec::new();
             e.meta.write(&mut meta)?;
             if meta.len() > e.meta.len()? {
                 return Err(EFAULT);
             }
-            self.pool.write(e.off + e.header_items, &meta)?;
+            pool.write(e.off + e.header_items, &meta)?;
             let size = (e.header_items + meta.len()) as u64;
-            self.pool
-                .write(e.off + offset_of!(KdbusMsg, size), wire::bytes(&size))?;
+            pool.write(e.off + offset_of!(KdbusMsg, size), wire::bytes(&size))?;
         }
         let mut out = Installer {
             fds: LeanVec::new(),
@@ -226,12 +226,12 @@ impl Connection {
             for n in nums.iter_mut() {
                 *n = reserve_fd(install_fds, &mut out.fds, &mut out.incomplete)?;
             }
-            self.pool.write(e.off + fds_off, wire::bytes(nums))?;
+            pool.write(e.off + fds_off, wire::bytes(nums))?;
         }
         // One `fd` field per PAYLOAD_MEMFD item.
         for (_, fd_off) in e.memfds.iter() {
             let fd = reserve_fd(install_memfds, &mut out.memfds, &mut out.incomplete)?;
-            self.pool.write(e.off + fd_off, wire::bytes(&fd))?;
+            pool.write(e.off + fd_off, wire::bytes(&fd))?;
         }
         Ok(out)
     }

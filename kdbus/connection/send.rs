@@ -414,8 +414,8 @@ impl Connection {
         if nfds > 0 && self.kind != Kind::Monitor && self.hello_flags & KDBUS_HELLO_ACCEPT_FD == 0 {
             return Err(ECOMM);
         }
-        let pin = || Ok(sender.map(|c| c.user().clone_ref()));
-        self.pool.reserve(user, size, nfds, pin)
+        self.pool
+            .reserve(user, size, nfds, sender.map(Charge::user))
     }
 
     /// Gives back a staged entry that will not be queued: its charge and
