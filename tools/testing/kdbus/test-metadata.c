@@ -93,6 +93,13 @@ static int recv_copy(struct kdbus_conn *c, struct got *g)
 	return kdbus_free(c->fd, r.msg.offset);
 }
 
+/* RECV one message on @c into @g, as recv_copy(); its first item of @type,
+ * NULL if the RECV failed or the message has none. */
+static struct kdbus_item *recv_item(struct kdbus_conn *c, struct got *g, uint64_t type)
+{
+	return recv_copy(c, g) ? NULL : kdbus_msg_item(g->m, type, 0);
+}
+
 /* Number of items of @type in a message. */
 static int count_type(struct kdbus_msg *m, uint64_t type)
 {
@@ -747,8 +754,7 @@ static int recv_in_userns(void *arg)
 	struct kdbus_item *item;
 	struct got g;
 
-	KDBUS_CHILD_CHECK(recv_copy(rx, &g) == 0);
-	item = kdbus_msg_item(g.m, KDBUS_ITEM_CREDS, 0);
+	item = recv_item(rx, &g, KDBUS_ITEM_CREDS);
 	KDBUS_CHILD_CHECK(item != NULL);
 	KDBUS_CHILD_CHECK(item->creds.uid == KDBUS_TEST_OVERFLOW_ID);
 	KDBUS_CHILD_CHECK(item->creds.euid == KDBUS_TEST_OVERFLOW_ID);
@@ -833,8 +839,7 @@ static int recv_creds_in_u1_ns(void *arg)
 	struct got g;
 
 	KDBUS_CHILD_CHECK(getuid() == 0);
-	KDBUS_CHILD_CHECK(recv_copy(rx, &g) == 0);
-	item = kdbus_msg_item(g.m, KDBUS_ITEM_CREDS, 0);
+	item = recv_item(rx, &g, KDBUS_ITEM_CREDS);
 	KDBUS_CHILD_CHECK(item != NULL);
 	KDBUS_CHILD_CHECK(item->creds.uid == 0);
 	KDBUS_CHILD_CHECK(item->creds.euid == 0);
@@ -880,8 +885,7 @@ static int recv_auxgroups_in_u1_ns(void *arg)
 	struct kdbus_item *item;
 	struct got g;
 
-	KDBUS_CHILD_CHECK(recv_copy(rx, &g) == 0);
-	item = kdbus_msg_item(g.m, KDBUS_ITEM_AUXGROUPS, 0);
+	item = recv_item(rx, &g, KDBUS_ITEM_AUXGROUPS);
 	KDBUS_CHILD_CHECK(item != NULL);
 	KDBUS_CHILD_CHECK(item->size == KDBUS_ITEM_HEADER_SIZE + 2 * 8);
 	KDBUS_CHILD_CHECK(item->data64[0] == 0);
@@ -996,8 +1000,7 @@ static int recv_in_pidns(void *arg)
 	struct got g;
 
 	KDBUS_CHILD_CHECK(getpid() == 1);
-	KDBUS_CHILD_CHECK(recv_copy(rx, &g) == 0);
-	item = kdbus_msg_item(g.m, KDBUS_ITEM_PIDS, 0);
+	item = recv_item(rx, &g, KDBUS_ITEM_PIDS);
 	KDBUS_CHILD_CHECK(item != NULL);
 	KDBUS_CHILD_CHECK(item->pids.pid == 0);
 	KDBUS_CHILD_CHECK(item->pids.tid == 0);
