@@ -92,19 +92,6 @@ pub(crate) struct Held {
     pub(crate) nfds: usize,
 }
 
-/// What RECV does with the slice of the message it takes ([`Pool::settle`]).
-pub(crate) enum Take {
-    /// No message.
-    Nothing,
-    /// PEEK: the slice is published; the kernel keeps its hold, as the
-    /// message stays queued.
-    Publish(Held),
-    /// Received: handed over to userspace, uncharged.
-    Deliver(Held),
-    /// Dropped (`KDBUS_RECV_DROP`): uncharged and given back.
-    Drop(Held),
-}
-
 /// A connection's pool.
 ///
 /// # Invariants
@@ -218,45 +205,25 @@ impl Pool {
 
     /// Gives a reserved slice back: its charge and the kernel's hold.
     pub(crate) fn unreserve(&self, held: Held) {
-        self.take_locked(&mut self.inner.lock(), Take::Drop(held));
+        let mut inner = self.inner.lock();
+        inner.quota.uncharge(held.user, held.size, held.nfds);
+        inner.slices.release_kernel(held.off);
+        self.note_quota(&inner);
     }
 
     /// Hands a received message's slice to userspace, under one lock: the
-    /// slice is published, its charge ends and the kernel's hold goes (the
-    /// reply of a synchronous call).
+    /// slice is published, its charge ends and the kernel's hold goes.
     pub(crate) fn deliver(&self, held: Held) {
-        self.take_locked(&mut self.inner.lock(), Take::Deliver(held));
-    }
-
-    /// What RECV does to its pool, in one section of the lock: first, with
-    /// the `KDBUS_RECV_FREE` extension, it frees the slice at `free` as
-    /// FREE would (if that fails, nothing else happens); then `take`.
-    pub(crate) fn settle(&self, free: Option<u64>, take: Take) -> Result {
         let mut inner = self.inner.lock();
-        if let Some(off) = free {
-            self.free_locked(&mut inner, off)?;
-        }
-        self.take_locked(&mut inner, take);
-        Ok(())
+        inner.slices.hand_over(held.off);
+        inner.quota.uncharge(held.user, held.size, held.nfds);
+        self.note_quota(&inner);
     }
 
-    fn take_locked(&self, inner: &mut PoolInner, take: Take) {
-        match take {
-            Take::Nothing => return,
-            Take::Publish(h) => {
-                inner.slices.publish(h.off);
-                return;
-            }
-            Take::Deliver(h) => {
-                inner.slices.hand_over(h.off);
-                inner.quota.uncharge(h.user, h.size, h.nfds);
-            }
-            Take::Drop(h) => {
-                inner.quota.uncharge(h.user, h.size, h.nfds);
-                inner.slices.release_kernel(h.off);
-            }
-        }
-        self.note_quota(inner);
+    /// Publishes the slice at `off` to userspace; the kernel keeps its
+    /// hold (a PEEK: the message stays queued).
+    pub(crate) fn publish(&self, off: usize) {
+        self.inner.lock().slices.publish(off);
     }
 
     /// Publishes the slice at `off` to userspace and drops the kernel's

@@ -17,7 +17,6 @@ use kernel::{
 use crate::{
     item::{Args, CmdSpec},
     kext::LeanVec,
-    pool::Take,
     queue::Entry,
     uapi::*,
     wire,
@@ -103,74 +102,73 @@ impl Connection {
         }
         // The extension (`Documentation/kdbus/deviations.rst`): the slice of
         // the previous message is given back first, as FREE would, which
-        // spares a receiver one ioctl per message. Old userspace never sets
-        // the flag, so `msg` stays a pure output for it. The free and the
-        // hand-over of the new slice share one section of the pool's lock
-        // ([`Pool::settle`]), taken inside ours.
-        let free = (flags & KDBUS_RECV_FREE != 0).then(|| args.cmd().msg.offset);
+        // spares a receiver one ioctl per message; if that fails, nothing
+        // else happens. Old userspace never sets the flag, so `msg` stays a
+        // pure output for it.
+        if flags & KDBUS_RECV_FREE != 0 {
+            self.pool.free(args.cmd().msg.offset)?;
+        }
         let threshold = (flags & KDBUS_RECV_USE_PRIORITY != 0).then(|| args.cmd().priority);
         let mut msg = KdbusMsgInfo {
             offset: self.pool.size() as u64,
             ..KdbusMsgInfo::default()
         };
         let mut incomplete = false;
-        let mut dropped_call = None;
+        // Our lock covers only the queue and what the receiver must see
+        // before the entry leaves it; a sender's `push_entry` waits for it,
+        // so the pool's work on a taken entry runs after it.
+        let mut taken = None;
         let mut received = None;
         let mut inner = self.inner.lock();
         let result = match inner.queue.select(threshold) {
-            None => {
-                self.pool.settle(free, Take::Nothing)?;
-                Err(EAGAIN)
-            }
+            None => Err(EAGAIN),
             Some(idx) => {
                 let Some(e) = inner.queue.get(idx) else {
                     return Err(EAGAIN);
                 };
-                let held = e.held();
                 if flags & KDBUS_RECV_DROP != 0 {
-                    self.pool.settle(free, Take::Drop(held))?;
-                    dropped_call = inner.queue.remove(idx).and_then(|e| e.reply);
+                    taken = inner.queue.remove(idx);
+                    Ok(())
                 } else {
                     // Descriptors: installed (O_CLOEXEC) by a RECV that is
                     // not a PEEK, for a receiver with ACCEPT_FD; -1
                     // otherwise.
                     let install = flags & KDBUS_RECV_PEEK == 0
                         && self.hello_flags & KDBUS_HELLO_ACCEPT_FD != 0;
-                    let installer = match self.export(e, install, install) {
-                        Ok(installer) => installer,
-                        Err(err) => {
-                            self.pool.settle(free, Take::Nothing)?;
-                            return Err(err);
-                        }
-                    };
+                    let installer = self.export(e, install, install)?;
                     incomplete = installer.incomplete;
                     msg.offset = e.off as u64;
                     msg.msg_size = e.size as u64;
                     if flags & KDBUS_RECV_PEEK != 0 {
-                        self.pool.settle(free, Take::Publish(held))?;
+                        // Under our lock: the entry is still queued, so no
+                        // other RECV can have handed its slice over.
+                        self.pool.publish(e.off);
                     } else {
-                        self.pool.settle(free, Take::Deliver(held))?;
-                        // Off the queue, the entry is ours: its files are
-                        // installed without our lock.
                         received = inner.queue.remove(idx).map(|e| (e, installer));
                     }
+                    Ok(())
                 }
-                Ok(())
             }
         };
         let dropped = core::mem::replace(&mut inner.dropped, 0);
         drop(inner);
+        // Off the queue, the entry is ours: its slice is handed over (or,
+        // dropped, given back) and its files installed without our lock.
         if let Some((e, installer)) = received {
+            self.pool.deliver(e.held());
             installer.install(e.files, e.memfds);
             // The call's tracker stays open at the caller; our reference
             // goes now that we hold no lock (it may be the last one keeping
             // a closed caller alive).
             drop(e.reply);
         }
-        // A dropped method call will not be answered (§6.1).
-        if let Some(r) = dropped_call {
-            self.abandon(&r);
-            self.bus.flush_notifications();
+        if let Some(e) = taken {
+            self.pool.unreserve(e.held());
+            // A dropped method call will not be answered (§6.1).
+            if let Some(r) = e.reply {
+                self.abandon(&r);
+                self.bus.flush_notifications();
+            }
         }
         if incomplete {
             msg.return_flags = KDBUS_RECV_RETURN_INCOMPLETE_FDS;
