@@ -94,6 +94,11 @@ impl<const N: usize> UserBytes<N> {
     /// Appends the next `n` bytes from `user` (whose first `self.len` bytes
     /// were read already).
     fn read_more(&mut self, user: UserPtr, n: usize) -> Result {
+        // A command without items has nothing after its fixed part: no
+        // copy, which would cost a user access for nothing.
+        if n == 0 {
+            return Ok(());
+        }
         let at = self.len;
         let end = at.checked_add(n).ok_or(EFAULT)?;
         let mut reader = UserSlice::new(user.wrapping_byte_add(at), n).reader();
