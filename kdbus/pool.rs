@@ -250,19 +250,13 @@ impl Pool {
         self.inner.lock().slices.release_kernel(off);
     }
 
-    /// KDBUS_CMD_FREE.
+    /// KDBUS_CMD_FREE. The empty-slice sentinel (`off == size`) is a no-op.
     pub(crate) fn free(&self, off: u64) -> Result {
-        self.free_locked(&mut self.inner.lock(), off)
-    }
-
-    /// FREE of `off` under the lock. The empty-slice sentinel
-    /// (`off == size`) is a no-op.
-    fn free_locked(&self, inner: &mut PoolInner, off: u64) -> Result {
         if off == self.size as u64 {
             return Ok(());
         }
         let off = usize::try_from(off).map_err(|_| ENXIO)?;
-        inner.slices.free_user(off)
+        self.inner.lock().slices.free_user(off)
     }
 
     /// The page stored at index `idx`, if any.
