@@ -122,32 +122,30 @@ impl Connection {
         let mut inner = self.inner.lock();
         let result = match inner.queue.select(threshold) {
             None => Err(EAGAIN),
+            Some(idx) if flags & KDBUS_RECV_DROP != 0 => {
+                taken = inner.queue.remove(idx);
+                Ok(())
+            }
             Some(idx) => {
                 let Some(e) = inner.queue.get(idx) else {
                     return Err(EAGAIN);
                 };
-                if flags & KDBUS_RECV_DROP != 0 {
-                    taken = inner.queue.remove(idx);
-                    Ok(())
+                // Descriptors: installed (O_CLOEXEC) by a RECV that is not a
+                // PEEK, for a receiver with ACCEPT_FD; -1 otherwise.
+                let install =
+                    flags & KDBUS_RECV_PEEK == 0 && self.hello_flags & KDBUS_HELLO_ACCEPT_FD != 0;
+                let installer = self.export(e, install, install)?;
+                incomplete = installer.incomplete;
+                msg.offset = e.off as u64;
+                msg.msg_size = e.size as u64;
+                if flags & KDBUS_RECV_PEEK != 0 {
+                    // Under our lock: the entry is still queued, so no other
+                    // RECV can have handed its slice over.
+                    self.pool.publish(e.off);
                 } else {
-                    // Descriptors: installed (O_CLOEXEC) by a RECV that is
-                    // not a PEEK, for a receiver with ACCEPT_FD; -1
-                    // otherwise.
-                    let install = flags & KDBUS_RECV_PEEK == 0
-                        && self.hello_flags & KDBUS_HELLO_ACCEPT_FD != 0;
-                    let installer = self.export(e, install, install)?;
-                    incomplete = installer.incomplete;
-                    msg.offset = e.off as u64;
-                    msg.msg_size = e.size as u64;
-                    if flags & KDBUS_RECV_PEEK != 0 {
-                        // Under our lock: the entry is still queued, so no
-                        // other RECV can have handed its slice over.
-                        self.pool.publish(e.off);
-                    } else {
-                        received = inner.queue.remove(idx).map(|e| (e, installer));
-                    }
-                    Ok(())
+                    received = inner.queue.remove(idx).map(|e| (e, installer));
                 }
+                Ok(())
             }
         };
         let dropped = core::mem::replace(&mut inner.dropped, 0);
