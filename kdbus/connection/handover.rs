@@ -51,12 +51,16 @@ impl Connection {
     /// Moves one entry taken off our queue into `to`'s pool and queue;
     /// gives it back, still charged here, if it cannot.
     fn move_entry(&self, mut e: Entry, to: &Arc<Connection>) -> Option<Entry> {
-        let nfds = e.files.len();
-        if nfds > 0 && to.hello_flags & KDBUS_HELLO_ACCEPT_FD == 0 {
+        // Our hold; `to` gets the same charge on its own slice.
+        let ours = e.held();
+        if ours.nfds > 0 && to.hello_flags & KDBUS_HELLO_ACCEPT_FD == 0 {
             return Some(e);
         }
-        let pin = self.pool.user_ref(e.user);
-        let Ok(off) = to.pool.reserve(e.user, e.size, nfds, pin.as_ref()) else {
+        let pin = self.pool.user_ref(ours.user);
+        let Ok(off) = to
+            .pool
+            .reserve(ours.user, ours.size, ours.nfds, pin.as_ref())
+        else {
             return Some(e);
         };
         // The slice as it is: header, items, the zeroed metadata area
@@ -71,13 +75,11 @@ impl Connection {
                 .read(e.off + at, &mut chunk[..n])
                 .and_then(|()| dst.write(off + at, &chunk[..n]));
             if copied.is_err() {
-                to.pool.unreserve(Held { off, ..e.held() });
+                to.pool.unreserve(Held { off, ..ours });
                 return Some(e);
             }
             at += n;
         }
-        let ours = e.held();
-        let from = ours.off;
         e.off = off;
         if let Some(r) = &e.reply {
             r.retarget(to.id);
@@ -94,7 +96,7 @@ impl Connection {
                 if let Some(r) = &e.reply {
                     r.retarget(self.id);
                 }
-                e.off = from;
+                e.off = ours.off;
                 Some(e)
             }
         }
